@@ -1,0 +1,1 @@
+"""Caseguard agent: runs on each staff laptop."""

@@ -1,0 +1,1 @@
+"""Caseguard collector: receives events and runs the breach workflow."""
