@@ -1,0 +1,211 @@
+"""Agent settings: one frozen, typed object loaded once from TOML.
+
+Every key is documented in deploy/agent.example.toml. Unknown keys are an error, so a
+typo in a policy file fails loudly instead of silently weakening enforcement.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, unreadable or has a bad value."""
+
+
+@dataclass(frozen=True)
+class CollectorSettings:
+    """How to reach the collector. ``addresses`` holds one or more HOST:PORT, tried in order."""
+
+    addresses: tuple[str, ...]
+    ca: Path
+    cert: Path
+    key: Path
+    server_name: str = ""  # TLS name override, when the address is not in the server certificate
+    timeout_s: float = 10.0
+    max_message_bytes: int = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """Bounds of the durable outbox and the size of delivery batches."""
+
+    max_events: int = 200_000
+    batch_size: int = 500
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """Exponential backoff with jitter between failed deliveries."""
+
+    initial_backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+    multiplier: float = 2.0
+    jitter: float = 0.2
+
+
+@dataclass(frozen=True)
+class HeartbeatSettings:
+    """How often the agent says it is alive (with its posture summary)."""
+
+    interval_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    """What may leave the laptop. Names and paths are off unless the organisation opts in."""
+
+    reveal_names: bool = False
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """The whole agent configuration."""
+
+    state_dir: Path
+    collector: CollectorSettings
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    heartbeat: HeartbeatSettings = field(default_factory=HeartbeatSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    log_level: str = "INFO"
+    source: Path | None = None
+
+    @property
+    def outbox_path(self) -> Path:
+        """The outbox database file inside ``state_dir``."""
+        return self.state_dir / "outbox.sqlite3"
+
+
+def load_config(path: Path) -> AgentConfig:
+    """Read and validate the TOML file at ``path``."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from exc
+    return parse_config(raw, base_dir=path.parent, source=path)
+
+
+def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = None) -> AgentConfig:
+    """Validate an already-parsed TOML mapping; relative paths resolve against ``base_dir``."""
+    _reject_unknown(raw, {"state_dir", "collector", "outbox", "retry", "heartbeat", "privacy", "logging"}, "")
+
+    def path_of(value: Any, name: str) -> Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{name} must be a non-empty path string")
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (base_dir / p)
+
+    if "state_dir" not in raw:
+        raise ConfigError("state_dir is required")
+    state_dir = path_of(raw["state_dir"], "state_dir")
+
+    col = _table(raw, "collector")
+    _reject_unknown(
+        col, {"address", "addresses", "ca", "cert", "key", "server_name", "timeout_s", "max_message_bytes"}, "collector"
+    )
+    addresses: list[str] = []
+    if "address" in col:
+        addresses.append(_str(col["address"], "collector.address"))
+    if "addresses" in col:
+        if not isinstance(col["addresses"], list):
+            raise ConfigError("collector.addresses must be a list of HOST:PORT strings")
+        addresses.extend(_str(a, "collector.addresses[]") for a in col["addresses"])
+    if not addresses:
+        raise ConfigError("collector.address is required")
+    for a in addresses:
+        if ":" not in a:
+            raise ConfigError(f"collector address {a!r} must be HOST:PORT")
+    for k in ("ca", "cert", "key"):
+        if k not in col:
+            raise ConfigError(f"collector.{k} is required")
+    collector = CollectorSettings(
+        addresses=tuple(addresses),
+        ca=path_of(col["ca"], "collector.ca"),
+        cert=path_of(col["cert"], "collector.cert"),
+        key=path_of(col["key"], "collector.key"),
+        server_name=_str(col.get("server_name", ""), "collector.server_name", allow_empty=True),
+        timeout_s=_positive(col.get("timeout_s", 10.0), "collector.timeout_s"),
+        max_message_bytes=int(_positive(col.get("max_message_bytes", 4 * 1024 * 1024), "collector.max_message_bytes")),
+    )
+
+    ob = _table(raw, "outbox")
+    _reject_unknown(ob, {"max_events", "batch_size"}, "outbox")
+    outbox = OutboxSettings(
+        max_events=int(_positive(ob.get("max_events", OutboxSettings.max_events), "outbox.max_events")),
+        batch_size=int(_positive(ob.get("batch_size", OutboxSettings.batch_size), "outbox.batch_size")),
+    )
+
+    rt = _table(raw, "retry")
+    _reject_unknown(rt, {"initial_backoff_s", "max_backoff_s", "multiplier", "jitter"}, "retry")
+    retry = RetrySettings(
+        initial_backoff_s=_positive(rt.get("initial_backoff_s", 0.5), "retry.initial_backoff_s"),
+        max_backoff_s=_positive(rt.get("max_backoff_s", 30.0), "retry.max_backoff_s"),
+        multiplier=_positive(rt.get("multiplier", 2.0), "retry.multiplier"),
+        jitter=float(rt.get("jitter", 0.2)),
+    )
+    if not 0.0 <= retry.jitter <= 1.0:
+        raise ConfigError("retry.jitter must be between 0 and 1")
+
+    hb = _table(raw, "heartbeat")
+    _reject_unknown(hb, {"interval_s"}, "heartbeat")
+    heartbeat = HeartbeatSettings(interval_s=_positive(hb.get("interval_s", 300.0), "heartbeat.interval_s"))
+
+    pv = _table(raw, "privacy")
+    _reject_unknown(pv, {"reveal_names"}, "privacy")
+    privacy = PrivacySettings(reveal_names=_bool(pv.get("reveal_names", False), "privacy.reveal_names"))
+
+    lg = _table(raw, "logging")
+    _reject_unknown(lg, {"level"}, "logging")
+    level = _str(lg.get("level", "INFO"), "logging.level").upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError("logging.level must be DEBUG, INFO, WARNING or ERROR")
+
+    return AgentConfig(
+        state_dir=state_dir,
+        collector=collector,
+        outbox=outbox,
+        retry=retry,
+        heartbeat=heartbeat,
+        privacy=privacy,
+        log_level=level,
+        source=source,
+    )
+
+
+def _table(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"[{name}] must be a table")
+    return value
+
+
+def _reject_unknown(table: Mapping[str, Any], known: set[str], where: str) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        place = f"[{where}]" if where else "top level"
+        raise ConfigError(f"unknown key(s) at {place}: {', '.join(unknown)}")
+
+
+def _str(value: Any, name: str, allow_empty: bool = False) -> str:
+    if not isinstance(value, str) or (not value and not allow_empty):
+        raise ConfigError(f"{name} must be a string")
+    return value
+
+
+def _bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false")
+    return value
+
+
+def _positive(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{name} must be a positive number")
+    return float(value)

@@ -1,0 +1,115 @@
+"""The sender thread: delivers outbox batches, deletes only what the collector acknowledged."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from agent.outbox import Outbox
+from agent.transport import codec
+from agent.transport.client import DeliveryError
+from agent.transport.retry import Action, Backoff, action_for
+
+log = logging.getLogger(__name__)
+
+
+class EventClient(Protocol):
+    """What the sender needs from a transport (CollectorClient in production)."""
+
+    def send_events(self, payloads: Sequence[bytes]) -> tuple[list[str], Mapping[str, str]]: ...
+
+
+class Sender(threading.Thread):
+    """Moves events from the outbox to the collector until stopped.
+
+    At-least-once: an event leaves the outbox only after the collector has said it is
+    durably stored (or, for malformed events, moved to the dead-letter table).
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        client: EventClient,
+        *,
+        backoff: Backoff,
+        batch_size: int = 500,
+        max_message_bytes: int = 4 * 1024 * 1024,
+        idle_poll_s: float = 1.0,
+    ) -> None:
+        super().__init__(name="caseguard-sender", daemon=True)
+        self._outbox = outbox
+        self._client = client
+        self._backoff = backoff
+        self._batch_size = batch_size
+        self._current_batch = batch_size
+        self._max_bytes = max_message_bytes - 1024  # room for framing
+        self._idle_poll_s = idle_poll_s
+        self._stop_event = threading.Event()
+        self._wake = threading.Event()
+        self._attempt = 0
+        self.delivered = 0
+
+    def wake(self) -> None:
+        """New events were committed: deliver now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Ask the thread to finish; it returns from any wait at once."""
+        self._stop_event.set()
+        self._wake.set()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                progressed = self._deliver_once()
+            except Exception:  # keep the thread alive whatever happens; events stay on disk
+                log.exception("sender: unexpected error; will retry")
+                self._pause(self._backoff.delay(self._attempt))
+                self._attempt += 1
+                continue
+            if not progressed:
+                self._wake.wait(self._idle_poll_s)
+                self._wake.clear()
+
+    def _deliver_once(self) -> bool:
+        """One batch; returns True if something was delivered (so go again at once)."""
+        self._outbox.take_shed_report()
+        batch = self._outbox.peek(self._current_batch)
+        if not batch:
+            return False
+        payloads = [e.payload for e in batch]
+        n = codec.fitting_prefix(payloads, self._max_bytes)
+        batch, payloads = batch[:n], payloads[:n]
+        try:
+            acked, rejected = self._client.send_events(payloads)
+        except DeliveryError as exc:
+            self._outbox.note_error(str(exc))
+            action = action_for(exc.code)
+            if action is Action.SHRINK and self._current_batch > 1:
+                self._current_batch = max(1, self._current_batch // 2)
+                log.warning("sender: %s; batch size now %d", exc.code.name, self._current_batch)
+                return True
+            delay = self._backoff.delay(self._attempt)
+            if action is Action.HOLD or (action is Action.SHRINK):
+                delay = self._backoff.max_s
+                log.error("sender: collector refuses delivery (%s); holding events", exc.code.name)
+            else:
+                log.warning("sender: delivery failed (%s); retry in %.1fs", exc.code.name, delay)
+            self._attempt += 1
+            self._pause(delay)
+            return False
+        self._attempt = 0
+        self._current_batch = min(self._batch_size, self._current_batch * 2)
+        self._outbox.ack(acked)
+        if rejected:
+            self._outbox.dead_letter(rejected)
+        self.delivered += len(acked)
+        if len(acked) + len(rejected) < len(batch):
+            # The collector stored only part of the batch (it is shedding load): pause briefly.
+            self._pause(self._backoff.initial_s)
+        return bool(acked or rejected)
+
+    def _pause(self, seconds: float) -> None:
+        self._stop_event.wait(seconds)

@@ -1,0 +1,150 @@
+"""Collector-side protobuf <-> domain conversion. The only collector module (with the
+generated servicer base) that touches the wire contract."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+
+from caseguard.v1 import collector_pb2, events_pb2
+from collector.store.base import IncomingEvent, StoredEvent
+
+_BODY_CLASSES: Mapping[str, type[Any]] = {
+    f.name: getattr(events_pb2, f.message_type.name)  # type: ignore[union-attr]  # oneof fields are messages
+    for f in events_pb2.Event.DESCRIPTOR.oneofs_by_name["body"].fields
+}
+MAX_TIMESTAMP_SKEW_US = 10 * 365 * 24 * 3600 * 1_000_000
+
+
+@dataclass(frozen=True)
+class DecodedBatch:
+    """A SendEvents request split into storable events and per-event rejections."""
+
+    events: list[IncomingEvent]
+    rejected: dict[str, str]
+    claimed_devices: frozenset[str]
+
+
+def decode_send_events(request: collector_pb2.SendEventsRequest) -> DecodedBatch:
+    """Validate each event; malformed ones are rejected with a reason, the rest kept."""
+    events: list[IncomingEvent] = []
+    rejected: dict[str, str] = {}
+    claimed: set[str] = set()
+    for ev in request.events:
+        if ev.device_id:
+            claimed.add(ev.device_id)
+        reason = _invalid_reason(ev)
+        if reason is not None:
+            rejected[ev.event_id or f"<no id, seq {ev.seq}>"] = reason
+            continue
+        kind = ev.WhichOneof("body")
+        assert kind is not None
+        body = getattr(ev, kind)
+        shed: tuple[tuple[int, int], ...] = ()
+        if kind == "events_shed":
+            shed = tuple((r.first, r.last) for r in body.seq_ranges if 0 < r.first <= r.last)
+        events.append(
+            IncomingEvent(
+                event_id=ev.event_id,
+                seq=ev.seq,
+                kind=kind,
+                occurred_at_us=ev.occurred_at.seconds * 1_000_000 + ev.occurred_at.nanos // 1000,
+                agent_version=ev.agent_version,
+                body=body.SerializeToString(),
+                shed_ranges=shed,
+            )
+        )
+    return DecodedBatch(events, rejected, frozenset(claimed))
+
+
+def _invalid_reason(ev: events_pb2.Event) -> str | None:
+    if len(ev.event_id) != 36:
+        return "event_id must be a UUID in canonical text form"
+    try:
+        uuid.UUID(ev.event_id)
+    except ValueError:
+        return "event_id must be a UUID in canonical text form"
+    if ev.seq == 0:
+        return "seq must be 1 or more"
+    if ev.WhichOneof("body") is None:
+        return "event has no body"
+    if not ev.HasField("occurred_at"):
+        return "occurred_at is required"
+    return None
+
+
+def send_events_response(acknowledged: Iterable[str], rejected: Mapping[str, str]) -> collector_pb2.SendEventsResponse:
+    """The reply to SendEvents."""
+    return collector_pb2.SendEventsResponse(
+        acknowledged_event_ids=list(acknowledged),
+        rejected=[collector_pb2.Rejection(event_id=k, reason=v) for k, v in rejected.items()],
+    )
+
+
+def heartbeat_response(device_id: str, reported_lost: bool, now: datetime) -> collector_pb2.HeartbeatResponse:
+    """The reply to Heartbeat."""
+    reply = collector_pb2.HeartbeatResponse(device_id=device_id, reported_lost=reported_lost)
+    reply.server_time.FromDatetime(now)
+    return reply
+
+
+def decode_lost_report(request: collector_pb2.ReportLostDeviceRequest, reporter: str) -> tuple[str, bytes, int]:
+    """(reported device name, serialised LostDeviceReport body, lost_at in µs or 0).
+
+    ``reported_by`` is set from the authenticated reporter, whatever the payload said.
+    """
+    report = events_pb2.LostDeviceReport()
+    report.CopyFrom(request.report)
+    report.reported_by = reporter
+    lost_at = report.lost_at.seconds * 1_000_000 + report.lost_at.nanos // 1000 if report.HasField("lost_at") else 0
+    return report.device_name, report.SerializeToString(), lost_at
+
+
+def lost_report_response(reference: str, message: str) -> collector_pb2.ReportLostDeviceResponse:
+    """The reply to ReportLostDevice."""
+    return collector_pb2.ReportLostDeviceResponse(reference=reference, message=message)
+
+
+def body_to_dict(kind: str, body: bytes) -> dict[str, Any]:
+    """A stored body as a JSON-ready dict with proto field names (enums by name)."""
+    cls = _BODY_CLASSES.get(kind)
+    if cls is None:
+        return {"_undecodable": f"unknown kind {kind}"}
+    try:
+        msg = cls.FromString(body)
+    except DecodeError:
+        return {"_undecodable": "corrupt body"}
+    result: dict[str, Any] = json_format.MessageToDict(
+        msg, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    return result
+
+
+def event_to_dict(event: StoredEvent) -> dict[str, Any]:
+    """One stored event as a flat JSON-ready dict: envelope fields, then the body's fields."""
+    out: dict[str, Any] = body_to_dict(event.kind, event.body)
+    out.update(
+        {
+            "device": event.device,
+            "event_id": event.event_id,
+            "seq": event.seq,
+            "kind": event.kind,
+            "occurred_at": us_to_iso(event.occurred_at_us),
+            "received_at": us_to_iso(event.received_at_us),
+            "agent_version": event.agent_version,
+        }
+    )
+    return out
+
+
+def us_to_iso(us: int | None) -> str | None:
+    """Microseconds since the epoch as RFC 3339 UTC text."""
+    if us is None:
+        return None
+    return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat()

@@ -1,0 +1,115 @@
+"""The Collector gRPC servicer: authenticate, decode, hand to storage, reply. Nothing else."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import NoReturn
+
+import grpc
+
+from caseguard.v1 import collector_pb2, collector_pb2_grpc
+from collector.api import codec
+from collector.api.identity import CallerRefused, DeviceAuthenticator
+from collector.store.base import Device, IncomingEvent, Store, StoreError
+from collector.store.group_commit import GroupCommitWriter
+
+log = logging.getLogger(__name__)
+
+MAX_EVENTS_PER_BATCH = 5_000
+
+LOST_DEVICE_MESSAGE = (
+    "The device is now marked lost and the information-governance team has been told. "
+    "They will contact you about what was on it. If it turns up, hand it to IT before using it."
+)
+
+
+class CollectorServicer(collector_pb2_grpc.CollectorServicer):
+    """Implements caseguard.v1.Collector over a store."""
+
+    def __init__(
+        self,
+        store: Store,
+        writer: GroupCommitWriter,
+        *,
+        clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
+    ) -> None:
+        self._store = store
+        self._writer = writer
+        self._auth = DeviceAuthenticator(store)
+        self._clock_us = clock_us
+
+    def SendEvents(
+        self, request: collector_pb2.SendEventsRequest, context: grpc.ServicerContext
+    ) -> collector_pb2.SendEventsResponse:
+        """Store a batch durably, then acknowledge every event now safely stored."""
+        device = self._authenticate(context)
+        if len(request.events) > MAX_EVENTS_PER_BATCH:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                   f"batch of {len(request.events)} events exceeds {MAX_EVENTS_PER_BATCH}; send smaller batches")
+        batch = codec.decode_send_events(request)
+        forged = batch.claimed_devices - {device.name}
+        if forged:
+            log.warning("device %s sent events claiming another device; batch refused", device.name)
+            _abort(context, grpc.StatusCode.PERMISSION_DENIED,
+                   f"events claim device {sorted(forged)[0]!r} but the certificate is {device.name!r}")
+        if batch.events:
+            self._store_or_abort(context, device.name, batch.events)
+        if batch.rejected:
+            log.warning("device %s: %d malformed event(s) rejected", device.name, len(batch.rejected))
+        return codec.send_events_response((e.event_id for e in batch.events), batch.rejected)
+
+    def Heartbeat(
+        self, request: collector_pb2.HeartbeatRequest, context: grpc.ServicerContext
+    ) -> collector_pb2.HeartbeatResponse:
+        """Record a sighting and tell the device how the collector sees it."""
+        device = self._authenticate(context)
+        now = self._clock_us()
+        try:
+            self._store.touch_device(device.name, now)
+        except StoreError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"storage unavailable: {exc}")
+        return codec.heartbeat_response(
+            device.name, device.lost_at_us is not None, datetime.fromtimestamp(now / 1e6, UTC)
+        )
+
+    def ReportLostDevice(
+        self, request: collector_pb2.ReportLostDeviceRequest, context: grpc.ServicerContext
+    ) -> collector_pb2.ReportLostDeviceResponse:
+        """Mark a device lost and record the report as an event of that device."""
+        reporter = self._authenticate(context)
+        name, body, lost_at = codec.decode_lost_report(request, reporter.name)
+        if not name:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "report.device_name is required")
+        if self._store.get_device(name) is None:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"no enrolled device named {name!r}")
+        now = self._clock_us()
+        reference = str(uuid.uuid4())
+        event = IncomingEvent(reference, 0, "lost_device_report", lost_at or now, "collector", body)
+        self._store_or_abort(context, name, [event])
+        try:
+            self._store.mark_lost(name, now)
+        except StoreError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"storage unavailable: {exc}")
+        log.warning("device %s reported lost by %s (reference %s)", name, reporter.name, reference)
+        return codec.lost_report_response(reference, LOST_DEVICE_MESSAGE)
+
+    def _authenticate(self, context: grpc.ServicerContext) -> Device:
+        try:
+            return self._auth.authenticate(context)
+        except CallerRefused as refused:
+            _abort(context, refused.code, refused.message)
+
+    def _store_or_abort(self, context: grpc.ServicerContext, device: str, events: list[IncomingEvent]) -> None:
+        try:
+            self._writer.submit(device, events)
+        except (StoreError, TimeoutError) as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"storage unavailable, retry later: {exc}")
+
+
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
+    context.abort(code, message)
+    raise AssertionError("unreachable: context.abort raises")

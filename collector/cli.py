@@ -1,0 +1,241 @@
+"""`caseguard-collector`: parse arguments, open the store, run the command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from collector.api import codec
+from collector.pki import PkiError, PkiPaths, init_pki, issue_device_certificate, write_device_bundle
+from collector.store.base import Device, DeviceExists, StoreError, UnknownDevice
+from collector.store.sqlite import SQLiteStore
+
+log = logging.getLogger("collector")
+
+DEFAULT_DATA_DIR = "/var/lib/caseguard-collector"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for the console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("CASEGUARD_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        result: int = args.func(args)
+        return result
+    except (PkiError, StoreError) as exc:
+        print(f"caseguard-collector: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="caseguard-collector", description="Caseguard collector.")
+    data_dir = argparse.ArgumentParser(add_help=False)
+    data_dir.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("CASEGUARD_DATA_DIR", DEFAULT_DATA_DIR)),
+        help=f"where the store and PKI live (default: $CASEGUARD_DATA_DIR or {DEFAULT_DATA_DIR})",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[data_dir], help="receive events from agents (mTLS gRPC)")
+    serve.add_argument("--listen", default="0.0.0.0:7443", help="HOST:PORT for agents (default 0.0.0.0:7443)")
+    serve.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024, help="largest request accepted")
+    serve.add_argument("--workers", type=int, default=16, help="gRPC worker threads")
+    serve.set_defaults(func=_cmd_serve)
+
+    pki = sub.add_parser("pki", help="the collector's certificate authority").add_subparsers(dest="pki", required=True)
+    init = pki.add_parser("init", parents=[data_dir], help="create the CA and the server certificate")
+    init.add_argument("--hostname", action="append", default=[], help="a name agents use for the collector (repeat)")
+    init.add_argument("--org", default="Caseguard", help="organisation name in the CA certificate")
+    init.add_argument("--force", action="store_true", help="replace an existing CA (every device must re-enrol)")
+    init.set_defaults(func=_cmd_pki_init)
+
+    devices = sub.add_parser("devices", help="enrolled devices").add_subparsers(dest="devices", required=True)
+    issue = devices.add_parser("issue", parents=[data_dir], help="issue a device certificate and key")
+    issue.add_argument("name", help="the device's name (its identity)")
+    issue.add_argument("--out", type=Path, required=True, help="folder for device.pem, device.key and ca.pem")
+    issue.set_defaults(func=_cmd_devices_issue)
+    revoke = devices.add_parser("revoke", parents=[data_dir], help="refuse a device from now on")
+    revoke.add_argument("name")
+    revoke.set_defaults(func=_cmd_devices_revoke)
+    dlist = devices.add_parser("list", parents=[data_dir], help="devices with last seen, events and gaps")
+    dlist.add_argument("--json", action="store_true", help="one JSON object a line")
+    dlist.set_defaults(func=_cmd_devices_list)
+
+    events = sub.add_parser("events", help="stored events").add_subparsers(dest="events", required=True)
+    elist = events.add_parser("list", parents=[data_dir], help="events in the order they were stored")
+    elist.add_argument("--device", help="only this device")
+    elist.add_argument("--limit", type=int, help="at most this many")
+    elist.add_argument("--json", action="store_true", help="one JSON object a line")
+    elist.set_defaults(func=_cmd_events_list)
+    gaps = events.add_parser("gaps", parents=[data_dir], help="sequence numbers that never arrived")
+    gaps.add_argument("--device", help="only this device")
+    gaps.add_argument("--json", action="store_true", help="one JSON object a line")
+    gaps.set_defaults(func=_cmd_events_gaps)
+    return p
+
+
+def _store(data_dir: Path) -> SQLiteStore:
+    return SQLiteStore(data_dir / "collector.sqlite3")
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from collector.api.server import ServerLimits, ServerTLS, build_server
+
+    paths = PkiPaths.in_data_dir(args.data_dir)
+    try:
+        tls = ServerTLS(paths.ca_cert.read_bytes(), paths.server_cert.read_bytes(), paths.server_key.read_bytes())
+    except FileNotFoundError:
+        hint = f"run `caseguard-collector pki init --data-dir {args.data_dir}`"
+        raise PkiError(f"no PKI in {paths.root}: {hint}") from None
+    store = _store(args.data_dir)
+    try:
+        running = build_server(
+            store, args.listen, tls, ServerLimits(max_message_bytes=args.max_message_bytes, workers=args.workers)
+        )
+    except (OSError, RuntimeError) as exc:
+        store.close()
+        print(f"caseguard-collector: cannot listen on {args.listen}: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"caseguard-collector: serving on {args.listen} (port {running.port})", flush=True)
+    stop.wait()
+    running.stop()
+    store.close()
+    return 0
+
+
+def _cmd_pki_init(args: argparse.Namespace) -> int:
+    paths = PkiPaths.in_data_dir(args.data_dir)
+    init_pki(paths, args.hostname, org=args.org, force=args.force)
+    print(f"CA and server certificate created in {paths.root}")
+    print(f"give agents {paths.ca_cert}; keep {paths.ca_key} secret")
+    return 0
+
+
+def _cmd_devices_issue(args: argparse.Namespace) -> int:
+    paths = PkiPaths.in_data_dir(args.data_dir)
+    store = _store(args.data_dir)
+    try:
+        if store.get_device(args.name) is not None:
+            print(f"caseguard-collector: device {args.name!r} is already enrolled", file=sys.stderr)
+            return 1
+        issued = issue_device_certificate(paths, args.name)
+        store.register_device(args.name, issued.fingerprint, _now_us())
+        write_device_bundle(args.out, issued, paths.ca_cert.read_bytes())
+    except DeviceExists as exc:
+        print(f"caseguard-collector: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"issued {args.name}: {args.out}/device.pem, device.key, ca.pem ({issued.fingerprint})")
+    return 0
+
+
+def _cmd_devices_revoke(args: argparse.Namespace) -> int:
+    store = _store(args.data_dir)
+    try:
+        store.revoke_device(args.name, _now_us())
+    except UnknownDevice as exc:
+        print(f"caseguard-collector: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"revoked {args.name}: the collector refuses it from now on")
+    return 0
+
+
+def _device_dict(d: Device) -> dict[str, object]:
+    return {
+        "device": d.name,
+        "enrolled_at": codec.us_to_iso(d.enrolled_at_us),
+        "last_seen_at": codec.us_to_iso(d.last_seen_at_us),
+        "revoked": d.revoked_at_us is not None,
+        "revoked_at": codec.us_to_iso(d.revoked_at_us),
+        "lost": d.lost_at_us is not None,
+        "max_seq": d.max_seq,
+        "events": d.event_count,
+        "open_gaps": d.open_gaps,
+    }
+
+
+def _cmd_devices_list(args: argparse.Namespace) -> int:
+    store = _store(args.data_dir)
+    try:
+        devices = store.list_devices()
+    finally:
+        store.close()
+    for d in devices:
+        row = _device_dict(d)
+        if args.json:
+            print(json.dumps(row, sort_keys=True))
+        else:
+            state = "REVOKED" if row["revoked"] else ("LOST" if row["lost"] else "active")
+            seen = row["last_seen_at"]
+            print(f"{d.name:30} {state:8} events={d.event_count:<8} gaps={d.open_gaps:<4} last_seen={seen}")
+    return 0
+
+
+def _cmd_events_list(args: argparse.Namespace) -> int:
+    store = _store(args.data_dir)
+    try:
+        for e in store.list_events(device=args.device, limit=args.limit):
+            if args.json:
+                print(json.dumps(codec.event_to_dict(e), sort_keys=True))
+            else:
+                print(f"{codec.us_to_iso(e.received_at_us)} {e.device} #{e.seq} {e.kind} {e.event_id}")
+    except BrokenPipeError:  # `| head` is normal use
+        sys.stderr.close()
+    finally:
+        store.close()
+    return 0
+
+
+def _cmd_events_gaps(args: argparse.Namespace) -> int:
+    store = _store(args.data_dir)
+    try:
+        gaps = store.sequence_gaps(args.device)
+    finally:
+        store.close()
+    for g in gaps:
+        row = {
+            "device": g.device,
+            "first_seq": g.first_seq,
+            "last_seq": g.last_seq,
+            "missing": g.last_seq - g.first_seq + 1,
+            "detected_at": codec.us_to_iso(g.detected_at_us),
+            "explained": g.explained,
+        }
+        if args.json:
+            print(json.dumps(row, sort_keys=True))
+        else:
+            print(f"{g.device} {g.first_seq}..{g.last_seq} ({row['missing']}) {g.explained or 'MISSING'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

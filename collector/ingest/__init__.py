@@ -1,0 +1,1 @@
+"""Ingest logic that does not depend on the wire or the database."""

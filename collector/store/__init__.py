@@ -1,0 +1,1 @@
+"""Storage behind one interface (store.base.Store), with SQLite the default implementation."""
