@@ -101,10 +101,12 @@ class SQLiteStore:
                 stored += len(new)
                 gaps_detected += self._update_sequence(db, device, new, received_at_us)
             db.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except BaseException as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
-            raise StoreError(f"ingest failed: {exc}") from exc
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"ingest failed: {exc}") from exc
+            raise
         return IngestOutcome(stored, duplicates, gaps_detected)
 
     @staticmethod
