@@ -1,0 +1,174 @@
+"""The classifier's entry points: judge one file (or its bytes), and analyse a protected file for the index."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import PurePath
+
+from agent.classify.archive import iter_members
+from agent.classify.content import content_rules, scan_content
+from agent.classify.document import ExtractedDocument
+from agent.classify.errors import FATAL_REASONS, ExtractionError
+from agent.classify.extract import extract
+from agent.classify.filereader import read_and_hash
+from agent.classify.fingerprint import DEFAULT_SCHEME, FingerprintScheme, fingerprints
+from agent.classify.labels import find_labels, find_markings
+from agent.classify.limits import DEFAULT_LIMITS, Budget, Limits
+from agent.classify.policy import DEFAULT_POLICY, ClassifierPolicy
+from agent.classify.protected import EMPTY_LOOKUP, ProtectedFacts, ProtectedLookup
+from agent.classify.verdict import Evidence, FileFacts, Verdict, decide, merge_archive
+
+Clock = Callable[[], float]
+
+
+def file_extension(path: str | os.PathLike[str]) -> str:
+    """Lower-case extension of ``path`` without the dot ('' if none)."""
+    return PurePath(path).suffix[1:].lower()
+
+
+def classify_file(
+    path: str | os.PathLike[str],
+    policy: ClassifierPolicy = DEFAULT_POLICY,
+    lookup: ProtectedLookup = EMPTY_LOOKUP,
+    *,
+    clock: Clock = time.monotonic,
+) -> Verdict:
+    """Judge the file at ``path``. Reads it once (bounded, hashed as it streams) and never raises for
+    anything about the file: unreadable, hostile or broken files come back as verdicts with ``error`` set.
+    """
+    budget = Budget(policy.limits, clock)
+    extension = file_extension(path)
+    read = read_and_hash(path, budget)
+    if not read.data and read.error is not None:
+        return decide(Evidence(), policy, FileFacts(read.sha256, read.size, extension, read.error))
+    return _classify(
+        read.data, extension, policy, lookup, budget, depth=0, sha256=read.sha256, size=read.size,
+        complete=read.complete, read_error=read.error,
+    )
+
+
+def classify_bytes(
+    data: bytes,
+    extension: str,
+    policy: ClassifierPolicy = DEFAULT_POLICY,
+    lookup: ProtectedLookup = EMPTY_LOOKUP,
+    *,
+    clock: Clock = time.monotonic,
+) -> Verdict:
+    """Judge ``data`` as if it were a file with ``extension`` (lower case, no dot); never raises."""
+    budget = Budget(policy.limits, clock)
+    if len(data) > policy.limits.max_read_bytes:
+        data_kept, complete = data[: policy.limits.max_read_bytes], False
+    else:
+        data_kept, complete = data, True
+    return _classify(
+        data_kept, extension.lower().lstrip("."), policy, lookup, budget, depth=0,
+        sha256=hashlib.sha256(data).hexdigest(), size=len(data), complete=complete,
+        read_error=None if complete else "too-large",
+    )
+
+
+def _classify(
+    data: bytes, extension: str, policy: ClassifierPolicy, lookup: ProtectedLookup, budget: Budget, *,
+    depth: int, sha256: str, size: int, complete: bool, read_error: str | None,
+) -> Verdict:
+    exact = lookup.by_sha256(sha256) if sha256 else None
+    extraction = extract(data, extension, budget, complete=complete)
+    if extraction.is_archive:
+        own = decide(Evidence(exact_ref=exact), policy, FileFacts(sha256, size, extension, read_error))
+        return merge_archive(own, _classify_members(data, policy, lookup, budget, depth + 1))
+    evidence = document_evidence(extraction.document, policy, lookup, exact_ref=exact)
+    return decide(evidence, policy, FileFacts(sha256, size, extension, read_error or extraction.error))
+
+
+def _classify_members(
+    data: bytes, policy: ClassifierPolicy, lookup: ProtectedLookup, budget: Budget, depth: int
+) -> list[Verdict]:
+    verdicts: list[Verdict] = []
+    try:
+        for member in iter_members(data, depth, budget):
+            if member.error is not None:
+                verdicts.append(decide(Evidence(), policy, FileFacts("", 0, member.extension, member.error)))
+                continue
+            verdict = _classify(
+                member.data, member.extension, policy, lookup, budget, depth=depth,
+                sha256=hashlib.sha256(member.data).hexdigest(), size=len(member.data), complete=True,
+                read_error=None,
+            )
+            verdicts.append(verdict)
+            if verdict.error in FATAL_REASONS:
+                break
+    except ExtractionError as exc:
+        verdicts.append(decide(Evidence(), policy, FileFacts("", 0, "", exc.reason)))
+    return verdicts
+
+
+def document_evidence(
+    document: ExtractedDocument, policy: ClassifierPolicy, lookup: ProtectedLookup, *, exact_ref: str | None = None
+) -> Evidence:
+    """Everything the policy weighs, found in one extracted document."""
+    rules = content_rules(policy.reference_patterns, policy.vocabulary_items())
+    content = scan_content(document.zones + "\n" + document.body, rules)
+    match = None
+    count = 0
+    if lookup.has_fingerprints():
+        fps = fingerprints(document.body, policy.fingerprint_scheme)
+        count = len(fps)
+        if count >= policy.min_fingerprints:
+            match = lookup.best_fingerprint_match(fps)
+    return Evidence(
+        exact_ref=exact_ref,
+        fingerprint_match=match,
+        fingerprint_count=count,
+        content=content,
+        labels=find_labels(document.properties, document.label_entries, policy.label_map),
+        markings=find_markings(document.zones),
+    )
+
+
+def analyse_protected(
+    path: str | os.PathLike[str],
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    scheme: FingerprintScheme = DEFAULT_SCHEME,
+    clock: Clock = time.monotonic,
+) -> ProtectedFacts:
+    """SHA-256, size and fingerprints of a protected file, for the protected-store index; never raises.
+
+    Archives contribute the union of their members' fingerprints. ``scheme`` must match the classifier
+    policy's ``fingerprint_scheme``.
+    """
+    budget = Budget(limits, clock)
+    read = read_and_hash(path, budget)
+    fps: set[int] = set()
+    error = read.error
+    if read.data:
+        error = _gather_fingerprints(
+            read.data, file_extension(path), budget, scheme, fps, depth=0, complete=read.complete
+        ) or error
+    return ProtectedFacts(read.sha256, read.size, frozenset(fps), scheme.name, error)
+
+
+def _gather_fingerprints(
+    data: bytes, extension: str, budget: Budget, scheme: FingerprintScheme, into: set[int], *, depth: int,
+    complete: bool,
+) -> str | None:
+    extraction = extract(data, extension, budget, complete=complete)
+    if not extraction.is_archive:
+        into.update(fingerprints(extraction.document.body, scheme))
+        return extraction.error
+    error: str | None = None
+    try:
+        for member in iter_members(data, depth + 1, budget):
+            member_error = member.error or _gather_fingerprints(
+                member.data, member.extension, budget, scheme, into, depth=depth + 1, complete=True
+            )
+            error = error or member_error
+            if member_error in FATAL_REASONS:
+                break
+    except ExtractionError as exc:
+        error = error or exc.reason
+    return error

@@ -1,0 +1,48 @@
+"""The one exception extraction uses internally, with its reason codes.
+
+It never escapes the package: the classifier turns it into a verdict's ``error`` field.
+"""
+
+from __future__ import annotations
+
+# Reasons after which nothing more of the file is read: the file is hostile or the budget is gone.
+FATAL_REASONS: frozenset[str] = frozenset(
+    {
+        "zip-ratio-exceeded",
+        "zip-total-exceeded",
+        "zip-too-many-members",
+        "zip-depth-exceeded",
+        "time-budget",
+    }
+)
+
+# Every reason extraction can report, for documentation and tests.
+ALL_REASONS: frozenset[str] = FATAL_REASONS | {
+    "xml-forbidden-entity",
+    "xml-malformed",
+    "truncated",
+    "corrupt",
+    "encrypted",
+    "format-mismatch",
+    "unsupported-format",
+    "unsupported-compression",
+    "text-limit",
+    "too-large",
+    "not-found",
+    "permission-denied",
+    "unreadable",
+    "extract-failed",
+}
+
+
+class ExtractionError(Exception):
+    """Extraction stopped for ``reason`` (one of ``ALL_REASONS``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    @property
+    def fatal(self) -> bool:
+        """True when the rest of the file (other archive members too) must not be read."""
+        return self.reason in FATAL_REASONS

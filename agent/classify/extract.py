@@ -1,0 +1,128 @@
+"""Bounded extraction of one document: pick the reader by content (extension as a hint) and never raise.
+
+Archives (zip files that are not Office or ODF documents) are reported as format ``archive`` with no
+text; the classifier walks their members (see ``archive.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from dataclasses import dataclass
+
+from agent.classify.document import DocumentSink, ExtractedDocument
+from agent.classify.errors import ExtractionError
+from agent.classify.limits import Budget
+from agent.classify.odf import odf_kind, read_odf
+from agent.classify.ooxml import read_docx, read_pptx, read_xlsx
+from agent.classify.pdftext import read_pdf
+from agent.classify.rtf import read_rtf
+from agent.classify.textdecode import decode_text, looks_like_text
+from agent.classify.zipread import find_member, open_zip
+
+_log = logging.getLogger(__name__)
+
+TEXT_EXTENSIONS = frozenset({"txt", "text", "csv", "tsv", "md", "markdown", "log"})
+CONTAINER_EXTENSIONS = frozenset({"docx", "docm", "dotx", "xlsx", "xlsm", "pptx", "pptm", "odt", "ods", "odp"})
+DOCUMENT_EXTENSIONS = CONTAINER_EXTENSIONS | {"pdf", "rtf"}
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Password-protected Office files are OLE compound files holding an "EncryptedPackage" stream.
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """The outcome of extracting one document: what was read, and why reading stopped early, if it did."""
+
+    document: ExtractedDocument
+    error: str | None = None
+
+    @property
+    def is_archive(self) -> bool:
+        """True when the bytes are a plain archive whose members must be judged one by one."""
+        return self.document.format == "archive"
+
+
+def sniff_format(data: bytes, extension: str) -> str:
+    """The reader family for ``data``: ``zip``, ``pdf``, ``rtf``, ``ole``, ``text``, ``mismatch`` or ``unknown``.
+
+    Content decides; the extension (lower case, no dot) only breaks ties and flags mismatches.
+    """
+    if data.startswith(_ZIP_MAGIC):
+        return "zip"
+    if b"%PDF-" in data[:1024]:
+        return "pdf"
+    if data.lstrip()[:5] == b"{\\rtf":
+        return "rtf"
+    if data.startswith(_OLE_MAGIC):
+        return "ole"
+    if extension in DOCUMENT_EXTENSIONS:
+        return "mismatch"
+    if extension in TEXT_EXTENSIONS or looks_like_text(data):
+        return "text"
+    return "unknown"
+
+
+def extract(data: bytes, extension: str, budget: Budget, *, complete: bool = True) -> Extraction:
+    """Extract ``data`` (a file named with ``extension``) within ``budget``; never raises.
+
+    ``complete`` is False when ``data`` is only the first part of a larger file: plain text is then
+    scanned as far as it goes, containers cannot be opened, and the error is ``too-large``.
+    """
+    fmt = sniff_format(data, extension)
+    sink = DocumentSink(fmt, budget.limits.max_text_chars)
+    try:
+        if not complete:
+            if fmt == "text":
+                sink.add_body(decode_text(data))
+            raise ExtractionError("too-large")
+        _dispatch(fmt, data, extension, sink, budget)
+    except ExtractionError as exc:
+        return Extraction(sink.freeze(), exc.reason)
+    except RecursionError:
+        return Extraction(sink.freeze(), "corrupt")
+    except Exception as exc:  # the boundary: hostile input reaching a library path nobody anticipated
+        _log.warning("extraction failed unexpectedly (%s) for a %s file", type(exc).__name__, fmt)
+        return Extraction(sink.freeze(), "extract-failed")
+    return Extraction(sink.freeze())
+
+
+def _dispatch(fmt: str, data: bytes, extension: str, sink: DocumentSink, budget: Budget) -> None:
+    if fmt == "text":
+        sink.add_body(decode_text(data))
+    elif fmt == "pdf":
+        read_pdf(data, sink, budget)
+    elif fmt == "rtf":
+        read_rtf(data, sink, budget)
+    elif fmt == "zip":
+        with open_zip(data, budget) as zf:
+            _read_container(zf, sink, budget)
+    elif fmt == "ole":
+        if _ENCRYPTED_PACKAGE in data:
+            raise ExtractionError("encrypted")
+        raise ExtractionError("unsupported-format")
+    elif fmt == "mismatch":
+        raise ExtractionError("format-mismatch")
+    else:
+        raise ExtractionError("unsupported-format")
+
+
+def _read_container(zf: zipfile.ZipFile, sink: DocumentSink, budget: Budget) -> None:
+    if find_member(zf, "word/document.xml") is not None:
+        sink.format = "docx"
+        read_docx(zf, sink, budget)
+    elif find_member(zf, "xl/workbook.xml") is not None:
+        sink.format = "xlsx"
+        read_xlsx(zf, sink, budget)
+    elif find_member(zf, "ppt/presentation.xml") is not None:
+        sink.format = "pptx"
+        read_pptx(zf, sink, budget)
+    else:
+        kind = odf_kind(zf, budget)
+        if kind is None:
+            sink.format = "archive"
+            return
+        sink.format = kind
+        read_odf(kind, zf, sink, budget)

@@ -1,0 +1,90 @@
+"""Facts about protected documents and the lookup the classifier asks about them.
+
+The protected-store index is built elsewhere; it implements ``ProtectedLookup``. ``InMemoryLookup`` serves
+tests and the command line without an index.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ProtectedFacts:
+    """What the index keeps about one protected file (see ``classifier.analyse_protected``)."""
+
+    sha256: str
+    size: int
+    fingerprints: frozenset[int]
+    scheme: str
+    """``FingerprintScheme.name`` the fingerprints were made with."""
+    error: str | None = None
+    """Why extraction was partial, if it was (fingerprints may then be few or none)."""
+
+
+class ProtectedLookup(Protocol):
+    """Questions the classifier asks the protected-store index. Implementations must be thread-safe for reads."""
+
+    def by_sha256(self, digest: str) -> str | None:
+        """The reference of the protected document whose SHA-256 (lower-case hex) is ``digest``, if any."""
+        ...
+
+    def best_fingerprint_match(self, fingerprints: frozenset[int]) -> tuple[str, float] | None:
+        """The protected document holding the largest share of ``fingerprints``, and that share (0..1)."""
+        ...
+
+    def has_fingerprints(self) -> bool:
+        """False when no protected fingerprints exist, so the classifier can skip computing them."""
+        ...
+
+
+class InMemoryLookup:
+    """A ``ProtectedLookup`` over dictionaries, with an inverted fingerprint index."""
+
+    def __init__(
+        self,
+        digests: Mapping[str, str] | None = None,
+        fingerprints: Mapping[str, Iterable[int]] | None = None,
+    ) -> None:
+        """``digests``: sha256 -> reference; ``fingerprints``: reference -> fingerprint set."""
+        self._digests: dict[str, str] = {k.lower(): v for k, v in (digests or {}).items()}
+        self._postings: dict[int, list[str]] = {}
+        for ref, fps in (fingerprints or {}).items():
+            self._add_fingerprints(ref, fps)
+
+    def _add_fingerprints(self, ref: str, fps: Iterable[int]) -> None:
+        for fp in set(fps):
+            self._postings.setdefault(fp, []).append(ref)
+
+    def add(self, ref: str, facts: ProtectedFacts) -> None:
+        """Index one protected document under ``ref``."""
+        if facts.sha256:
+            self._digests[facts.sha256.lower()] = ref
+        self._add_fingerprints(ref, facts.fingerprints)
+
+    def by_sha256(self, digest: str) -> str | None:
+        """See ``ProtectedLookup.by_sha256``."""
+        return self._digests.get(digest.lower())
+
+    def best_fingerprint_match(self, fingerprints: frozenset[int]) -> tuple[str, float] | None:
+        """See ``ProtectedLookup.best_fingerprint_match``."""
+        if not fingerprints or not self._postings:
+            return None
+        hits: Counter[str] = Counter()
+        for fp in fingerprints:
+            for ref in self._postings.get(fp, ()):
+                hits[ref] += 1
+        if not hits:
+            return None
+        ref, count = min(hits.items(), key=lambda item: (-item[1], item[0]))
+        return ref, count / len(fingerprints)
+
+    def has_fingerprints(self) -> bool:
+        """See ``ProtectedLookup.has_fingerprints``."""
+        return bool(self._postings)
+
+
+EMPTY_LOOKUP = InMemoryLookup()

@@ -1,0 +1,161 @@
+"""Case-file classifier throughput on a synthetic corpus.
+
+Builds a mixed corpus (txt, csv, docx, xlsx, pdf; about a third of them case files) in a temp dir,
+then measures, in one run:
+
+- text_scan_mb_per_s: the identifier + vocabulary scan (``scan_content``) over plain text, in
+  document-sized pieces, MB of UTF-8 per second;
+- classify_mb_per_s: ``classify_file`` over the whole corpus (with a protected-store lookup, so
+  fingerprints are computed too), MB of file bytes per second;
+- sha256_ratio_vs_hashlib: the classifier's read-and-hash path (``read_and_hash``) against plain
+  ``hashlib.sha256(path.read_bytes())`` over the same files, as a speed ratio (1.0 = as fast).
+
+Prints a final JSON line: {"classify_mb_per_s", "text_scan_mb_per_s", "sha256_ratio_vs_hashlib"}.
+Targets: text scanning >= 40 MB/s, hashing ratio >= 0.8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agent.classify import ClassifierPolicy, InMemoryLookup, analyse_protected, classify_file  # noqa: E402
+from agent.classify.content import content_rules, scan_content  # noqa: E402
+from agent.classify.filereader import read_and_hash  # noqa: E402
+from agent.classify.limits import Budget  # noqa: E402
+from tests.unit.classify import documents, synthetic  # noqa: E402
+
+POLICY = ClassifierPolicy(reference_patterns=(r"\bCS-\d{6}\b",))
+
+
+def _paragraphs(rng: random.Random, case: bool, size: int) -> list[str]:
+    if case:
+        return synthetic.case_file_paragraphs(rng, paragraphs=size, reference=f"CS-{rng.randrange(10**6):06d}")
+    kind = rng.randrange(3)
+    if kind == 0:
+        return synthetic.invoice_paragraphs(rng, lines=size * 3)
+    if kind == 1:
+        return synthetic.guidance_paragraphs() * max(1, size // 8)
+    return [synthetic.random_words(rng, 120) for _ in range(size)]
+
+
+def build_corpus(root: Path, files: int, seed: int) -> list[Path]:
+    """Write ``files`` documents of mixed formats and sizes under ``root``; return their paths."""
+    rng = random.Random(seed)
+    makers: dict[str, Callable[[list[str]], bytes]] = {
+        "txt": lambda p: "\n".join(p).encode(),
+        "csv": lambda p: "\n".join(",".join(f'"{c}"' for c in x.split(". ")) for x in p).encode(),
+        "docx": documents.make_docx,
+        "xlsx": lambda p: documents.make_xlsx([x.split(". ") for x in p]),
+        "pdf": documents.make_pdf,
+    }
+    paths = []
+    for i in range(files):
+        ext = list(makers)[i % len(makers)]
+        size = rng.choice([10, 30, 80, 200])
+        path = root / f"doc{i:04d}.{ext}"
+        path.write_bytes(makers[ext](_paragraphs(rng, i % 3 == 0, size)))
+        paths.append(path)
+    return paths
+
+
+def best_of(runs: int, fn: Callable[[], object]) -> float:
+    """Shortest wall time of ``runs`` calls."""
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def text_scan(seed: int, megabytes: int) -> float:
+    """MB/s of ``scan_content`` over document-sized (~256 kB) pieces of mixed plain text."""
+    rng = random.Random(seed)
+    pieces: list[str] = []
+    total = 0
+    while total < megabytes * 1_000_000:
+        parts: list[str] = []
+        size = 0
+        while size < 256_000:
+            para = "\n".join(_paragraphs(rng, rng.random() < 0.5, 20))
+            parts.append(para)
+            size += len(para)
+        piece = "\n".join(parts)
+        pieces.append(piece)
+        total += len(piece.encode())
+    rules = content_rules(POLICY.reference_patterns, POLICY.vocabulary_items())
+    elapsed = best_of(3, lambda: [scan_content(p, rules) for p in pieces])
+    return total / elapsed / 1e6
+
+
+def classify_all(paths: list[Path], lookup: InMemoryLookup) -> tuple[float, int]:
+    """MB/s of ``classify_file`` over ``paths``, and how many were judged case files."""
+    total = sum(p.stat().st_size for p in paths)
+    found = [0]
+
+    def run() -> None:
+        found[0] = sum(classify_file(p, POLICY, lookup).case_file for p in paths)
+
+    return total / best_of(2, run) / 1e6, found[0]
+
+
+def hash_ratio(paths: list[Path]) -> tuple[float, float]:
+    """(ratio, hashlib MB/s): plain hashlib time over our read-and-hash time, same files, interleaved."""
+    total = sum(p.stat().st_size for p in paths)
+    ours = float("inf")
+    plain = float("inf")
+    for _ in range(5):
+        plain = min(plain, best_of(1, lambda: [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]))
+        ours = min(ours, best_of(1, lambda: [read_and_hash(p, Budget(POLICY.limits)).sha256 for p in paths]))
+    return plain / ours, total / plain / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=90)
+    parser.add_argument("--text-mb", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="cg-bench-classify-") as tmp:
+        root = Path(tmp)
+        t0 = time.perf_counter()
+        paths = build_corpus(root, args.files, args.seed)
+        big = []
+        for i in range(2):
+            path = root / f"big{i}.bin"
+            path.write_bytes(random.Random(i).randbytes(48 << 20))
+            big.append(path)
+        lookup = InMemoryLookup()
+        for path in paths[::6]:
+            lookup.add(path.name, analyse_protected(path))
+        corpus_mb = sum(p.stat().st_size for p in paths) / 1e6
+        print(f"corpus: {len(paths)} files, {corpus_mb:.1f} MB, built in {time.perf_counter() - t0:.1f}s", flush=True)
+
+        scan = text_scan(args.seed, args.text_mb)
+        print(f"text scan: {scan:.1f} MB/s", flush=True)
+        classify, found = classify_all(paths, lookup)
+        print(f"classify: {classify:.1f} MB/s, {found}/{len(paths)} judged case files", flush=True)
+        ratio, plain = hash_ratio(paths + big)
+        print(f"sha256: ratio {ratio:.2f} (hashlib path {plain:.0f} MB/s)", flush=True)
+
+    print(json.dumps({
+        "classify_mb_per_s": round(classify, 2),
+        "text_scan_mb_per_s": round(scan, 1),
+        "sha256_ratio_vs_hashlib": round(ratio, 3),
+    }))
+
+
+if __name__ == "__main__":
+    main()
