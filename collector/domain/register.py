@@ -1,0 +1,125 @@
+"""The Art. 33(5) breach register: one row per incident, reported or not.
+
+Each row gives the facts, the effects, the actions taken, the decision and the reasons for
+every decision, and the dates (aware, deadline, ICO notified). ``write_register_csv``
+writes the rows to a text stream, neutralising cells a spreadsheet would run as a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass, fields
+from datetime import datetime
+from typing import TextIO
+
+from collector.domain.clocks import deadline, is_late
+from collector.domain.incident import SUBJECTS_GROUND_TEXT, Incident, IncidentEvent, IncidentState
+from collector.domain.incident_facts import describe_assessment, describe_what_happened
+from collector.domain.instants import iso_utc
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class RegisterRow:
+    """One incident in the breach register; every value is text, ready for a spreadsheet."""
+
+    incident_id: str
+    state: str
+    opened_at: str
+    alert_kinds: str
+    devices: str
+    facts: str
+    effects: str
+    actions: str
+    decision: str
+    decision_reasons: str
+    aware_at: str
+    deadline: str
+    ico_notified_at: str
+    ico_case_reference: str
+    reported_late: str
+    late_reasons: str
+    people_told: str
+    closed_at: str
+
+
+REGISTER_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RegisterRow))
+
+
+def _when(moment: datetime | None) -> str:
+    return "" if moment is None else iso_utc(moment)
+
+
+def _outcome(incident: Incident) -> str:
+    if incident.state is IncidentState.DISMISSED:
+        return "Dismissed: not a personal data breach"
+    decision = incident.reportability
+    if decision is None:
+        return "Decision pending"
+    if not decision.reportable:
+        outcome = "Not reportable: recorded internally"
+    else:
+        outcome = "Reportable" + ("; ICO notified" if incident.initial_submission else "; ICO not yet notified")
+    if not decision.agrees_with_grid:
+        outcome += " (differs from the risk grid)"
+    return outcome
+
+
+def _people_told(incident: Incident) -> str:
+    subjects = incident.subjects
+    if subjects is None:
+        return ""
+    if subjects.informed:
+        return f"Told ({iso_utc(subjects.at)}): {subjects.reason}"
+    ground = SUBJECTS_GROUND_TEXT[subjects.ground] if subjects.ground else "no ground given"
+    return f"Not told: {ground}. {subjects.reason}"
+
+
+def register_row(incident: Incident) -> RegisterRow:
+    """The register row for one incident."""
+    initial = incident.initial_submission
+    reasons = [
+        f"{iso_utc(d.at)} {d.event} by {d.by} ({d.from_state} -> {d.to_state}): {d.reason}" for d in incident.decisions
+    ]
+    closed = [d.at for d in incident.decisions if d.event is IncidentEvent.CLOSE]
+    return RegisterRow(
+        incident_id=incident.incident_id,
+        state=str(incident.state),
+        opened_at=iso_utc(incident.opened_at),
+        alert_kinds=", ".join(sorted({str(a.kind) for a in incident.alerts})),
+        devices=", ".join(sorted({a.device_id for a in incident.alerts})),
+        facts=describe_what_happened(incident),
+        effects=describe_assessment(incident.assessment, include_note=True),
+        actions="\n".join(f"{iso_utc(a.at)} {a.by}: {a.text}" for a in incident.actions),
+        decision=_outcome(incident),
+        decision_reasons="\n".join(reasons),
+        aware_at=_when(incident.aware_at),
+        deadline=_when(deadline(incident)),
+        ico_notified_at=_when(initial.submitted_at if initial else None),
+        ico_case_reference=incident.ico_case_reference,
+        reported_late=("yes" if is_late(incident, initial.submitted_at) else "no") if initial else "",
+        late_reasons=initial.late_reasons if initial else "",
+        people_told=_people_told(incident),
+        closed_at=_when(closed[-1]) if closed and incident.state is IncidentState.CLOSED else "",
+    )
+
+
+def register_rows(incidents: Iterable[Incident]) -> list[RegisterRow]:
+    """Register rows for every incident given (reported or not), oldest first."""
+    ordered = sorted(incidents, key=lambda i: (i.opened_at, i.incident_id))
+    return [register_row(i) for i in ordered]
+
+
+def neutralise_cell(text: str) -> str:
+    """Prefix a quote to text a spreadsheet would treat as a formula (= + - @, tab, CR)."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def write_register_csv(rows: Iterable[RegisterRow], stream: TextIO) -> None:
+    """Write a header and ``rows`` as CSV to ``stream`` (e.g. an ``io.StringIO``)."""
+    writer = csv.writer(stream)
+    writer.writerow(REGISTER_COLUMNS)
+    for row in rows:
+        writer.writerow([neutralise_cell(cell) for cell in astuple(row)])
