@@ -62,7 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     ping = sub.add_parser("ping", help="call the collector's Heartbeat and print its view of this device")
     ping.set_defaults(func=_cmd_ping)
 
-    for sp in (run, emit, status, ping):
+    classify = sub.add_parser("classify", help="judge files as the agent would (one JSON object a line)")
+    classify.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (folders are walked)")
+    classify.add_argument("--json", action="store_true", help="one JSON object a line")
+    classify.set_defaults(func=_cmd_classify)
+
+    for sp in (run, emit, status, ping, classify):
         sp.add_argument("--config", required=True, help="path to agent.toml")
     return p
 
@@ -163,6 +168,35 @@ def _cmd_ping(config: AgentConfig, args: argparse.Namespace) -> int:
         client.close()
     print(json.dumps(view, sort_keys=True))
     return 0
+
+
+def _cmd_classify(config: AgentConfig, args: argparse.Namespace) -> int:
+    from agent.classifier_policy import classifier_policy
+    from agent.classify import EMPTY_LOOKUP, classify_file
+
+    policy = classifier_policy(config)
+    found = 0
+    for path in _walk(args.paths):
+        verdict = classify_file(path, policy, EMPTY_LOOKUP)
+        found += verdict.case_file
+        if args.json:
+            print(verdict.to_json(str(path)), flush=True)
+        else:
+            reasons = ",".join(verdict.reasons) or "-"
+            flag = "CASE FILE" if verdict.case_file else "not a case file"
+            error = f" (error: {verdict.error})" if verdict.error else ""
+            print(f"{flag:15} {verdict.confidence:.2f} {reasons:30} {path}{error}")
+    return 0
+
+
+def _walk(paths: Sequence[str]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file()))
+        else:
+            out.append(p)
+    return out
 
 
 def _iso(ts: float | None) -> str | None:

@@ -6,6 +6,7 @@ typo in a policy file fails loudly instead of silently weakening enforcement.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,17 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class CaseFilesSettings:
+    """Where the protected case-file stores are and how case files are recognised."""
+
+    roots: tuple[Path, ...] = ()
+    reference_patterns: tuple[str, ...] = ()
+    label_map: Mapping[str, str] = field(default_factory=dict)
+    content_threshold: float = 0.5
+    fingerprint_threshold: float = 0.5
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     """The whole agent configuration."""
 
@@ -72,6 +84,7 @@ class AgentConfig:
     retry: RetrySettings = field(default_factory=RetrySettings)
     heartbeat: HeartbeatSettings = field(default_factory=HeartbeatSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    case_files: CaseFilesSettings = field(default_factory=CaseFilesSettings)
     log_level: str = "INFO"
     source: Path | None = None
 
@@ -94,7 +107,9 @@ def load_config(path: Path) -> AgentConfig:
 
 def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = None) -> AgentConfig:
     """Validate an already-parsed TOML mapping; relative paths resolve against ``base_dir``."""
-    _reject_unknown(raw, {"state_dir", "collector", "outbox", "retry", "heartbeat", "privacy", "logging"}, "")
+    _reject_unknown(
+        raw, {"state_dir", "collector", "outbox", "retry", "heartbeat", "privacy", "case_files", "logging"}, ""
+    )
 
     def path_of(value: Any, name: str) -> Path:
         if not isinstance(value, str) or not value:
@@ -161,6 +176,25 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
     _reject_unknown(pv, {"reveal_names"}, "privacy")
     privacy = PrivacySettings(reveal_names=_bool(pv.get("reveal_names", False), "privacy.reveal_names"))
 
+    cf = _table(raw, "case_files")
+    _reject_unknown(
+        cf, {"roots", "reference_patterns", "label_map", "content_threshold", "fingerprint_threshold"}, "case_files"
+    )
+    patterns = tuple(_str(p, "case_files.reference_patterns[]") for p in _list(cf, "reference_patterns", []))
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"case_files.reference_patterns: {pattern!r} is not a valid regex: {exc}") from exc
+    label_map = _table(cf, "label_map")
+    case_files = CaseFilesSettings(
+        roots=tuple(path_of(r, "case_files.roots[]") for r in _list(cf, "roots", [])),
+        reference_patterns=patterns,
+        label_map={str(k): _str(v, f"case_files.label_map.{k}") for k, v in label_map.items()},
+        content_threshold=_fraction(cf.get("content_threshold", 0.5), "case_files.content_threshold"),
+        fingerprint_threshold=_fraction(cf.get("fingerprint_threshold", 0.5), "case_files.fingerprint_threshold"),
+    )
+
     lg = _table(raw, "logging")
     _reject_unknown(lg, {"level"}, "logging")
     level = _str(lg.get("level", "INFO"), "logging.level").upper()
@@ -174,6 +208,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
         retry=retry,
         heartbeat=heartbeat,
         privacy=privacy,
+        case_files=case_files,
         log_level=level,
         source=source,
     )
@@ -203,6 +238,19 @@ def _bool(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{name} must be true or false")
     return value
+
+
+def _list(table: Mapping[str, Any], key: str, default: list[Any]) -> list[Any]:
+    value = table.get(key, default)
+    if not isinstance(value, list):
+        raise ConfigError(f"{key} must be a list")
+    return value
+
+
+def _fraction(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigError(f"{name} must be a number in (0, 1]")
+    return float(value)
 
 
 def _positive(value: Any, name: str) -> float:

@@ -70,7 +70,7 @@ def _serve_noop(data_dir: str, listen: str) -> None:
 
 
 def _agent(cert_dir: str, address: str, device: str, batches: int, batch_size: int, start_at: float,
-           out: mp.Queue) -> None:
+           out: mp.Queue[tuple[float, float, list[float]]]) -> None:
     import grpc
 
     from agent.ids import uuid7  # agents make time-ordered ids; the store index relies on it
@@ -82,7 +82,7 @@ def _agent(cert_dir: str, address: str, device: str, batches: int, batch_size: i
     channel = grpc.secure_channel(address, creds)
     call = channel.unary_unary("/caseguard.v1.Collector/SendEvents", request_serializer=lambda b: b,
                                response_deserializer=lambda b: b)
-    requests = []
+    requests: list[bytes] = []
     first_frame = b""
     seq = 0
     for _ in range(batches):  # pre-encode so the client measures the collector, not itself
@@ -122,7 +122,7 @@ def _varint(n: int) -> bytes:
 
 def _run_load(cert_dirs: list[Path], address: str, batches: int, batch_size: int) -> tuple[float, float]:
     ctx = mp.get_context("fork")
-    q: mp.Queue = ctx.Queue()
+    q: mp.Queue[tuple[float, float, list[float]]] = ctx.Queue()
     start_at = time.time() + 2.0
     procs = [ctx.Process(target=_agent, args=(str(d), address, f"bench-{i}", batches, batch_size, start_at, q))
              for i, d in enumerate(cert_dirs)]

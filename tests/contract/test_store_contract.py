@@ -6,11 +6,21 @@ import uuid
 
 import pytest
 
-from collector.store.base import DeviceExists, IncomingEvent, Store, StoreError, UnknownDevice
+from collector.store.base import Device, DeviceExists, IncomingEvent, Store, StoreError, UnknownDevice
 
 
 def _ev(seq: int, kind: str = "test", event_id: str | None = None, shed=()) -> IncomingEvent:
-    return IncomingEvent(event_id or str(uuid.uuid4()), seq, kind, 1_700_000_000_000_000 + seq, "1.0", b"\x08" + bytes([seq % 128]), shed)
+    body = b"\x08" + bytes([seq % 128])
+    return IncomingEvent(event_id or str(uuid.uuid4()), seq, kind, 1_700_000_000_000_000 + seq, "1.0", body, shed)
+
+
+def _must(d: Device | None) -> Device:
+    assert d is not None
+    return d
+
+
+def _device(store: Store, name: str) -> Device:
+    return _must(store.get_device(name))
 
 
 def _enrol(store: Store, *names: str) -> None:
@@ -48,7 +58,8 @@ def test_events_come_back_intact_in_storage_order(store: Store) -> None:
     store.ingest([("a", batch)], 42)
     got = list(store.list_events("a"))
     assert [g.event_id for g in got] == [e.event_id for e in batch]
-    assert got[2].body == batch[2].body and got[2].received_at_us == 42 and got[2].occurred_at_us == batch[2].occurred_at_us
+    assert got[2].body == batch[2].body and got[2].received_at_us == 42
+    assert got[2].occurred_at_us == batch[2].occurred_at_us
 
 
 def test_gaps_are_recorded_filled_and_explained(store: Store) -> None:
@@ -61,7 +72,7 @@ def test_gaps_are_recorded_filled_and_explained(store: Store) -> None:
     assert [(g.first_seq, g.last_seq) for g in gaps if g.explained is None] == [(3, 3), (5, 5)]
     assert [(g.first_seq, g.last_seq) for g in gaps if g.explained == "shed"] == [(7, 9)]
     assert all(g.detected_at_us == 100 for g in gaps if g.explained is None)
-    assert store.get_device("a").max_seq == 11
+    assert _device(store, "a").max_seq == 11
 
 
 def test_events_for_an_unregistered_device_are_refused_whole(store: Store) -> None:
@@ -76,14 +87,14 @@ def test_device_registry(store: Store) -> None:
     with pytest.raises(DeviceExists):
         store.register_device("laptop-1", "SHA256:bb", 6)
     store.add_certificate("laptop-1", "SHA256:cc", 7)
-    assert store.device_for_certificate("SHA256:cc").name == "laptop-1"
+    assert _must(store.device_for_certificate("SHA256:cc")).name == "laptop-1"
     assert store.device_for_certificate("SHA256:zz") is None
     store.revoke_device("laptop-1", 9)
-    assert store.device_for_certificate("SHA256:aa").revoked_at_us == 9
+    assert _must(store.device_for_certificate("SHA256:aa")).revoked_at_us == 9
     with pytest.raises(UnknownDevice):
         store.revoke_device("nobody", 9)
     store.mark_lost("laptop-1", 11)
     store.touch_device("laptop-1", 12)
-    d = store.get_device("laptop-1")
+    d = _device(store, "laptop-1")
     assert (d.lost_at_us, d.last_seen_at_us) == (11, 12)
     assert [x.name for x in store.list_devices()] == ["laptop-1"]

@@ -31,7 +31,7 @@ def test_events_come_back_in_commit_order_with_increasing_seq(tmp_path: Path) ->
 
 def test_only_acknowledged_events_are_deleted(tmp_path: Path) -> None:
     ob = _open(tmp_path)
-    ids = ob.append_many([("test", {"index": i}) for i in range(4)])
+    ids = [i for i in ob.append_many([("test", {"index": i}) for i in range(4)]) if i]
     assert ob.ack([ids[0], ids[2], "not-an-id"]) == 2
     assert [e.event_id for e in ob.peek(10)] == [ids[1], ids[3]]
     assert ob.status().depth == 2
@@ -120,7 +120,7 @@ def test_routine_events_give_way_to_critical_ones_but_not_to_each_other(tmp_path
 
 def test_rejected_events_move_to_dead_letter_not_oblivion(tmp_path: Path) -> None:
     ob = _open(tmp_path)
-    ids = ob.append_many([("test", {}), ("test", {})])
+    ids = [i for i in ob.append_many([("test", {}), ("test", {})]) if i]
     ob.dead_letter({ids[0]: "malformed"})
     assert [e.event_id for e in ob.peek(10)] == [ids[1]]
     st = ob.status()

@@ -27,7 +27,8 @@ def test_collector_made_events_are_outside_the_sequence() -> None:
 
 @given(st.lists(st.lists(st.integers(1, 60), max_size=10), max_size=8), st.sets(st.integers(1, 60), max_size=10))
 def test_open_gaps_are_exactly_the_missing_numbers(batches: list[list[int]], shed: set[int]) -> None:
-    max_seq, gaps = 0, ()
+    max_seq: int = 0
+    gaps: tuple[tuple[int, int], ...] = ()
     seen: set[int] = set()
     for i, batch in enumerate(batches):
         shed_now = [(s, s) for s in sorted(shed)] if i == len(batches) - 1 else []

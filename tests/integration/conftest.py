@@ -1,0 +1,37 @@
+"""Fixtures for integration tests: a PKI, a collector and agents, all cleaned up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.harness import Agent, Collector
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[Collector]:
+    c = Collector(tmp_path / "collector")
+    c.data_dir.mkdir()
+    c.init_pki()
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def make_agent(tmp_path: Path, collector: Collector) -> Iterator[Callable[..., Agent]]:
+    agents: list[Agent] = []
+
+    def make(name: str, settings: str = "", addresses: list[str] | None = None) -> Agent:
+        certs = collector.issue(name, tmp_path / f"{name}-certs")
+        a = Agent(tmp_path, name, addresses or [collector.address], certs, settings)
+        a.write_config()
+        agents.append(a)
+        return a
+
+    yield make
+    for a in agents:
+        if a.proc is not None:
+            a.proc.kill()
+            a.proc.wait(5)

@@ -1,0 +1,193 @@
+"""Real processes on loopback: the collector and agents, with certificates from our own pki command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from collector.store.sqlite import SQLiteStore
+
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_cli(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run `python -m agent|collector ...` and return its output."""
+    proc = subprocess.run([PYTHON, "-m", *args], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Collector:
+    """A `caseguard-collector serve` process and its data dir."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[str] | None = None
+    log_path: Path | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def init_pki(self) -> None:
+        run_cli("collector", "pki", "init", "--data-dir", str(self.data_dir))
+
+    def issue(self, name: str, out: Path) -> Path:
+        run_cli("collector", "devices", "issue", name, "--data-dir", str(self.data_dir), "--out", str(out))
+        return out
+
+    def start(self) -> None:
+        self.log_path = self.data_dir / f"collector-{self.port}.log"
+        log = open(self.log_path, "a")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen(
+            [PYTHON, "-m", "collector", "serve", "--data-dir", str(self.data_dir), "--listen", self.address],
+            stdout=log, stderr=subprocess.STDOUT, text=True,
+        )
+        log.close()
+        wait_for(self._listening, 20, f"collector on {self.address}")
+
+    def _listening(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"collector exited with {self.proc.returncode}: {self.log()}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def store(self) -> SQLiteStore:
+        return SQLiteStore(self.data_dir / "collector.sqlite3")
+
+    def count(self, kind: str | None = None, device: str | None = None) -> int:
+        import sqlite3
+
+        path = self.data_dir / "collector.sqlite3"
+        if not path.exists():
+            return 0
+        db = sqlite3.connect(path, timeout=30)
+        try:
+            sql, params = "SELECT COUNT(*) FROM events WHERE 1=1", []
+            if kind:
+                sql += " AND kind = ?"
+                params.append(kind)
+            if device:
+                sql += " AND device = ?"
+                params.append(device)
+            return int(db.execute(sql, params).fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+        finally:
+            db.close()
+
+
+@dataclass
+class Agent:
+    """An agent's config, state dir and (when running) its `caseguard-agent run` process."""
+
+    root: Path
+    name: str
+    addresses: list[str]
+    cert_dir: Path
+    settings: str = ""
+    proc: subprocess.Popen[str] | None = None
+
+    @property
+    def config(self) -> Path:
+        return self.root / f"{self.name}.toml"
+
+    def write_config(self) -> None:
+        addrs = ", ".join(f'"{a}"' for a in self.addresses)
+        self.config.write_text(
+            f'state_dir = "{self.root / (self.name + "-state")}"\n'
+            f"[collector]\naddresses = [{addrs}]\n"
+            f'ca = "{self.cert_dir / "ca.pem"}"\ncert = "{self.cert_dir / "device.pem"}"\n'
+            f'key = "{self.cert_dir / "device.key"}"\ntimeout_s = 5\n'
+            f"[retry]\ninitial_backoff_s = 0.1\nmax_backoff_s = 1.0\n" + self.settings
+        )
+
+    def emit(self, count: int, kind: str = "test") -> None:
+        run_cli("agent", "emit", "--config", str(self.config), "--kind", kind, "--count", str(count), timeout=300)
+
+    def start(self) -> None:
+        log = open(self.root / f"{self.name}.log", "a")  # noqa: SIM115
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [PYTHON, "-m", "agent", "run", "--config", str(self.config)], stdout=log, stderr=subprocess.STDOUT,
+            text=True, env=env,
+        )
+        log.close()
+
+    def log(self) -> str:
+        p = self.root / f"{self.name}.log"
+        return p.read_text() if p.exists() else ""
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.proc = None
+
+    def stop(self) -> float:
+        """SIGTERM and wait; returns how long the agent took to exit."""
+        if self.proc is None:
+            return 0.0
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise AssertionError(f"agent {self.name} did not stop within 15 s") from None
+        finally:
+            self.proc = None
+        return time.monotonic() - t0
+
+    def status(self) -> dict[str, object]:
+        import json
+
+        return dict(json.loads(run_cli("agent", "status", "--config", str(self.config), "--json").stdout))
