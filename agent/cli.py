@@ -67,7 +67,15 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("--json", action="store_true", help="one JSON object a line")
     classify.set_defaults(func=_cmd_classify)
 
-    for sp in (run, emit, status, ping, classify):
+    lost = sub.add_parser("report-lost", help="report a lost or stolen device to the IG team (from another device)")
+    lost.add_argument("--device", required=True, help="name of the lost device (as enrolled)")
+    lost.add_argument("--when", default=None, help="when it was lost, e.g. 2026-11-20T17:30 (default: now)")
+    lost.add_argument("--circumstances", default="", help="where and how (avoid naming people)")
+    lost.add_argument("--locked", choices=["yes", "no", "unknown"], default="unknown", help="was it locked?")
+    lost.add_argument("--contents", default="", help="what was on it, in general terms")
+    lost.set_defaults(func=_cmd_report_lost)
+
+    for sp in (run, emit, status, ping, classify, lost):
         sp.add_argument("--config", required=True, help="path to agent.toml")
     return p
 
@@ -197,6 +205,42 @@ def _walk(paths: Sequence[str]) -> list[Path]:
         else:
             out.append(p)
     return out
+
+
+def _cmd_report_lost(config: AgentConfig, args: argparse.Namespace) -> int:
+    from agent.transport.client import CollectorClient, DeliveryError
+
+    try:
+        when = datetime.fromisoformat(args.when) if args.when else datetime.now(UTC)
+    except ValueError:
+        print(f"caseguard-agent: --when {args.when!r} is not a date and time like 2026-11-20T17:30", file=sys.stderr)
+        return 2
+    if when.tzinfo is None:
+        when = when.astimezone()  # the reporter's local time
+    report = {
+        "device_name": args.device,
+        "lost_at": when.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "circumstances": args.circumstances,
+        "was_locked": args.locked == "yes",
+        "was_locked_known": args.locked != "unknown",
+        "contents_note": args.contents,
+    }
+    c = config.collector
+    client = CollectorClient(
+        c.addresses, load_credentials(c.ca, c.cert, c.key), server_name=c.server_name, timeout_s=c.timeout_s
+    )
+    try:
+        reference, message = client.report_lost_device(report)
+    except DeliveryError as exc:
+        why = exc.details or exc.code.name
+        print(f"caseguard-agent: the report did not reach the collector: {why}", file=sys.stderr)
+        print("Please phone the IT service desk and your information-governance team now.", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(f"Reported. Reference: {reference}")
+    print(message)
+    return 0
 
 
 def _iso(ts: float | None) -> str | None:
