@@ -135,12 +135,14 @@ def test_garbage_bytes_on_the_wire_do_not_hurt_the_server(busy_collector) -> Non
                 s.recv(4096)
     # a TLS client without a certificate is cut off at the handshake
     ctx = ssl.create_default_context(cafile=str(collector.data_dir / "pki" / "ca.pem"))
-    with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
-        with socket.create_connection(("127.0.0.1", collector.port), timeout=5) as raw:
-            with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
-                tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-                if not tls.recv(1):
-                    raise ConnectionResetError("closed")
+    with (
+        pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)),
+        socket.create_connection(("127.0.0.1", collector.port), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        if not tls.recv(1):
+            raise ConnectionResetError("closed")
 
 
 def test_malformed_protobuf_and_malformed_events_get_clear_answers(busy_collector, make_agent) -> None:
