@@ -1,0 +1,370 @@
+"""The auto-lock policy as a pure state machine: idle samples in, actions out.
+
+Nothing here reads a clock or touches the OS. The controller feeds events carrying the time
+(``IdleSample``, ``InputHappened``, ``InhibitorsSeen``, and the outcomes of the actions it was
+asked to carry out: ``LockIssued``, ``LockNotIssued``, ``Verified``) and carries out the
+actions returned (``Notify``, ``Lock``, ``Verify``, ``Emit``, ``ReportInhibitors``).
+
+States::
+
+    ACTIVE --idle >= timeout - warn--> WARNING --idle >= timeout--> LOCKING
+    WARNING --input--> ACTIVE
+    ACTIVE/WARNING --inhibitor (only if allowed)--> INHIBITED --released--> ACTIVE
+    LOCKING --LockIssued--> VERIFYING --Verified(True)--> LOCKED --input--> ACTIVE
+    VERIFYING --Verified(False)--> LOCKING (next method)
+    LOCKING --LockNotIssued--> FAILED --retry_s--> LOCKING;  FAILED --input--> ACTIVE
+
+Which (state, event) pairs are legal is a table (``_TRANSITIONS``), in the manner of h11's
+``_state.py``; a pair not in the table is a programming error and raises ``PolicyError``.
+Idle counting restarts when an honoured inhibitor is released, so a long video does not end
+in an instant lock with no warning.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# How much an idle reading may run backwards without counting as input (clock jitter).
+_INPUT_TOLERANCE_S = 0.05
+
+
+class State(enum.Enum):
+    """Where the policy is in one idle episode."""
+
+    ACTIVE = "active"
+    WARNING = "warning"
+    INHIBITED = "inhibited"
+    LOCKING = "locking"
+    VERIFYING = "verifying"
+    LOCKED = "locked"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """The organisation's lock rules (the ``[lock]`` section)."""
+
+    idle_timeout_s: float = 300.0
+    warn_s: float = 30.0
+    allow_inhibitors: bool = False
+    retry_s: float = 60.0  # after a failed lock, try again this often while still idle
+
+    def __post_init__(self) -> None:
+        if not self.idle_timeout_s > 0:
+            raise ValueError("idle_timeout_s must be positive")
+        if not 0 <= self.warn_s < self.idle_timeout_s:
+            raise ValueError("warn_s must be at least 0 and less than idle_timeout_s")
+        if not self.retry_s > 0:
+            raise ValueError("retry_s must be positive")
+
+    @property
+    def warn_at_s(self) -> float:
+        """Idle seconds at which the warning is shown."""
+        return self.idle_timeout_s - self.warn_s
+
+
+# ---- events (inputs) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdleSample:
+    """The idle clock said ``idle_s`` seconds since the last input, at monotonic time ``now``."""
+
+    now: float
+    idle_s: float
+
+
+@dataclass(frozen=True)
+class InputHappened:
+    """An activity source saw input at ``now`` (same as a sample with zero idle)."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class InhibitorsSeen:
+    """The applications currently holding an idle inhibitor (names only; may be empty)."""
+
+    now: float
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LockIssued:
+    """A locker accepted the request via ``method``; not yet confirmed.
+
+    ``refused`` are the methods tried before it in the same attempt, ``reason`` why they refused.
+    """
+
+    now: float
+    method: str
+    refused: tuple[str, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class LockNotIssued:
+    """Every remaining locker refused; ``methods_tried`` in order, ``reason`` in brief."""
+
+    now: float
+    methods_tried: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verified:
+    """The verifier's answer for the method last issued."""
+
+    now: float
+    locked: bool
+    reason: str = ""
+
+
+Event = IdleSample | InputHappened | InhibitorsSeen | LockIssued | LockNotIssued | Verified
+
+
+# ---- actions (outputs) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Warn the user that the screen locks in ``seconds_left``."""
+
+    seconds_left: float
+
+
+@dataclass(frozen=True)
+class Lock:
+    """Lock the session with the first locker not in ``exclude``."""
+
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verify:
+    """Confirm the session is locked after ``method`` was issued."""
+
+    method: str
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Record an event: ``body`` uses the proto field names of ``kind``."""
+
+    kind: str
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ReportInhibitors:
+    """The inhibitor set changed; ``honoured`` says whether it now holds off the lock."""
+
+    names: tuple[str, ...]
+    honoured: bool
+
+
+Action = Notify | Lock | Verify | Emit | ReportInhibitors
+
+
+class PolicyError(RuntimeError):
+    """An event arrived that the current state cannot take (a controller bug)."""
+
+
+# ---- the machine ------------------------------------------------------------------------
+
+
+class LockPolicy:
+    """One session's lock policy. Feed events with ``handle``; carry out the actions returned."""
+
+    def __init__(self, config: PolicyConfig) -> None:
+        self.config = config
+        self.state = State.ACTIVE
+        self.inhibitors: tuple[str, ...] = ()
+        self._last_idle_s = 0.0
+        self._last_now: float | None = None
+        self._floor_at = -math.inf  # idle counts from no earlier than this
+        self._idle_started_at = 0.0
+        self._due_at = 0.0
+        self._tried: tuple[str, ...] = ()  # every method attempted this episode, in order
+        self._unconfirmed: tuple[str, ...] = ()  # issued, but no check confirmed the lock
+        self._reasons: tuple[str, ...] = ()  # why methods refused
+        self._failed_at = 0.0
+        self._failure_reported = False
+
+    # -- public --------------------------------------------------------------------------
+
+    @property
+    def honouring_inhibitors(self) -> bool:
+        """True while an allowed inhibitor holds off locking."""
+        return self.config.allow_inhibitors and bool(self.inhibitors)
+
+    def handle(self, event: Event) -> list[Action]:
+        """Apply one event; returns the actions to carry out, in order."""
+        handler = _TRANSITIONS.get((self.state, type(event)))
+        if handler is None:
+            raise PolicyError(f"{type(event).__name__} is not expected in state {self.state.value}")
+        return handler(self, event)
+
+    def next_check_in(self, now: float) -> float | None:
+        """Seconds until a threshold could be crossed with no input, or None if not timed."""
+        if self._last_now is None:
+            return None
+        idle = self._effective_idle(self._last_idle_s + (now - self._last_now), now)
+        if self.state is State.ACTIVE:
+            return max(0.0, self.config.warn_at_s - idle)
+        if self.state is State.WARNING:
+            return max(0.0, self.config.idle_timeout_s - idle)
+        if self.state is State.FAILED:
+            return max(0.0, self._failed_at + self.config.retry_s - now)
+        return None
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _effective_idle(self, idle_s: float, now: float) -> float:
+        return max(0.0, min(idle_s, now - self._floor_at))
+
+    def _observe(self, ev: IdleSample | InputHappened) -> tuple[float, bool]:
+        """Record a reading; return (effective idle, whether input happened since the last one)."""
+        now, idle_s = ev.now, (ev.idle_s if isinstance(ev, IdleSample) else 0.0)
+        input_seen = idle_s + _INPUT_TOLERANCE_S < self._last_idle_s + (
+            now - self._last_now if self._last_now is not None else 0.0
+        )
+        self._last_idle_s = idle_s
+        self._last_now = now
+        if input_seen or self.state in (State.ACTIVE, State.WARNING, State.INHIBITED):
+            self._idle_started_at = max(now - idle_s, self._floor_at)
+        return self._effective_idle(idle_s, now), input_seen
+
+    def _start_locking(self, now: float, idle: float) -> list[Action]:
+        self._due_at = now - (idle - self.config.idle_timeout_s)
+        self._failure_reported = False
+        return self._new_attempt()
+
+    def _new_attempt(self) -> list[Action]:
+        self.state = State.LOCKING
+        self._tried = self._unconfirmed = self._reasons = ()
+        return [Lock()]
+
+    def _resume(self) -> None:
+        """Back to counting idleness after input (held off if an allowed inhibitor is present)."""
+        self.state = State.INHIBITED if self.honouring_inhibitors else State.ACTIVE
+
+    def _idle_at(self, now: float) -> float:
+        return max(0.0, now - self._idle_started_at)
+
+    # -- handlers ------------------------------------------------------------------------
+
+    def _on_sample_active(self, ev: IdleSample | InputHappened) -> list[Action]:
+        idle, _ = self._observe(ev)
+        if idle >= self.config.idle_timeout_s:
+            return self._start_locking(ev.now, idle)
+        if idle >= self.config.warn_at_s and self.config.warn_s > 0:
+            self.state = State.WARNING
+            return [Notify(seconds_left=self.config.idle_timeout_s - idle)]
+        return []
+
+    def _on_sample_warning(self, ev: IdleSample | InputHappened) -> list[Action]:
+        idle, _ = self._observe(ev)
+        if idle >= self.config.idle_timeout_s:
+            return self._start_locking(ev.now, idle)
+        if idle < self.config.warn_at_s:
+            self.state = State.ACTIVE
+        return []
+
+    def _on_sample_record(self, ev: IdleSample | InputHappened) -> list[Action]:
+        self._observe(ev)
+        return []
+
+    def _on_sample_locked(self, ev: IdleSample | InputHappened) -> list[Action]:
+        _, input_seen = self._observe(ev)
+        if input_seen:
+            self._resume()
+        return []
+
+    def _on_sample_failed(self, ev: IdleSample | InputHappened) -> list[Action]:
+        _, input_seen = self._observe(ev)
+        if input_seen:
+            self._resume()
+            return []
+        if ev.now >= self._failed_at + self.config.retry_s and not self.honouring_inhibitors:
+            return self._new_attempt()
+        return []
+
+    def _on_inhibitors(self, ev: InhibitorsSeen) -> list[Action]:
+        names = tuple(sorted(set(ev.names)))
+        if names == self.inhibitors:
+            return []
+        was_honoured = self.honouring_inhibitors
+        self.inhibitors = names
+        actions: list[Action] = [ReportInhibitors(names, self.honouring_inhibitors)]
+        if self.honouring_inhibitors and self.state in (State.ACTIVE, State.WARNING):
+            self.state = State.INHIBITED
+        elif was_honoured and not self.honouring_inhibitors:
+            self._floor_at = ev.now  # idleness counts afresh from the release
+            if self.state is State.INHIBITED:
+                self.state = State.ACTIVE
+        return actions
+
+    def _on_lock_issued(self, ev: LockIssued) -> list[Action]:
+        self.state = State.VERIFYING
+        self._tried = (*self._tried, *ev.refused, ev.method)
+        self._reasons = (*self._reasons, ev.reason) if ev.reason else self._reasons
+        return [Verify(ev.method)]
+
+    def _on_lock_not_issued(self, ev: LockNotIssued) -> list[Action]:
+        tried = (*self._tried, *ev.methods_tried)
+        self.state = State.FAILED
+        self._failed_at = ev.now
+        if self._failure_reported:
+            return []
+        self._failure_reported = True
+        reasons = [*self._reasons]
+        if self._unconfirmed:
+            reasons.append(f"not confirmed after {', '.join(self._unconfirmed)}")
+        reasons.append(ev.reason)
+        body = {
+            "idle_seconds": round(self._idle_at(ev.now), 3),
+            "methods_tried": list(tried),
+            "reason": "; ".join(r for r in reasons if r),
+        }
+        return [Emit("lock_failed", body)]
+
+    def _on_verified(self, ev: Verified) -> list[Action]:
+        if not ev.locked:
+            self.state = State.LOCKING
+            self._unconfirmed = (*self._unconfirmed, self._tried[-1])
+            return [Lock(exclude=self._tried)]
+        self.state = State.LOCKED
+        body = {
+            "idle_seconds": round(self._idle_at(ev.now), 3),
+            "method": self._tried[-1],
+            "idle_timeout_s": round(self.config.idle_timeout_s),
+            "lateness_s": round(max(0.0, ev.now - self._due_at), 3),
+        }
+        return [Emit("lock_enforced", body)]
+
+
+_Handler = Callable[[LockPolicy, Any], list[Action]]
+_SAMPLES = (IdleSample, InputHappened)
+_PER_STATE_SAMPLE: dict[State, _Handler] = {
+    State.ACTIVE: LockPolicy._on_sample_active,
+    State.WARNING: LockPolicy._on_sample_warning,
+    State.INHIBITED: LockPolicy._on_sample_record,
+    State.LOCKING: LockPolicy._on_sample_record,
+    State.VERIFYING: LockPolicy._on_sample_record,
+    State.LOCKED: LockPolicy._on_sample_locked,
+    State.FAILED: LockPolicy._on_sample_failed,
+}
+
+# (state, event type) -> handler. Anything missing is a PolicyError.
+_TRANSITIONS: dict[tuple[State, type], _Handler] = {
+    **{(state, kind): handler for state, handler in _PER_STATE_SAMPLE.items() for kind in _SAMPLES},
+    **{(state, InhibitorsSeen): LockPolicy._on_inhibitors for state in State},
+    (State.LOCKING, LockIssued): LockPolicy._on_lock_issued,
+    (State.LOCKING, LockNotIssued): LockPolicy._on_lock_not_issued,
+    (State.VERIFYING, Verified): LockPolicy._on_verified,
+}
