@@ -75,7 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     lost.add_argument("--contents", default="", help="what was on it, in general terms")
     lost.set_defaults(func=_cmd_report_lost)
 
-    for sp in (run, emit, status, ping, classify, lost):
+    session = sub.add_parser("session", help="the per-user session component: idle clock, auto-lock, lock posture")
+    session.set_defaults(func=_cmd_session)
+
+    for sp in (run, emit, status, ping, classify, lost, session):
         sp.add_argument("--config", required=True, help="path to agent.toml")
     return p
 
@@ -87,6 +90,22 @@ def _cmd_run(config: AgentConfig, args: argparse.Namespace) -> int:
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         runtime.stop(reason=signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    runtime.start()
+    runtime.wait()
+    runtime.stop()
+    return 0
+
+
+def _cmd_session(config: AgentConfig, args: argparse.Namespace) -> int:
+    from agent.session_runtime import SessionRuntime
+
+    runtime = SessionRuntime(config)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        runtime.stop()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

@@ -64,6 +64,33 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class LockSettings:
+    """Auto-lock policy, enforced by the per-user session component."""
+
+    enabled: bool = True
+    idle_timeout_s: float = 300.0
+    warn_s: float = 30.0
+    allow_inhibitors: bool = False
+    command: tuple[str, ...] = ()
+    retry_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """Where the system agent listens for the per-user session component."""
+
+    socket: Path = Path("/run/caseguard-agent/session.sock")
+
+
+@dataclass(frozen=True)
+class PostureSettings:
+    """How often posture is re-read (reported only when it changes)."""
+
+    lock_interval_s: float = 300.0
+    encryption_interval_s: float = 3600.0
+
+
+@dataclass(frozen=True)
 class CaseFilesSettings:
     """Where the protected case-file stores are and how case files are recognised."""
 
@@ -85,6 +112,9 @@ class AgentConfig:
     heartbeat: HeartbeatSettings = field(default_factory=HeartbeatSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     case_files: CaseFilesSettings = field(default_factory=CaseFilesSettings)
+    lock: LockSettings = field(default_factory=LockSettings)
+    session: SessionSettings = field(default_factory=SessionSettings)
+    posture: PostureSettings = field(default_factory=PostureSettings)
     log_level: str = "INFO"
     source: Path | None = None
 
@@ -108,7 +138,10 @@ def load_config(path: Path) -> AgentConfig:
 def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = None) -> AgentConfig:
     """Validate an already-parsed TOML mapping; relative paths resolve against ``base_dir``."""
     _reject_unknown(
-        raw, {"state_dir", "collector", "outbox", "retry", "heartbeat", "privacy", "case_files", "logging"}, ""
+        raw,
+        {"state_dir", "collector", "outbox", "retry", "heartbeat", "privacy", "case_files", "lock", "session",
+         "posture", "logging"},
+        "",
     )
 
     def path_of(value: Any, name: str) -> Path:
@@ -195,6 +228,30 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
         fingerprint_threshold=_fraction(cf.get("fingerprint_threshold", 0.5), "case_files.fingerprint_threshold"),
     )
 
+    lk = _table(raw, "lock")
+    _reject_unknown(lk, {"enabled", "idle_timeout_s", "warn_s", "allow_inhibitors", "command", "retry_s"}, "lock")
+    lock = LockSettings(
+        enabled=_bool(lk.get("enabled", True), "lock.enabled"),
+        idle_timeout_s=_positive(lk.get("idle_timeout_s", 300.0), "lock.idle_timeout_s"),
+        warn_s=float(lk.get("warn_s", 30.0)),
+        allow_inhibitors=_bool(lk.get("allow_inhibitors", False), "lock.allow_inhibitors"),
+        command=tuple(_str(a, "lock.command[]") for a in _list(lk, "command", [])),
+        retry_s=_positive(lk.get("retry_s", 60.0), "lock.retry_s"),
+    )
+    if not 0 <= lock.warn_s < lock.idle_timeout_s:
+        raise ConfigError("lock.warn_s must be at least 0 and less than lock.idle_timeout_s")
+
+    se = _table(raw, "session")
+    _reject_unknown(se, {"socket"}, "session")
+    session = SessionSettings(socket=path_of(se.get("socket", str(SessionSettings.socket)), "session.socket"))
+
+    po = _table(raw, "posture")
+    _reject_unknown(po, {"lock_interval_s", "encryption_interval_s"}, "posture")
+    posture = PostureSettings(
+        lock_interval_s=_positive(po.get("lock_interval_s", 300.0), "posture.lock_interval_s"),
+        encryption_interval_s=_positive(po.get("encryption_interval_s", 3600.0), "posture.encryption_interval_s"),
+    )
+
     lg = _table(raw, "logging")
     _reject_unknown(lg, {"level"}, "logging")
     level = _str(lg.get("level", "INFO"), "logging.level").upper()
@@ -209,6 +266,9 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
         heartbeat=heartbeat,
         privacy=privacy,
         case_files=case_files,
+        lock=lock,
+        session=session,
+        posture=posture,
         log_level=level,
         source=source,
     )

@@ -6,11 +6,17 @@ import logging
 import platform
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig
 from agent.outbox import Outbox, PendingEvent
+from agent.posture.encryption import encryption_reader
+from agent.posture.monitor import PostureMonitor, PostureProbe
+from agent.posture.summary import posture_summary
+from agent.session_channel import SessionChannelServer
 from agent.transport import codec
 from agent.transport.client import CollectorClient
 from agent.transport.credentials import DeviceCredentials, load_credentials
@@ -45,6 +51,24 @@ class OutboxSink:
         self._outbox.append(kind, body)
 
 
+class _SessionView:
+    """What the system agent learns from session components, for the heartbeat's posture."""
+
+    def __init__(self) -> None:
+        self.lock_posture: Mapping[str, Any] | None = None
+        self.last_lock_at: datetime | None = None
+
+    @property
+    def enforcing(self) -> bool:
+        return bool(self.lock_posture and self.lock_posture.get("enforced_by_agent"))
+
+    def saw(self, kind: str, body: Mapping[str, Any]) -> None:
+        if kind == "lock_posture":
+            self.lock_posture = dict(body)
+        elif kind == "lock_enforced":
+            self.last_lock_at = datetime.now(UTC)
+
+
 class AgentRuntime:
     """Everything `caseguard-agent run` does, startable and stoppable from tests."""
 
@@ -71,15 +95,37 @@ class AgentRuntime:
         )
         self.outbox.set_on_commit(self.sender.wake)
         self._stop = threading.Event()
+        read_encryption = encryption_reader(home=str(Path.home()))
+        self.posture = PostureMonitor(
+            self.sink,
+            [
+                PostureProbe(
+                    "encryption_posture", lambda: read_encryption().body(), config.posture.encryption_interval_s
+                )
+            ],
+            stop_event=self._stop,
+        )
+        self._session_view = _SessionView()
+        self.session_channel = SessionChannelServer(config.session.socket, self.sink, self._session_view.saw)
         self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="caseguard-heartbeat", daemon=True)
 
     def start(self) -> None:
         """Record the start, then start delivering and heartbeating."""
         self.sink.emit(
             "agent_started",
-            {"os": platform.system(), "os_version": platform.release(), "components": ["outbox", "sender"]},
+            {
+                "os": platform.system(),
+                "os_version": platform.release(),
+                "components": ["outbox", "sender", "posture", "session-channel"],
+            },
         )
         self.sender.start()
+        self.posture.start()
+        try:
+            self.session_channel.start()
+        except OSError as exc:  # lock enforcement then has no way in: say so, loudly and upstream
+            log.error("cannot listen for session components on %s: %s", self.config.session.socket, exc)
+            self.sink.emit("coverage_degraded", {"component": "lock", "reason": "session-channel-unavailable"})
         self._heartbeat.start()
         log.info("agent %s started as device %s", AGENT_VERSION, self.credentials.device_id)
 
@@ -96,6 +142,8 @@ class AgentRuntime:
             self.sink.emit("agent_stopping", {"reason": reason})
         except Exception:  # the outbox may already be unusable; stopping matters more
             log.exception("could not record agent_stopping")
+        self.session_channel.stop()
+        self.posture.stop()
         self.sender.stop()
         self.client.close()
         self.sender.join(timeout=5)
@@ -103,13 +151,25 @@ class AgentRuntime:
         self.outbox.close()
         log.info("agent stopped (%s)", reason)
 
+    def heartbeat_body(self) -> dict[str, Any]:
+        """A heartbeat with the latest posture this agent knows (system and session parts)."""
+        view = self._session_view
+        summary = posture_summary(
+            view.lock_posture,
+            self.posture.latest("encryption_posture"),
+            lock_enforced_by_agent=view.enforcing,
+            last_lock_at=view.last_lock_at,
+        )
+        return {
+            "outbox_depth": self.outbox.depth(),
+            "interval_s": int(self.config.heartbeat.interval_s),
+            "posture": summary,
+        }
+
     def _heartbeat_loop(self) -> None:
         interval = self.config.heartbeat.interval_s
         while not self._stop.wait(interval):
             try:
-                self.sink.emit(
-                    "heartbeat",
-                    {"outbox_depth": self.outbox.depth(), "interval_s": int(interval), "posture": {}},
-                )
+                self.sink.emit("heartbeat", self.heartbeat_body())
             except Exception:
                 log.exception("heartbeat: could not record")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.harness import Agent, Collector
+from tests.integration.xvfb import XServer, run_xserver
 
 
 @pytest.fixture
@@ -32,6 +33,13 @@ def make_agent(tmp_path: Path, collector: Collector) -> Iterator[Callable[..., A
 
     yield make
     for a in agents:
-        if a.proc is not None:
-            a.proc.kill()
-            a.proc.wait(5)
+        for p in [a.proc, *a.session_procs]:
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait(5)
+
+
+@pytest.fixture
+def xserver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[XServer]:
+    """A real X server (Xvfb -noreset) for this test."""
+    yield from run_xserver(monkeypatch, tmp_path)

@@ -134,6 +134,12 @@ class Agent:
     cert_dir: Path
     settings: str = ""
     proc: subprocess.Popen[str] | None = None
+    session_procs: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    @property
+    def session_socket(self) -> Path:
+        # Unix socket paths are limited to ~108 bytes; pytest's tmp paths can be longer.
+        return Path("/tmp") / f"cg-{abs(hash(str(self.root / self.name))) % 10**12}.sock"
 
     @property
     def config(self) -> Path:
@@ -146,7 +152,8 @@ class Agent:
             f"[collector]\naddresses = [{addrs}]\n"
             f'ca = "{self.cert_dir / "ca.pem"}"\ncert = "{self.cert_dir / "device.pem"}"\n'
             f'key = "{self.cert_dir / "device.key"}"\ntimeout_s = 5\n'
-            f"[retry]\ninitial_backoff_s = 0.1\nmax_backoff_s = 1.0\n" + self.settings
+            f"[retry]\ninitial_backoff_s = 0.1\nmax_backoff_s = 1.0\n"
+            f'[session]\nsocket = "{self.session_socket}"\n' + self.settings
         )
 
     def emit(self, count: int, kind: str = "test") -> None:
@@ -160,6 +167,17 @@ class Agent:
             text=True, env=env,
         )
         log.close()
+
+    def start_session(self, env: dict[str, str]) -> subprocess.Popen[str]:
+        """Start `caseguard-agent session` (the per-user component) with the session's environment."""
+        log = open(self.root / f"{self.name}-session.log", "a")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "agent", "session", "--config", str(self.config)], stdout=log, stderr=subprocess.STDOUT,
+            text=True, env={**env, "PYTHONUNBUFFERED": "1"},
+        )
+        log.close()
+        self.session_procs.append(proc)
+        return proc
 
     def log(self) -> str:
         p = self.root / f"{self.name}.log"

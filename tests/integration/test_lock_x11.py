@@ -10,16 +10,12 @@ than autolaunching a bus.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
 from google.protobuf import json_format
 
@@ -32,26 +28,10 @@ from agent.lock.posture_linux import GnomeLockSettingsReader
 from agent.posture.encryption_linux import LsblkReader
 from agent.posture.monitor import PostureMonitor, PostureProbe
 from caseguard.v1 import events_pb2
+from tests.integration.xvfb import XServer, lockers_running, require
 from tests.unit.lock.fakes import RecordingSink
 
 pytestmark = pytest.mark.integration
-
-PACKAGES = {
-    "Xvfb": "xvfb",
-    "xdotool": "xdotool",
-    "i3lock": "i3lock",
-    "gsettings": "libglib2.0-bin",
-    "lsblk": "util-linux",
-}
-
-
-def require(*tools: str) -> None:
-    """Fail (never skip) when a tool the real test needs is missing."""
-    missing = [t for t in tools if shutil.which(t) is None]
-    if missing:
-        packages = " ".join(sorted({PACKAGES[t] for t in missing}))
-        pytest.fail(f"{', '.join(missing)} not installed: apt-get install -y {packages}", pytrace=False)
-
 
 def wait_for(predicate: Callable[[], object], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
@@ -60,79 +40,6 @@ def wait_for(predicate: Callable[[], object], timeout_s: float, what: str) -> No
             return
         time.sleep(0.05)
     pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
-
-
-def lockers_running() -> list[psutil.Process]:
-    found = []
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            if proc.name() == "i3lock" and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except psutil.NoSuchProcess:
-            pass
-    return found
-
-
-def kill_lockers() -> None:
-    procs = psutil.Process().children(recursive=True)
-    for proc in procs:
-        try:
-            if proc.name() == "i3lock":
-                proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(procs, timeout=3)
-
-
-@dataclass
-class XServer:
-    display: str
-    proc: subprocess.Popen[bytes]
-
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "DISPLAY": self.display}
-
-    def move_mouse(self, x: int = 10, y: int = 10) -> None:
-        subprocess.run(["xdotool", "mousemove", str(x), str(y)], env=self.env(), check=True, timeout=5)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(5)
-
-
-@pytest.fixture
-def xserver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[XServer]:
-    require("Xvfb", "xdotool", "i3lock")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-noreset", "-nolisten", "tcp", "-screen", "0", "1024x768x24"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    try:
-        with os.fdopen(read_fd, "rb") as pipe:
-            number = pipe.readline().strip().decode()
-        if not number:
-            pytest.fail(f"Xvfb did not start (exit {proc.poll()})", pytrace=False)
-        server = XServer(f":{number}", proc)
-        # The locker and notifier are children of this process: they read these.
-        monkeypatch.setenv("DISPLAY", server.display)
-        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path}/no-session-bus")
-        server.move_mouse()
-        yield server
-    finally:
-        kill_lockers()
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-    assert not lockers_running()
 
 
 @pytest.fixture
