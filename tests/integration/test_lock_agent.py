@@ -22,6 +22,8 @@ warn_s = 1
 command = ["i3lock", "-n"]
 [posture]
 lock_interval_s = 1
+[heartbeat]
+interval_s = 1
 """
 
 
@@ -66,6 +68,13 @@ def test_unattended_session_is_locked_and_the_collector_hears_of_it(
     posture = _events(collector, "laptop-idle", "lock_posture")[-1]
     assert posture["enforced_by_agent"] is True and posture["policy_idle_timeout_s"] == 3
     assert agent.proc is not None and agent.proc.poll() is None
+    # The heartbeat carries the posture an IG officer needs if this laptop goes missing.
+    wait_for(lambda: any(
+        (e.get("posture") or {}).get("lock_enforced_by_agent") for e in _events(collector, "laptop-idle", "heartbeat")
+    ), 15, "a heartbeat with the lock posture")
+    beat = [e for e in _events(collector, "laptop-idle", "heartbeat") if e["posture"]][-1]["posture"]
+    assert isinstance(beat, dict) and beat["os_lock_timeout_s"] is not None and "last_lock_at" in beat
+    assert beat["encryption"].startswith("ENCRYPTION_STATE_")
 
 
 def test_a_person_at_the_keyboard_is_never_locked_out(
