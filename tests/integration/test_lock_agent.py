@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psutil
 import pytest
@@ -37,7 +38,7 @@ def _i3lock_on(display: str) -> bool:
     return False
 
 
-def _events(collector: Collector, device: str, kind: str) -> list[dict[str, object]]:
+def _events(collector: Collector, device: str, kind: str) -> list[dict[str, Any]]:
     out = run_cli("collector", "events", "list", "--data-dir", str(collector.data_dir), "--device", device,
                   "--json").stdout
     return [e for e in map(json.loads, out.splitlines()) if e["kind"] == kind]
