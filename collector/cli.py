@@ -15,9 +15,13 @@ from pathlib import Path
 from types import FrameType
 
 from collector.api import codec
+from collector.config import ConfigError, default_config_path, load_config
+from collector.domain.errors import DomainError
 from collector.pki import PkiError, PkiPaths, init_pki, issue_device_certificate, write_device_bundle
 from collector.store.base import Device, DeviceExists, StoreError, UnknownDevice
 from collector.store.sqlite import SQLiteStore
+from collector.workflow import cli as workflow_cli
+from collector.workflow.errors import WorkflowError
 
 log = logging.getLogger("collector")
 
@@ -35,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.func(args)
         return result
-    except (PkiError, StoreError) as exc:
+    except (PkiError, StoreError, ConfigError, DomainError, WorkflowError, argparse.ArgumentTypeError) as exc:
         print(f"caseguard-collector: {exc}", file=sys.stderr)
         return 1
 
@@ -55,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", default="0.0.0.0:7443", help="HOST:PORT for agents (default 0.0.0.0:7443)")
     serve.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024, help="largest request accepted")
     serve.add_argument("--workers", type=int, default=16, help="gRPC worker threads")
+    serve.add_argument(
+        "--config",
+        type=Path,
+        default=default_config_path(os.environ),
+        help="collector.toml: organisation, notifications, workflow policy (see deploy/collector.example.toml)",
+    )
     serve.set_defaults(func=_cmd_serve)
 
     pki = sub.add_parser("pki", help="the collector's certificate authority").add_subparsers(dest="pki", required=True)
@@ -75,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     dlist = devices.add_parser("list", parents=[data_dir], help="devices with last seen, events and gaps")
     dlist.add_argument("--json", action="store_true", help="one JSON object a line")
     dlist.set_defaults(func=_cmd_devices_list)
+    workflow_cli.add_device_commands(devices, data_dir)
 
     events = sub.add_parser("events", help="stored events").add_subparsers(dest="events", required=True)
     elist = events.add_parser("list", parents=[data_dir], help="events in the order they were stored")
@@ -86,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     gaps.add_argument("--device", help="only this device")
     gaps.add_argument("--json", action="store_true", help="one JSON object a line")
     gaps.set_defaults(func=_cmd_events_gaps)
+
+    workflow_cli.add_commands(sub, data_dir)
     return p
 
 
@@ -99,6 +112,11 @@ def _now_us() -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from collector.api.server import ServerLimits, ServerTLS, build_server
+    from collector.api.servicer import CollectorServicer
+    from collector.config import workflow_service
+    from collector.store.group_commit import GroupCommitWriter
+    from collector.store.workflow_sqlite import SQLiteWorkflowStore
+    from collector.workflow.runner import WorkflowRunner
 
     paths = PkiPaths.in_data_dir(args.data_dir)
     try:
@@ -106,15 +124,22 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         hint = f"run `caseguard-collector pki init --data-dir {args.data_dir}`"
         raise PkiError(f"no PKI in {paths.root}: {hint}") from None
+    config = load_config(args.config)
     store = _store(args.data_dir)
+    workflow_store = SQLiteWorkflowStore(args.data_dir / "collector.sqlite3")
+    workflow = workflow_service(workflow_store, config)
+    writer = GroupCommitWriter(store, on_committed=workflow.on_committed)
+    servicer = CollectorServicer(store, writer, workflow=workflow)
+    limits = ServerLimits(max_message_bytes=args.max_message_bytes, workers=args.workers)
     try:
-        running = build_server(
-            store, args.listen, tls, ServerLimits(max_message_bytes=args.max_message_bytes, workers=args.workers)
-        )
+        running = build_server(store, args.listen, tls, limits, servicer=servicer, writer=writer)
     except (OSError, RuntimeError) as exc:
+        workflow_store.close()
         store.close()
         print(f"caseguard-collector: cannot listen on {args.listen}: {exc}", file=sys.stderr)
         return 1
+    runner = WorkflowRunner(workflow)
+    runner.start()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -125,6 +150,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     print(f"caseguard-collector: serving on {args.listen} (port {running.port})", flush=True)
     stop.wait()
     running.stop()
+    runner.stop()
+    workflow_store.close()
     store.close()
     return 0
 

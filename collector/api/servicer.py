@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 import grpc
 
@@ -27,6 +27,18 @@ LOST_DEVICE_MESSAGE = (
 )
 
 
+class WorkflowHooks(Protocol):
+    """What the servicer tells the breach workflow (``collector.workflow.service``); hooks never raise."""
+
+    def lost_device_reported(self, device: str, report_event_id: str) -> str | None:
+        """A stored lost-device report: open its incident now; the incident id, or None."""
+        ...
+
+    def lost_device_heard(self, device: str, at_us: int) -> None:
+        """A device marked lost called Heartbeat."""
+        ...
+
+
 class CollectorServicer(collector_pb2_grpc.CollectorServicer):
     """Implements caseguard.v1.Collector over a store."""
 
@@ -36,11 +48,13 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         writer: GroupCommitWriter,
         *,
         clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
+        workflow: WorkflowHooks | None = None,
     ) -> None:
         self._store = store
         self._writer = writer
         self._auth = DeviceAuthenticator(store)
         self._clock_us = clock_us
+        self._workflow = workflow
 
     def SendEvents(
         self, request: collector_pb2.SendEventsRequest, context: grpc.ServicerContext
@@ -72,6 +86,8 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
             self._store.touch_device(device.name, now)
         except StoreError as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"storage unavailable: {exc}")
+        if device.lost_at_us is not None and self._workflow is not None:
+            self._workflow.lost_device_heard(device.name, now)
         return codec.heartbeat_response(
             device.name, device.lost_at_us is not None, datetime.fromtimestamp(now / 1e6, UTC)
         )
@@ -79,7 +95,11 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
     def ReportLostDevice(
         self, request: collector_pb2.ReportLostDeviceRequest, context: grpc.ServicerContext
     ) -> collector_pb2.ReportLostDeviceResponse:
-        """Mark a device lost and record the report as an event of that device."""
+        """Mark a device lost, record the report as an event of that device, and open its incident.
+
+        The reply's reference is the incident id when the workflow opened (or joined) one at
+        once, else the report's own id (the workflow's next tick will place it).
+        """
         reporter = self._authenticate(context)
         name, body, lost_at = codec.decode_lost_report(request, reporter.name)
         if not name:
@@ -87,13 +107,15 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         if self._store.get_device(name) is None:
             _abort(context, grpc.StatusCode.NOT_FOUND, f"no enrolled device named {name!r}")
         now = self._clock_us()
-        reference = str(uuid.uuid4())
-        event = IncomingEvent(reference, 0, "lost_device_report", lost_at or now, "collector", body)
+        report_id = str(uuid.uuid4())
+        event = IncomingEvent(report_id, 0, "lost_device_report", lost_at or now, "collector", body)
         self._store_or_abort(context, name, [event])
         try:
             self._store.mark_lost(name, now)
         except StoreError as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"storage unavailable: {exc}")
+        incident = self._workflow.lost_device_reported(name, report_id) if self._workflow is not None else None
+        reference = incident or report_id
         log.warning("device %s reported lost by %s (reference %s)", name, reporter.name, reference)
         return codec.lost_report_response(reference, LOST_DEVICE_MESSAGE)
 

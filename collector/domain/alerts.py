@@ -39,6 +39,7 @@ class AlertKind(enum.StrEnum):
     LOST_DEVICE = "lost_device"
     DEVICE_SILENT = "device_silent"
     SEQUENCE_GAP = "sequence_gap"
+    LOST_DEVICE_CHECK_IN = "lost_device_check_in"
 
 
 @dataclass(frozen=True)
@@ -260,4 +261,25 @@ def alert_for_sequence_gap(device_id: str, missing: SeqRange, detected_at: datet
         occurred_at=detected,
         received_at=detected,
         missing_seqs=missing,
+    )
+
+
+def alert_for_lost_device_check_in(
+    device_id: str, lost_at: datetime, seen_at: datetime, detected_at: datetime, source: str = ""
+) -> Alert:
+    """Make the alert for a device reported lost that was heard from again (an event or a heartbeat).
+
+    The id depends on the device, when it was marked lost and the UTC day of the check-in, so
+    a laptop that keeps checking in raises at most one alert a day, not one per heartbeat.
+    ``source`` names what was heard (an event id, or "heartbeat").
+    """
+    lost = require_utc(lost_at, "lost_at")
+    seen = require_utc(seen_at, "seen_at")
+    return Alert(
+        alert_id=derive_alert_id(AlertKind.LOST_DEVICE_CHECK_IN, device_id, iso_utc(lost), seen.date().isoformat()),
+        kind=AlertKind.LOST_DEVICE_CHECK_IN,
+        device_id=device_id,
+        occurred_at=seen,
+        received_at=detected_at,
+        source_event_ids=(source,) if source else (),
     )

@@ -177,7 +177,7 @@ class DevicePosture:
     """A device's last known protection (from ``PostureSummary``/``LockPosture``), as of ``observed_at``.
 
     ``os_lock_timeout_s`` is None when unknown and 0 when the OS never locks;
-    ``password_on_wake`` is None when unknown.
+    ``password_on_wake`` and ``protected_documents_indexed`` are None when unknown.
     """
 
     observed_at: datetime
@@ -186,7 +186,7 @@ class DevicePosture:
     lock_enforced_by_agent: bool = False
     os_lock_timeout_s: int | None = None
     password_on_wake: bool | None = None
-    protected_documents_indexed: int = 0
+    protected_documents_indexed: int | None = None
     policy_version: str = ""
     last_lock_at: datetime | None = None
     findings: tuple[str, ...] = field(default=())

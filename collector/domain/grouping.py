@@ -3,7 +3,8 @@
 Rules, most specific first:
 
 1. COPY_BURST: same device and same copy burst id.
-2. LOST_DEVICE: a loss report or a silence alert for a device that already has one open.
+2. LOST_DEVICE: a loss report, a silence alert or a lost device checking in again, for a
+   device that already has one of those open.
 3. SAME_DESTINATION: egress or found-on-volume for the same device and destination
    (class, kind, volume serial hash) within ``destination_window`` of a sighting.
 4. SAME_DEVICE_SIGNAL: lock failures (or sequence gaps) on the same device within
@@ -38,7 +39,7 @@ class GroupingRule(enum.IntEnum):
 
 
 _DESTINATION_KINDS = frozenset({AlertKind.CASE_FILE_EGRESS, AlertKind.CASE_FILES_FOUND})
-_LOSS_KINDS = frozenset({AlertKind.LOST_DEVICE, AlertKind.DEVICE_SILENT})
+_LOSS_KINDS = frozenset({AlertKind.LOST_DEVICE, AlertKind.DEVICE_SILENT, AlertKind.LOST_DEVICE_CHECK_IN})
 _DEVICE_SIGNAL_KINDS = frozenset({AlertKind.LOCK_FAILED, AlertKind.SEQUENCE_GAP})
 
 

@@ -73,7 +73,13 @@ _IDENTIFIER_CATEGORIES: Mapping[str, PersonalDataCategory] = {
     "case_reference": PersonalDataCategory.BASIC_IDENTIFIERS,
 }
 _HUMAN_KINDS = frozenset(
-    {AlertKind.CASE_FILE_EGRESS, AlertKind.CASE_FILES_FOUND, AlertKind.LOST_DEVICE, AlertKind.LOCK_FAILED}
+    {
+        AlertKind.CASE_FILE_EGRESS,
+        AlertKind.CASE_FILES_FOUND,
+        AlertKind.LOST_DEVICE,
+        AlertKind.LOCK_FAILED,
+        AlertKind.LOST_DEVICE_CHECK_IN,
+    }
 )
 
 

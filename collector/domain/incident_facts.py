@@ -87,6 +87,8 @@ def describe_what_happened(incident: Incident) -> str:
             parts.append(f"A staff laptop was reported lost or stolen{when}; the reporter says it was {locked}.")
         elif a.kind is AlertKind.DEVICE_SILENT and a.silent_since is not None:
             parts.append(f"A staff laptop has not been heard from since {format_london(a.silent_since)}.")
+        elif a.kind is AlertKind.LOST_DEVICE_CHECK_IN:
+            parts.append(f"The laptop reported lost connected to Caseguard again at {format_london(a.occurred_at)}.")
     locks = sum(1 for a in alerts if a.kind is AlertKind.LOCK_FAILED)
     if locks:
         parts.append(f"{_plural(locks, 'failure')} to lock an idle, unattended session.")
@@ -121,6 +123,8 @@ def describe_how_discovered(incident: Incident) -> str:
         ways.append("reported by a member of staff")
     if kinds & {AlertKind.DEVICE_SILENT, AlertKind.SEQUENCE_GAP}:
         ways.append("noticed by Caseguard's collector when the laptop stopped reporting as expected")
+    if AlertKind.LOST_DEVICE_CHECK_IN in kinds:
+        ways.append("noticed by Caseguard's collector when the laptop reported lost connected again")
     text = "; ".join(ways)
     return text[:1].upper() + text[1:] + "."
 

@@ -174,7 +174,7 @@ class PostgresStore:
     def _update_sequence(
         cur: psycopg.Cursor[Any], device: str, new: Sequence[IncomingEvent], max_seq: int, received_at_us: int
     ) -> int:
-        arrived = [e.seq for e in new]
+        arrived = [e.seq for e in new if e.seq > 0]  # seq 0: made by the collector, not the device
         shed = [r for e in new for r in e.shed_ranges]
         if not arrived and not shed:
             return 0

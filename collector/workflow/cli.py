@@ -1,0 +1,368 @@
+"""`caseguard-collector incidents|audit|workflow ...`: the IG officers' commands until the console lands.
+
+Every state change takes ``--by NAME`` (the actor written to the audit log) and prints the
+incident afterwards (``--json``: one JSON object). Times given without a zone are UK local
+time (Europe/London). Errors a person can fix exit 1 with a message; see ``collector.cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from collector.config import default_config_path, load_config, workflow_service
+from collector.domain.canonical_json import JsonValue
+from collector.domain.clocks import LONDON
+from collector.domain.ico_report import IcoReportDraft, to_json, to_text
+from collector.domain.incident import IncidentState, SubjectsGround
+from collector.domain.register import write_register_csv
+from collector.store.workflow_base import IncidentRecord
+from collector.store.workflow_sqlite import SQLiteWorkflowStore
+from collector.workflow.audit import verify_audit
+from collector.workflow.errors import UnknownIncident
+from collector.workflow.service import WorkflowService
+from collector.workflow.views import detail_text, incident_detail, incident_summary, summary_line
+
+Handler = Callable[[WorkflowService, argparse.Namespace], int]
+
+
+def add_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
+    """Register the ``incidents``, ``audit`` and ``workflow`` command groups on ``sub``."""
+    common = argparse.ArgumentParser(add_help=False, parents=[data_dir])
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=default_config_path(os.environ),
+        help="collector.toml (default: $CASEGUARD_COLLECTOR_CONFIG; see deploy/collector.example.toml)",
+    )
+    common.add_argument("--json", action="store_true", help="print JSON instead of text")
+    by = argparse.ArgumentParser(add_help=False)
+    by.add_argument("--by", required=True, metavar="NAME", help="who is doing this (written to the audit log)")
+    one = argparse.ArgumentParser(add_help=False, parents=[common, by])
+    one.add_argument("incident", metavar="INCIDENT_ID")
+
+    incidents = sub.add_parser("incidents", help="breach incidents (IG officers)").add_subparsers(
+        dest="incidents", required=True
+    )
+
+    def cmd(name: str, handler: Handler, help_text: str, parents: list[argparse.ArgumentParser]) -> Any:
+        parser = incidents.add_parser(name, parents=parents, help=help_text)
+        parser.set_defaults(func=_runner(handler))
+        return parser
+
+    p = cmd("list", _list, "incidents with state, risk grade and deadline", [common])
+    p.add_argument("--state", action="append", choices=[str(s) for s in IncidentState], help="only this state (repeat)")
+    p = cmd("show", _show, "one incident in full", [common])
+    p.add_argument("incident", metavar="INCIDENT_ID")
+    p = cmd("confirm", _confirm, "confirm a breach: the 72-hour clock runs from --aware-at", [one])
+    p.add_argument("--aware-at", required=True, help="when the organisation became aware (ISO 8601; no zone = UK)")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--justification", default="", help="why aware later than the first high-confidence signal")
+    p = cmd("dismiss", _simple("dismiss"), "not a personal data breach after all", [one])
+    p.add_argument("--reason", required=True)
+    p = cmd("assess", _assess, "confirm the drafted risk assessment (or score by hand)", [one])
+    p.add_argument("--likelihood", type=int, choices=range(1, 6), help="1..5 (changing the draft needs --note)")
+    p.add_argument("--severity", type=int, choices=range(1, 6), help="1..5 (changing the draft needs --note)")
+    p.add_argument("--vulnerable", choices=("yes", "no"), help="children or vulnerable adults involved")
+    p.add_argument("--note", default="", help="your reasons (kept out of the ICO draft)")
+    p = cmd("decide", _decide, "decide whether the ICO must be told", [one])
+    choice = p.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--reportable", action="store_true", dest="reportable", default=None)
+    choice.add_argument("--not-reportable", action="store_false", dest="reportable")
+    p.add_argument("--reason", required=True)
+    p = cmd("notify-ico", _notify_ico, "record a report made to the ICO", [one])
+    p.add_argument("--follow-up", action="store_true", help="a follow-up to the initial report")
+    p.add_argument("--submitted-at", help="when it was submitted (default: now)")
+    p.add_argument("--ico-reference", default="", help="the ICO's case reference")
+    p.add_argument("--late-reasons", default="", help="required for an initial report after the deadline")
+    p.add_argument("--note", default="")
+    p = cmd("inform-subjects", _inform, "record that the people affected were told", [one])
+    p.add_argument("--how", required=True, help="how they were told (letter, call, ...)")
+    p.add_argument("--informed-at", help="when (default: now)")
+    p = cmd("exempt-subjects", _exempt, "record not telling the people affected (Art. 34(3))", [one])
+    p.add_argument("--ground", required=True, choices=[str(g) for g in SubjectsGround])
+    p.add_argument("--reason", required=True)
+    p = cmd("close", _simple("close"), "close an incident whose decisions are complete", [one])
+    p.add_argument("--note", default="")
+    p = cmd("reopen", _simple("reopen"), "reopen on new evidence (forces a new assessment)", [one])
+    p.add_argument("--reason", required=True)
+    p = cmd("record-action", _simple("record_action"), "record a containment or prevention step", [one])
+    p.add_argument("--text", required=True)
+    p = cmd("split", _split, "move one alert into a new incident of its own", [one])
+    p.add_argument("alert", metavar="ALERT_ID")
+    p.add_argument("--reason", required=True)
+    p = cmd("edit-ico", _edit_ico, "answer questions on the ICO report draft", [one])
+    p.add_argument("--set", action="append", required=True, metavar="FIELD=VALUE",
+                   help="one answer (repeat); lists comma-separated; counts a number or empty")  # fmt: skip
+    p = cmd("export-ico", _export_ico, "the ICO report draft as JSON and as a readable document", [one])
+    p.add_argument("--out", type=Path, help="folder for INCIDENT.ico-draft.json and .txt (default: print)")
+    p.add_argument("--include-actions", action="store_true", help="copy recorded actions (free text) into it")
+    p = cmd("register", _register, "the Art. 33(5) breach register as CSV", [common, by])
+    p.add_argument("--out", type=Path, help="CSV file to write (default: print)")
+
+    audit = sub.add_parser("audit", help="the hash-chained audit log").add_subparsers(dest="audit", required=True)
+    p = audit.add_parser("verify", parents=[common], help="check every entry; exit 1 if anything was changed")
+    p.set_defaults(func=_runner(_audit_verify))
+    p = audit.add_parser("list", parents=[common], help="audit entries in order")
+    p.add_argument("--incident", help="only entries about this incident")
+    p.set_defaults(func=_runner(_audit_list))
+
+    workflow = sub.add_parser("workflow", help="run the breach workflow's checks").add_subparsers(
+        dest="workflow", required=True
+    )
+    p = workflow.add_parser("tick", parents=[common], help="catch up, check devices and deadlines, send notices")
+    p.set_defaults(func=_runner(_tick))
+
+
+def add_device_commands(devices: Any, data_dir: argparse.ArgumentParser) -> None:
+    """Register ``devices found`` (the end of a lost device's story) on the ``devices`` group."""
+    p = devices.add_parser("found", parents=[data_dir], help="a device reported lost is back with IT")
+    p.add_argument("name")
+    p.add_argument("--by", required=True, metavar="NAME", help="who is recording this (written to the audit log)")
+    p.add_argument("--reason", required=True, help="how it was recovered")
+    p.add_argument("--config", type=Path, default=default_config_path(os.environ), help="collector.toml")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_runner(_device_found))
+
+
+def _device_found(service: WorkflowService, args: argparse.Namespace) -> int:
+    service.commands.device_found(args.name, by=args.by, reason=args.reason)
+    _print(args, {"device": args.name, "lost": False}, f"{args.name} is no longer marked lost")
+    return 0
+
+
+def _runner(handler: Handler) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        config = load_config(args.config)
+        store = SQLiteWorkflowStore(args.data_dir / "collector.sqlite3")
+        try:
+            return handler(workflow_service(store, config), args)
+        finally:
+            store.close()
+
+    return run
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+def _print(args: argparse.Namespace, view: Any, text: str) -> None:
+    print(json.dumps(view, sort_keys=True) if args.json else text)
+
+
+def _list(service: WorkflowService, args: argparse.Namespace) -> int:
+    now = service.clock()
+    for record in service.store.list_incidents(args.state):
+        view = incident_summary(record, now, service.policy.clock)
+        _print(args, view, summary_line(view))
+    return 0
+
+
+def _load(service: WorkflowService, incident_id: str) -> IncidentRecord:
+    record = service.store.get_incident(incident_id)
+    if record is None:
+        raise UnknownIncident(incident_id)
+    return record
+
+
+def _show(service: WorkflowService, args: argparse.Namespace) -> int:
+    view = incident_detail(_load(service, args.incident), service.clock(), service.policy.clock)
+    _print(args, view, detail_text(view))
+    return 0
+
+
+def _done(service: WorkflowService, args: argparse.Namespace, record: IncidentRecord) -> int:
+    view = incident_summary(record, service.clock(), service.policy.clock)
+    _print(args, view, summary_line(view))
+    return 0
+
+
+# -- life-cycle steps -------------------------------------------------------------------
+
+
+def moment(text: str) -> datetime:
+    """ISO 8601 text as UTC; without a zone it is UK local time."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date and time like 2026-11-20T17:30") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=LONDON)
+    return value.astimezone(UTC)
+
+
+def _optional_moment(text: str | None) -> datetime | None:
+    return None if text is None else moment(text)
+
+
+def _confirm(service: WorkflowService, args: argparse.Namespace) -> int:
+    record = service.commands.confirm(
+        args.incident, by=args.by, aware_at=moment(args.aware_at), reason=args.reason,
+        justification=args.justification,
+    )  # fmt: skip
+    return _done(service, args, record)
+
+
+def _simple(step: str) -> Handler:
+    """Steps whose only arguments are --reason, --note or --text."""
+
+    def handler(service: WorkflowService, args: argparse.Namespace) -> int:
+        c = service.commands
+        steps: dict[str, Callable[[], IncidentRecord]] = {
+            "dismiss": lambda: c.dismiss(args.incident, by=args.by, reason=args.reason),
+            "close": lambda: c.close(args.incident, by=args.by, note=args.note),
+            "reopen": lambda: c.reopen(args.incident, by=args.by, reason=args.reason),
+            "record_action": lambda: c.record_action(args.incident, by=args.by, text=args.text),
+        }
+        return _done(service, args, steps[step]())
+
+    return handler
+
+
+def _assess(service: WorkflowService, args: argparse.Namespace) -> int:
+    vulnerable = None if args.vulnerable is None else args.vulnerable == "yes"
+    record = service.commands.assess(
+        args.incident, by=args.by, likelihood=args.likelihood, severity=args.severity, vulnerable=vulnerable,
+        note=args.note,
+    )  # fmt: skip
+    return _done(service, args, record)
+
+
+def _decide(service: WorkflowService, args: argparse.Namespace) -> int:
+    record = service.commands.decide(args.incident, by=args.by, reportable=args.reportable, reason=args.reason)
+    return _done(service, args, record)
+
+
+def _notify_ico(service: WorkflowService, args: argparse.Namespace) -> int:
+    record = service.commands.notify_ico(
+        args.incident, by=args.by, follow_up=args.follow_up, submitted_at=_optional_moment(args.submitted_at),
+        ico_case_reference=args.ico_reference, late_reasons=args.late_reasons, note=args.note,
+    )  # fmt: skip
+    return _done(service, args, record)
+
+
+def _inform(service: WorkflowService, args: argparse.Namespace) -> int:
+    record = service.commands.inform_subjects(
+        args.incident, by=args.by, how=args.how, informed_at=_optional_moment(args.informed_at)
+    )
+    return _done(service, args, record)
+
+
+def _exempt(service: WorkflowService, args: argparse.Namespace) -> int:
+    record = service.commands.exempt_subjects(
+        args.incident, by=args.by, ground=SubjectsGround(args.ground), reason=args.reason
+    )
+    return _done(service, args, record)
+
+
+def _split(service: WorkflowService, args: argparse.Namespace) -> int:
+    return _done(service, args, service.commands.split(args.incident, args.alert, by=args.by, reason=args.reason))
+
+
+# -- ICO draft and register -------------------------------------------------------------
+
+_LIST_FIELDS = frozenset(f.name for f in dataclasses.fields(IcoReportDraft) if f.default == ())
+
+
+def parse_answer(assignment: str) -> tuple[str, JsonValue]:
+    """``FIELD=VALUE`` as (field, JSON value): lists split on commas, counts as numbers (empty: not known)."""
+    name, sep, value = assignment.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"--set {assignment!r}: write FIELD=VALUE")
+    if name.startswith("approx_"):
+        if value.strip() in ("", "not_known"):
+            return name, None
+        if not value.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"--set {name}: a whole number, or empty for not known")
+        return name, int(value)
+    if name in _LIST_FIELDS:
+        return name, [v.strip() for v in value.split(",") if v.strip()]
+    return name, value
+
+
+def _edit_ico(service: WorkflowService, args: argparse.Namespace) -> int:
+    changes = dict(parse_answer(a) for a in args.set)
+    draft = service.exports.edit_ico_draft(args.incident, changes, by=args.by)
+    _print(args, json.loads(to_json(draft)), to_text(draft))
+    return 0
+
+
+def _export_ico(service: WorkflowService, args: argparse.Namespace) -> int:
+    draft = service.exports.export_ico_draft(args.incident, by=args.by, include_recorded_actions=args.include_actions)
+    if args.out is None:
+        print(to_json(draft) if args.json else to_text(draft))
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": args.out / f"{draft.incident_id}.ico-draft.json",
+        "text": args.out / f"{draft.incident_id}.ico-draft.txt",
+    }
+    paths["json"].write_text(to_json(draft) + "\n", encoding="utf-8")
+    paths["text"].write_text(to_text(draft), encoding="utf-8")
+    _print(args, {k: str(v) for k, v in paths.items()}, f"wrote {paths['json']} and {paths['text']}")
+    return 0
+
+
+def _register(service: WorkflowService, args: argparse.Namespace) -> int:
+    rows = service.exports.export_register(by=args.by)
+    if args.json and args.out is None:
+        for row in rows:
+            print(json.dumps(dataclasses.asdict(row), sort_keys=True))
+        return 0
+    buffer = io.StringIO(newline="")
+    write_register_csv(rows, buffer)
+    if args.out is None:
+        sys.stdout.write(buffer.getvalue())
+    else:
+        args.out.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+        _print(args, {"csv": str(args.out), "incidents": len(rows)}, f"wrote {len(rows)} incident(s) to {args.out}")
+    return 0
+
+
+# -- audit and ticking ------------------------------------------------------------------
+
+
+def _audit_verify(service: WorkflowService, args: argparse.Namespace) -> int:
+    count, problems = verify_audit(service.store)
+    found = [{"index": p.index, "seq": p.seq, "kind": str(p.kind), "message": p.message} for p in problems]
+    if args.json:
+        print(json.dumps({"ok": not problems, "entries": count, "problems": found}, sort_keys=True))
+    elif problems:
+        for p in problems:
+            print(f"entry {p.index} (seq {p.seq}): {p.kind}: {p.message}")
+        print(f"audit log BROKEN: {len(problems)} problem(s) in {count} entries")
+    else:
+        print(f"audit log intact: {count} entries")
+    return 1 if problems else 0
+
+
+def _audit_list(service: WorkflowService, args: argparse.Namespace) -> int:
+    for e in service.store.audit_entries():
+        if args.incident and e.subject != args.incident:
+            continue
+        row = {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action, "subject": e.subject,
+               "details": json.loads(e.details_json), "hash": e.hash}  # fmt: skip
+        _print(args, row, f"{e.seq:6} {row['at']} {e.actor}: {e.action} {e.subject}")
+    return 0
+
+
+def _tick(service: WorkflowService, args: argparse.Namespace) -> int:
+    report = service.tick()
+    view = {
+        "events": report.intake.events,
+        "alerts": report.intake.alerts + report.signal_alerts,
+        "warnings": report.warnings,
+        "notices_delivered": report.dispatch.delivered,
+        "notices_failed": report.dispatch.failed,
+    }
+    _print(args, view, " ".join(f"{k}={v}" for k, v in view.items()))
+    return 0

@@ -1,0 +1,103 @@
+"""Delivering queued notices: a transactional outbox with per-channel progress.
+
+Notices are queued in the same transaction as the change they announce (``batch``,
+``checks``), with a unique dedupe key, so one change queues one notice even if the
+workflow runs twice. The dispatcher then sends each notice on every configured channel
+and records each channel's success. Delivery is at-least-once per channel: a crash
+between the SMTP server accepting a mail and the success being recorded sends it again
+on restart; nothing else can. Failures are retried with capped exponential backoff.
+A channel that is not configured counts as done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from collector.notify.base import Channel, NotifyError
+from collector.store.workflow_base import PendingNotification, WorkflowStore
+from collector.workflow.times import to_us
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryRule:
+    """Backoff between failed attempts: ``first`` doubled each time, capped at ``cap``."""
+
+    first: timedelta = timedelta(seconds=30)
+    cap: timedelta = timedelta(hours=1)
+
+    def delay(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failure (1-based)."""
+        wait: timedelta = self.first * (2 ** max(attempts - 1, 0))
+        return min(wait, self.cap)
+
+
+@dataclass(frozen=True)
+class DispatchReport:
+    """What one dispatch round did."""
+
+    delivered: int = 0
+    failed: int = 0
+
+
+class Dispatcher:
+    """Sends pending notices on the email and webhook channels (either may be None)."""
+
+    def __init__(
+        self,
+        store: WorkflowStore,
+        clock: Callable[[], datetime],
+        *,
+        email: Channel | None = None,
+        webhook: Channel | None = None,
+        retry: RetryRule = RetryRule(),
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._email = email
+        self._webhook = webhook
+        self._retry = retry
+
+    def dispatch(self) -> DispatchReport:
+        """Try every notice that is due; returns how many were fully delivered or failed."""
+        delivered = failed = 0
+        now = self._clock()
+        for notice in self._store.pending_notifications(to_us(now)):
+            if self._deliver(notice, now):
+                delivered += 1
+            else:
+                failed += 1
+        return DispatchReport(delivered, failed)
+
+    def _deliver(self, notice: PendingNotification, now: datetime) -> bool:
+        errors: list[str] = []
+        email_done = notice.email_done or self._send(self._email, notice, errors)
+        webhook_done = notice.webhook_done or self._send(self._webhook, notice, errors)
+        attempts = notice.attempts + (1 if errors else 0)
+        retry_at = now + self._retry.delay(attempts) if errors else now
+        self._store.update_notification(
+            notice.id,
+            email_done=email_done,
+            webhook_done=webhook_done,
+            attempts=attempts,
+            next_attempt_us=to_us(retry_at),
+            error="; ".join(errors) or None,
+        )
+        return not errors
+
+    @staticmethod
+    def _send(channel: Channel | None, notice: PendingNotification, errors: list[str]) -> bool:
+        if channel is None:
+            return True
+        try:
+            channel.send(notice.kind, notice.payload)
+        except NotifyError as exc:
+            log.warning("%s notice %s for %s not delivered: %s", channel.name, notice.kind, notice.incident_id, exc)
+            errors.append(f"{channel.name}: {exc}")
+            return False
+        log.info("%s notice %s for %s delivered", channel.name, notice.kind, notice.incident_id)
+        return True

@@ -1,0 +1,67 @@
+"""The workflow's thread inside ``serve``: catch up after commits, tick on a timer, send notices.
+
+Waits are on events that ``stop`` sets, so shutdown is prompt. A failing round is logged
+and retried at the next wake or tick; it never stops the thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from collector.workflow.service import WorkflowService
+
+log = logging.getLogger(__name__)
+
+
+class WorkflowRunner:
+    """Runs ``WorkflowService.tick`` every ``interval_s`` and a catch-up whenever ingest commits."""
+
+    def __init__(
+        self,
+        service: WorkflowService,
+        *,
+        interval_s: float | None = None,
+        settle_s: float = 0.2,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._service = service
+        self._interval = interval_s if interval_s is not None else service.policy.tick_interval.total_seconds()
+        self._settle = settle_s
+        self._monotonic = monotonic
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="caseguard-workflow", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread (the first tick runs at once)."""
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop after the current round."""
+        self._stop.set()
+        self._service.wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        next_tick = self._monotonic()
+        woke = False
+        while not self._stop.is_set():
+            if self._monotonic() >= next_tick:
+                self._safely("tick", self._service.tick)
+                next_tick = self._monotonic() + self._interval
+            elif woke:
+                self._safely("catch-up", self._service.catch_up)
+                self._safely("dispatch", self._service.dispatch)
+            woke = self._service.wake.wait(max(0.0, next_tick - self._monotonic()))
+            self._service.wake.clear()
+            self._stop.wait(self._settle)  # let a burst of commits settle into one round
+
+    @staticmethod
+    def _safely(what: str, step: Callable[[], object]) -> None:
+        try:
+            step()
+        except Exception:
+            log.exception("workflow %s failed; retrying at the next wake or tick", what)
