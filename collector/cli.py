@@ -18,8 +18,8 @@ from collector.api import codec
 from collector.config import ConfigError, default_config_path, load_config
 from collector.domain.errors import DomainError
 from collector.pki import PkiError, PkiPaths, init_pki, issue_device_certificate, write_device_bundle
-from collector.store.base import Device, DeviceExists, StoreError, UnknownDevice
-from collector.store.sqlite import SQLiteStore
+from collector.store.base import Device, DeviceExists, Store, StoreError, UnknownDevice
+from collector.store.factory import migrate, open_store, open_workflow_store
 from collector.workflow import cli as workflow_cli
 from collector.workflow.errors import WorkflowError
 
@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path(os.environ.get("CASEGUARD_DATA_DIR", DEFAULT_DATA_DIR)),
         help=f"where the store and PKI live (default: $CASEGUARD_DATA_DIR or {DEFAULT_DATA_DIR})",
+    )
+    data_dir.add_argument(
+        "--database-url",
+        default=os.environ.get("CASEGUARD_DATABASE_URL") or None,
+        help="postgresql://... to keep everything in PostgreSQL instead of SQLite in --data-dir "
+        "(default: $CASEGUARD_DATABASE_URL); the PKI stays in --data-dir",
     )
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -98,12 +104,15 @@ def _parser() -> argparse.ArgumentParser:
     gaps.add_argument("--json", action="store_true", help="one JSON object a line")
     gaps.set_defaults(func=_cmd_events_gaps)
 
+    mig = sub.add_parser("migrate", parents=[data_dir], help="bring the database schema up to date")
+    mig.set_defaults(func=_cmd_migrate)
+
     workflow_cli.add_commands(sub, data_dir)
     return p
 
 
-def _store(data_dir: Path) -> SQLiteStore:
-    return SQLiteStore(data_dir / "collector.sqlite3")
+def _store(args: argparse.Namespace) -> Store:
+    return open_store(args.data_dir, args.database_url)
 
 
 def _now_us() -> int:
@@ -115,7 +124,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from collector.api.servicer import CollectorServicer
     from collector.config import workflow_service
     from collector.store.group_commit import GroupCommitWriter
-    from collector.store.workflow_sqlite import SQLiteWorkflowStore
     from collector.workflow.runner import WorkflowRunner
 
     paths = PkiPaths.in_data_dir(args.data_dir)
@@ -125,8 +133,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         hint = f"run `caseguard-collector pki init --data-dir {args.data_dir}`"
         raise PkiError(f"no PKI in {paths.root}: {hint}") from None
     config = load_config(args.config)
-    store = _store(args.data_dir)
-    workflow_store = SQLiteWorkflowStore(args.data_dir / "collector.sqlite3")
+    store = _store(args)
+    workflow_store = open_workflow_store(args.data_dir, args.database_url)
     workflow = workflow_service(workflow_store, config)
     writer = GroupCommitWriter(store, on_committed=workflow.on_committed)
     servicer = CollectorServicer(store, writer, workflow=workflow)
@@ -156,6 +164,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    before, after = migrate(args.data_dir, args.database_url)
+    where = "PostgreSQL" if args.database_url else str(args.data_dir)
+    print(f"schema of {where}: version {before} -> {after}" if before != after else f"schema is current ({after})")
+    return 0
+
+
 def _cmd_pki_init(args: argparse.Namespace) -> int:
     paths = PkiPaths.in_data_dir(args.data_dir)
     init_pki(paths, args.hostname, org=args.org, force=args.force)
@@ -166,7 +181,7 @@ def _cmd_pki_init(args: argparse.Namespace) -> int:
 
 def _cmd_devices_issue(args: argparse.Namespace) -> int:
     paths = PkiPaths.in_data_dir(args.data_dir)
-    store = _store(args.data_dir)
+    store = _store(args)
     try:
         if store.get_device(args.name) is not None:
             print(f"caseguard-collector: device {args.name!r} is already enrolled", file=sys.stderr)
@@ -184,7 +199,7 @@ def _cmd_devices_issue(args: argparse.Namespace) -> int:
 
 
 def _cmd_devices_revoke(args: argparse.Namespace) -> int:
-    store = _store(args.data_dir)
+    store = _store(args)
     try:
         store.revoke_device(args.name, _now_us())
     except UnknownDevice as exc:
@@ -211,7 +226,7 @@ def _device_dict(d: Device) -> dict[str, object]:
 
 
 def _cmd_devices_list(args: argparse.Namespace) -> int:
-    store = _store(args.data_dir)
+    store = _store(args)
     try:
         devices = store.list_devices()
     finally:
@@ -228,7 +243,7 @@ def _cmd_devices_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_events_list(args: argparse.Namespace) -> int:
-    store = _store(args.data_dir)
+    store = _store(args)
     try:
         for e in store.list_events(device=args.device, limit=args.limit):
             if args.json:
@@ -243,7 +258,7 @@ def _cmd_events_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_events_gaps(args: argparse.Namespace) -> int:
-    store = _store(args.data_dir)
+    store = _store(args)
     try:
         gaps = store.sequence_gaps(args.device)
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from collector.store.base import Store, StoreError
+from collector.store.workflow_base import WorkflowStore
 
 SQLITE_FILE = "collector.sqlite3"
 
@@ -20,6 +21,15 @@ def open_store(data_dir: Path, database_url: str | None = None) -> Store:
     from collector.store.sqlite import SQLiteStore
 
     return SQLiteStore(data_dir / SQLITE_FILE)
+
+
+def open_workflow_store(data_dir: Path, database_url: str | None = None) -> WorkflowStore:
+    """The breach workflow's store, in the same database as the events."""
+    if database_url:
+        raise StoreError("the breach workflow's PostgreSQL store is not available yet: use SQLite (--data-dir)")
+    from collector.store.workflow_sqlite import SQLiteWorkflowStore
+
+    return SQLiteWorkflowStore(data_dir / SQLITE_FILE)
 
 
 def migrate(data_dir: Path, database_url: str | None = None) -> tuple[int, int]:

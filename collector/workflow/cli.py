@@ -24,8 +24,8 @@ from collector.domain.clocks import LONDON
 from collector.domain.ico_report import IcoReportDraft, to_json, to_text
 from collector.domain.incident import IncidentState, SubjectsGround
 from collector.domain.register import write_register_csv
+from collector.store.factory import open_workflow_store
 from collector.store.workflow_base import IncidentRecord
-from collector.store.workflow_sqlite import SQLiteWorkflowStore
 from collector.workflow.audit import verify_audit
 from collector.workflow.errors import UnknownIncident
 from collector.workflow.service import WorkflowService
@@ -142,7 +142,7 @@ def _device_found(service: WorkflowService, args: argparse.Namespace) -> int:
 def _runner(handler: Handler) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         config = load_config(args.config)
-        store = SQLiteWorkflowStore(args.data_dir / "collector.sqlite3")
+        store = open_workflow_store(args.data_dir, args.database_url)
         try:
             return handler(workflow_service(store, config), args)
         finally:
