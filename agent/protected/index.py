@@ -1,0 +1,468 @@
+"""A persistent, incremental index of the protected stores (``[case_files] roots``) on this laptop.
+
+For each document it keeps the SHA-256 of its bytes and its content fingerprints, so a file
+arriving at an egress destination can be matched to the protected document it came from:
+
+* :meth:`ProtectedIndex.by_sha256` — an exact copy;
+* :meth:`ProtectedIndex.best_fingerprint_match` — the document sharing most of the file's
+  fingerprints, with containment = |query ∩ document| / |query|, answered in SQL from an
+  inverted table (fingerprint -> documents).
+
+Documents are named by a keyed reference, HMAC-SHA256(org key, path) in hex: the collector, which
+knows the key and the stores, can resolve it; an event carrying it reveals no path.
+
+Storage is SQLite (WAL) under ``state_dir``. :meth:`reconcile` walks the roots and re-analyses only
+files whose (path, size, mtime_ns) changed, and removes documents that are gone; a root that is
+missing (a store not mounted) keeps its documents. :meth:`note_changed` / :meth:`note_deleted`
+are the hooks a file watcher on the stores can call in between. Analysis of one file is the
+injected ``analyse(path)`` returning anything with ``sha256``, ``size`` and ``fingerprints``
+(``agent.classify.classifier.analyse_protected`` fits; an empty ``sha256`` counts as a failed
+analysis). ``scheme`` names the fingerprint scheme; when it changes, everything is re-indexed.
+The index answers the classifier's ``ProtectedLookup`` questions (``by_sha256``,
+``best_fingerprint_match``, ``has_fingerprints``) without importing the classifier.
+
+Fingerprints are stored as signed 64-bit integers: values are reduced modulo 2**64, the same
+way for documents and queries. Paths are stored locally as bytes; they never leave the laptop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import sqlite3
+import stat
+import threading
+import time
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+from agent.egress.ignore_rules import is_ignored_path
+from agent.egress.scan import walk_files
+
+logger = logging.getLogger(__name__)
+
+DB_NAME = "protected-index.sqlite3"
+SCHEMA_VERSION = "1"
+DEFAULT_BATCH = 1000
+_KEY_CHECK_MESSAGE = b"caseguard protected index key check"
+_SEP = os.fsencode(os.sep)
+_SQL_VARIABLES = 900  # below SQLite's historical 999 limit on bound parameters
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS docs(
+    id INTEGER PRIMARY KEY,
+    path BLOB NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 BLOB NOT NULL,
+    ref TEXT NOT NULL,
+    fps BLOB NOT NULL,
+    seen INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_sha256 ON docs(sha256);
+CREATE TABLE IF NOT EXISTS postings(fp INTEGER NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY(fp, doc)) WITHOUT ROWID;
+"""
+
+
+class FactsLike(Protocol):
+    """What the index needs from an analysis result (the classifier's ``ProtectedFacts`` has more)."""
+
+    @property
+    def sha256(self) -> str:
+        """Lower-case hex SHA-256 of the file's bytes; empty when it could not be read."""
+        ...
+
+    @property
+    def size(self) -> int:
+        """Size in bytes."""
+        ...
+
+    @property
+    def fingerprints(self) -> frozenset[int]:
+        """Content fingerprints."""
+        ...
+
+
+@dataclass(frozen=True)
+class ProtectedFacts:
+    """What analysing one protected document yields (the minimal ``FactsLike``)."""
+
+    sha256: str
+    size: int
+    fingerprints: frozenset[int]
+
+
+Analyse = Callable[[Path], FactsLike]
+
+
+class FingerprintMatch(NamedTuple):
+    """The best fingerprint match: the document's keyed reference and the query's containment in it."""
+
+    ref: str
+    containment: float
+
+
+@dataclass(frozen=True)
+class ReconcileStats:
+    """What one reconcile walk did. ``complete`` is False when it was stopped early (nothing removed)."""
+
+    seen: int
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    errors: int
+    seconds: float
+    complete: bool
+
+
+def _signed64(value: int) -> int:
+    value &= 0xFFFF_FFFF_FFFF_FFFF
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+class ProtectedIndex:
+    """The index (see module doc). Thread-safe: one connection, used under a lock."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        roots: Sequence[Path],
+        org_key: bytes,
+        analyse: Analyse,
+        *,
+        scheme: str = "",
+        batch_size: int = DEFAULT_BATCH,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self._roots = tuple(os.fsencode(os.path.abspath(r)) for r in roots)
+        self._key = org_key
+        self._analyse = analyse
+        self._batch = max(1, min(batch_size, _SQL_VARIABLES))
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(state_dir / DB_NAME, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA cache_size=-16000")  # 16 MB: fingerprint inserts land all over the tree
+        self._db.execute("PRAGMA temp_store=MEMORY")
+        self._db.executescript(_SCHEMA)
+        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS query_fps(fp INTEGER PRIMARY KEY)")
+        self._check_key()
+        self._check_scheme(scheme)
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> ProtectedIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """How many documents are indexed."""
+        with self._lock:
+            (n,) = self._db.execute("SELECT COUNT(*) FROM docs").fetchone()
+        return int(n)
+
+    def has_fingerprints(self) -> bool:
+        """False when no document has fingerprints, so a classifier can skip computing them."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM postings LIMIT 1").fetchone() is not None
+
+    def by_sha256(self, digest: str) -> str | None:
+        """The reference of a protected document with exactly this SHA-256 (hex), or None."""
+        try:
+            raw = bytes.fromhex(digest)
+        except ValueError:
+            return None
+        if len(raw) != hashlib.sha256().digest_size:
+            return None
+        with self._lock:
+            row = self._db.execute("SELECT ref FROM docs WHERE sha256 = ? LIMIT 1", (raw,)).fetchone()
+        return str(row[0]) if row else None
+
+    def best_fingerprint_match(self, fingerprints: frozenset[int]) -> FingerprintMatch | None:
+        """The document holding most of ``fingerprints``, with containment |query ∩ doc| / |query|; None if none."""
+        query = {_signed64(fp) for fp in fingerprints}
+        if not query:
+            return None
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute("DELETE FROM temp.query_fps")
+                self._db.executemany("INSERT INTO temp.query_fps(fp) VALUES (?)", ((fp,) for fp in query))
+                row = self._db.execute(
+                    "SELECT d.ref, best.shared FROM ("
+                    "  SELECT p.doc AS doc, COUNT(*) AS shared FROM temp.query_fps q CROSS JOIN postings p"
+                    "  ON p.fp = q.fp GROUP BY p.doc ORDER BY shared DESC, p.doc LIMIT 1"
+                    ") AS best JOIN docs d ON d.id = best.doc"
+                ).fetchone()
+            finally:
+                self._db.execute("ROLLBACK")
+        if row is None:
+            return None
+        return FingerprintMatch(str(row[0]), int(row[1]) / len(query))
+
+    def ref_for(self, path: Path | str) -> str:
+        """The keyed reference of a path (what the collector computes to resolve one)."""
+        return hmac.new(self._key, os.fsencode(os.path.abspath(path)), hashlib.sha256).hexdigest()
+
+    # -- reconcile ----------------------------------------------------------------------------
+
+    def reconcile(self, stop: threading.Event | None = None) -> ReconcileStats:
+        """Walk the roots; analyse new and changed files, drop vanished ones. See the module doc."""
+        started = self._clock()
+        generation = self._next_generation()
+        totals = dict(seen=0, added=0, updated=0, unchanged=0, errors=0)
+        walked_roots: list[bytes] = []
+        complete = True
+        for root in self._roots:
+            if not os.path.isdir(root):
+                logger.warning("protected index: a store root is unavailable; its documents are kept")
+                continue
+            walked_roots.append(root)
+            complete = self._index(self._walk(root), generation, totals, stop)
+            if not complete:
+                break
+        removed = self._remove_unseen(generation, walked_roots) if complete else 0
+        stats = ReconcileStats(removed=removed, seconds=self._clock() - started, complete=complete, **totals)
+        logger.info(
+            "protected index: reconciled %d files (%d added, %d updated, %d removed, %d errors) in %.1fs",
+            stats.seen,
+            stats.added,
+            stats.updated,
+            stats.removed,
+            stats.errors,
+            stats.seconds,
+        )
+        return stats
+
+    def note_changed(self, path: Path | str) -> int:
+        """A file (or folder) under a root was created or changed: index what changed; returns how many."""
+        raw = os.fsencode(os.path.abspath(path))
+        if not self._root_of(raw):
+            return 0
+        totals = dict(seen=0, added=0, updated=0, unchanged=0, errors=0)
+        if os.path.isdir(raw):
+            items: Iterable[tuple[bytes, int, int]] = self._walk(raw)
+        else:
+            try:
+                st = os.lstat(raw)
+            except OSError:
+                return 0
+            if not stat.S_ISREG(st.st_mode) or is_ignored_path(os.fsdecode(raw), os.fsdecode(self._root_of(raw))):
+                return 0
+            items = [(raw, st.st_size, st.st_mtime_ns)]
+        # No generation here: it is read when writing, so a reconcile running meanwhile keeps these.
+        self._index(items, None, totals)
+        return totals["added"] + totals["updated"]
+
+    def note_deleted(self, path: Path | str) -> int:
+        """A file or folder under a root was deleted (or moved away); returns how many documents went."""
+        raw = os.fsencode(os.path.abspath(path))
+        prefix = raw.rstrip(_SEP) + _SEP
+        upper = prefix[:-1] + bytes([prefix[-1] + 1])
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, fps FROM docs WHERE path = ? OR (path >= ? AND path < ?)", (raw, prefix, upper)
+            ).fetchall()
+            with self._transaction():
+                self._delete_docs(rows)
+        return len(rows)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _walk(self, root: bytes) -> Iterator[tuple[bytes, int, int]]:
+        """(path, size, mtime_ns) of the files under ``root``, skipping the same litter egress skips."""
+        for path, st in walk_files(os.fsdecode(root)):
+            yield os.fsencode(path), st.st_size, st.st_mtime_ns
+
+    def _index(
+        self,
+        items: Iterable[tuple[bytes, int, int]],
+        generation: int | None,
+        totals: dict[str, int],
+        stop: threading.Event | None = None,
+    ) -> bool:
+        """Index ``items`` in batches of ``batch_size``; False when ``stop`` cut it short."""
+        batch: list[tuple[bytes, int, int]] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) >= self._batch:
+                if stop is not None and stop.is_set():
+                    return False
+                self._apply_batch(batch, generation, totals)
+                batch = []
+        if stop is not None and stop.is_set():
+            return False
+        if batch:
+            self._apply_batch(batch, generation, totals)
+        return True
+
+    def _apply_batch(self, batch: list[tuple[bytes, int, int]], generation: int | None, totals: dict[str, int]) -> None:
+        """Analyse what changed in ``batch`` and write it; ``generation`` None means the current one."""
+        marks = ",".join("?" * len(batch))
+        with self._lock:
+            known = {
+                row[0]: (row[1], row[2], row[3])
+                for row in self._db.execute(
+                    f"SELECT path, size, mtime_ns, id FROM docs WHERE path IN ({marks})", [p for p, _, _ in batch]
+                )
+            }
+        unchanged: list[int] = []
+        analysed: list[tuple[bytes, int, int, bytes, array[int]]] = []
+        for path, size, mtime_ns in batch:
+            totals["seen"] += 1
+            previous = known.get(path)
+            if previous is not None and previous[0] == size and previous[1] == mtime_ns:
+                unchanged.append(previous[2])
+                continue
+            try:  # analysis runs outside the lock: lookups go on while files are read
+                facts = self._analyse(Path(os.fsdecode(path)))
+                digest = bytes.fromhex(facts.sha256)
+                if len(digest) != hashlib.sha256().digest_size:
+                    raise ValueError("no usable SHA-256")  # the analyser could not read the file
+                fps = array("q", sorted({_signed64(fp) for fp in facts.fingerprints}))
+            except Exception as exc:  # the analyser is foreign code; one bad file must not stop the walk
+                totals["errors"] += 1
+                logger.debug("protected index: analysis failed (%s)", type(exc).__name__)
+                if previous is not None:
+                    unchanged.append(previous[2])  # keep the old facts rather than lose the doc
+                continue
+            analysed.append((path, size, mtime_ns, digest, fps))
+        postings: list[tuple[int, int]] = []
+        with self._lock, self._transaction():
+            if generation is None:
+                generation = self._current_generation()
+            # MAX: never mark a document older than a reconcile running concurrently already saw it.
+            self._db.executemany(
+                "UPDATE docs SET seen = MAX(seen, ?) WHERE id = ?", ((generation, i) for i in unchanged)
+            )
+            totals["unchanged"] += len(unchanged)
+            for path, size, mtime_ns, digest, fps in analysed:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO docs(path, size, mtime_ns, sha256, ref, fps, seen) VALUES (?,?,?,?,?,?,?)",
+                    (path, size, mtime_ns, digest, self._ref(path), fps.tobytes(), generation),
+                )
+                if cursor.rowcount == 1:
+                    doc_id = int(cursor.lastrowid or 0)
+                    totals["added"] += 1
+                else:
+                    # Known already (read again under the lock: a watch hook may have changed it meanwhile).
+                    doc_id, old_fps = self._db.execute("SELECT id, fps FROM docs WHERE path = ?", (path,)).fetchone()
+                    self._delete_postings(doc_id, old_fps)
+                    self._db.execute(
+                        "UPDATE docs SET size=?, mtime_ns=?, sha256=?, fps=?, seen=MAX(seen, ?) WHERE id=?",
+                        (size, mtime_ns, digest, fps.tobytes(), generation, doc_id),
+                    )
+                    totals["updated"] += 1
+                postings.extend((fp, doc_id) for fp in fps)
+            # In key order, the batch's inserts touch each page of the inverted table once.
+            postings.sort()
+            self._db.executemany("INSERT OR IGNORE INTO postings(fp, doc) VALUES (?, ?)", postings)
+
+    def _remove_unseen(self, generation: int, walked_roots: list[bytes]) -> int:
+        unavailable = [r for r in self._roots if r not in walked_roots]
+        removed = 0
+        with self._lock:
+            rows = self._db.execute("SELECT id, fps, path FROM docs WHERE seen < ?", (generation,)).fetchall()
+            doomed = [(doc_id, fps) for doc_id, fps, path in rows if not any(_within(path, r) for r in unavailable)]
+            for start in range(0, len(doomed), self._batch):
+                with self._transaction():
+                    self._delete_docs(doomed[start : start + self._batch])
+                removed += len(doomed[start : start + self._batch])
+        return removed
+
+    def _delete_docs(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        for doc_id, fps in rows:
+            self._delete_postings(doc_id, fps)
+        self._db.executemany("DELETE FROM docs WHERE id = ?", ((doc_id,) for doc_id, _ in rows))
+
+    def _delete_postings(self, doc_id: int, packed: bytes) -> None:
+        fps = array("q")
+        fps.frombytes(packed)
+        self._db.executemany("DELETE FROM postings WHERE fp = ? AND doc = ?", ((fp, doc_id) for fp in fps))
+
+    def _ref(self, path: bytes) -> str:
+        return hmac.new(self._key, path, hashlib.sha256).hexdigest()
+
+    def _root_of(self, path: bytes) -> bytes:
+        return next((root for root in self._roots if _within(path, root)), b"")
+
+    def _next_generation(self) -> int:
+        with self._lock, self._transaction():
+            generation = self._current_generation() + 1
+            self._set_meta("generation", str(generation))
+        return generation
+
+    def _current_generation(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def _check_key(self) -> None:
+        """Recompute every reference when the organisation key changed since the last run."""
+        check = hmac.new(self._key, _KEY_CHECK_MESSAGE, hashlib.sha256).hexdigest()
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
+            if row is not None and row[0] == check:
+                return
+            with self._transaction():
+                if row is not None:
+                    logger.warning("protected index: organisation key changed; recomputing references")
+                    rows = self._db.execute("SELECT id, path FROM docs").fetchall()
+                    self._db.executemany("UPDATE docs SET ref = ? WHERE id = ?", ((self._ref(p), i) for i, p in rows))
+                self._set_meta("key_check", check)
+                self._set_meta("schema_version", SCHEMA_VERSION)
+
+    def _check_scheme(self, scheme: str) -> None:
+        """Forget every document when the fingerprint scheme changed: old fingerprints never match new ones."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'scheme'").fetchone()
+            if row is not None and row[0] == scheme:
+                return
+            with self._transaction():
+                if row is not None:
+                    logger.warning("protected index: fingerprint scheme changed; re-indexing everything")
+                    self._db.execute("DELETE FROM postings")
+                    self._db.execute("DELETE FROM docs")
+                self._set_meta("scheme", scheme)
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error (the connection is in autocommit mode)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _within(path: bytes, root: bytes) -> bool:
+    root = root.rstrip(_SEP) or _SEP
+    return path == root or path.startswith(root if root.endswith(_SEP) else root + _SEP)
