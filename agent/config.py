@@ -61,6 +61,23 @@ class PrivacySettings:
     """What may leave the laptop. Names and paths are off unless the organisation opts in."""
 
     reveal_names: bool = False
+    org_key_file: Path | None = None  # the organisation's HMAC key (shared by its agents and collector)
+
+
+@dataclass(frozen=True)
+class EgressSettings:
+    """Where case files must not go, and how arrivals there are watched."""
+
+    enabled: bool = True
+    personal_dirs: tuple[Path, ...] = ()
+    approved_dirs: tuple[Path, ...] = ()
+    include_business: bool = True
+    settle_s: float = 2.0
+    burst_gap_s: float = 5.0
+    volume_poll_s: float = 1.0
+    scan_limit: int = 20_000
+    classifier_threads: int = 2
+    rediscover_s: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +112,7 @@ class CaseFilesSettings:
     """Where the protected case-file stores are and how case files are recognised."""
 
     roots: tuple[Path, ...] = ()
+    reconcile_interval_s: float = 3600.0
     reference_patterns: tuple[str, ...] = ()
     label_map: Mapping[str, str] = field(default_factory=dict)
     content_threshold: float = 0.5
@@ -112,6 +130,7 @@ class AgentConfig:
     heartbeat: HeartbeatSettings = field(default_factory=HeartbeatSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     case_files: CaseFilesSettings = field(default_factory=CaseFilesSettings)
+    egress: EgressSettings = field(default_factory=EgressSettings)
     lock: LockSettings = field(default_factory=LockSettings)
     session: SessionSettings = field(default_factory=SessionSettings)
     posture: PostureSettings = field(default_factory=PostureSettings)
@@ -139,8 +158,8 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
     """Validate an already-parsed TOML mapping; relative paths resolve against ``base_dir``."""
     _reject_unknown(
         raw,
-        {"state_dir", "collector", "outbox", "retry", "heartbeat", "privacy", "case_files", "lock", "session",
-         "posture", "logging"},
+        {"state_dir", "collector", "outbox", "retry", "heartbeat", "privacy", "case_files", "egress", "lock",
+         "session", "posture", "logging"},
         "",
     )
 
@@ -206,12 +225,38 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
     heartbeat = HeartbeatSettings(interval_s=_positive(hb.get("interval_s", 300.0), "heartbeat.interval_s"))
 
     pv = _table(raw, "privacy")
-    _reject_unknown(pv, {"reveal_names"}, "privacy")
-    privacy = PrivacySettings(reveal_names=_bool(pv.get("reveal_names", False), "privacy.reveal_names"))
+    _reject_unknown(pv, {"reveal_names", "org_key_file"}, "privacy")
+    privacy = PrivacySettings(
+        reveal_names=_bool(pv.get("reveal_names", False), "privacy.reveal_names"),
+        org_key_file=path_of(pv["org_key_file"], "privacy.org_key_file") if pv.get("org_key_file") else None,
+    )
+
+    eg = _table(raw, "egress")
+    _reject_unknown(
+        eg,
+        {"enabled", "personal_dirs", "approved_dirs", "include_business", "settle_s", "burst_gap_s", "volume_poll_s",
+         "scan_limit", "classifier_threads", "rediscover_s"},
+        "egress",
+    )
+    egress = EgressSettings(
+        enabled=_bool(eg.get("enabled", True), "egress.enabled"),
+        personal_dirs=tuple(path_of(d, "egress.personal_dirs[]") for d in _list(eg, "personal_dirs", [])),
+        approved_dirs=tuple(path_of(d, "egress.approved_dirs[]") for d in _list(eg, "approved_dirs", [])),
+        include_business=_bool(eg.get("include_business", True), "egress.include_business"),
+        settle_s=_positive(eg.get("settle_s", 2.0), "egress.settle_s"),
+        burst_gap_s=_positive(eg.get("burst_gap_s", 5.0), "egress.burst_gap_s"),
+        volume_poll_s=_positive(eg.get("volume_poll_s", 1.0), "egress.volume_poll_s"),
+        scan_limit=int(_positive(eg.get("scan_limit", 20_000), "egress.scan_limit")),
+        classifier_threads=int(_positive(eg.get("classifier_threads", 2), "egress.classifier_threads")),
+        rediscover_s=_positive(eg.get("rediscover_s", 600.0), "egress.rediscover_s"),
+    )
 
     cf = _table(raw, "case_files")
     _reject_unknown(
-        cf, {"roots", "reference_patterns", "label_map", "content_threshold", "fingerprint_threshold"}, "case_files"
+        cf,
+        {"roots", "reconcile_interval_s", "reference_patterns", "label_map", "content_threshold",
+         "fingerprint_threshold"},
+        "case_files",
     )
     patterns = tuple(_str(p, "case_files.reference_patterns[]") for p in _list(cf, "reference_patterns", []))
     for pattern in patterns:
@@ -222,6 +267,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
     label_map = _table(cf, "label_map")
     case_files = CaseFilesSettings(
         roots=tuple(path_of(r, "case_files.roots[]") for r in _list(cf, "roots", [])),
+        reconcile_interval_s=_positive(cf.get("reconcile_interval_s", 3600.0), "case_files.reconcile_interval_s"),
         reference_patterns=patterns,
         label_map={str(k): _str(v, f"case_files.label_map.{k}") for k, v in label_map.items()},
         content_threshold=_fraction(cf.get("content_threshold", 0.5), "case_files.content_threshold"),
@@ -266,6 +312,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
         heartbeat=heartbeat,
         privacy=privacy,
         case_files=case_files,
+        egress=egress,
         lock=lock,
         session=session,
         posture=posture,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig
+from agent.egress_pipeline import EgressPipeline, load_org_key
 from agent.outbox import Outbox, PendingEvent
 from agent.posture.encryption import encryption_reader
 from agent.posture.monitor import PostureMonitor, PostureProbe
@@ -106,6 +107,7 @@ class AgentRuntime:
             stop_event=self._stop,
         )
         self._session_view = _SessionView()
+        self.egress = EgressPipeline(config, self.sink, load_org_key(config)) if config.egress.enabled else None
         self.session_channel = SessionChannelServer(config.session.socket, self.sink, self._session_view.saw)
         self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="caseguard-heartbeat", daemon=True)
 
@@ -116,11 +118,14 @@ class AgentRuntime:
             {
                 "os": platform.system(),
                 "os_version": platform.release(),
-                "components": ["outbox", "sender", "posture", "session-channel"],
+                "components": ["outbox", "sender", "posture", "session-channel"]
+                + (["egress", "protected-index"] if self.egress is not None else []),
             },
         )
         self.sender.start()
         self.posture.start()
+        if self.egress is not None:
+            self.egress.start()
         try:
             self.session_channel.start()
         except OSError as exc:  # lock enforcement then has no way in: say so, loudly and upstream
@@ -144,6 +149,8 @@ class AgentRuntime:
             log.exception("could not record agent_stopping")
         self.session_channel.stop()
         self.posture.stop()
+        if self.egress is not None:
+            self.egress.stop()
         self.sender.stop()
         self.client.close()
         self.sender.join(timeout=5)
@@ -160,6 +167,8 @@ class AgentRuntime:
             lock_enforced_by_agent=view.enforcing,
             last_lock_at=view.last_lock_at,
         )
+        if self.egress is not None:
+            summary["protected_documents_indexed"] = self.egress.index.count()
         return {
             "outbox_depth": self.outbox.depth(),
             "interval_s": int(self.config.heartbeat.interval_s),
