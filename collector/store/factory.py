@@ -24,9 +24,13 @@ def open_store(data_dir: Path, database_url: str | None = None) -> Store:
 
 
 def open_workflow_store(data_dir: Path, database_url: str | None = None) -> WorkflowStore:
-    """The breach workflow's store, in the same database as the events."""
+    """The breach workflow's store, in the same database as the events (PostgreSQL: a migrated schema)."""
     if database_url:
-        raise StoreError("the breach workflow's PostgreSQL store is not available yet: use SQLite (--data-dir)")
+        if not database_url.startswith(("postgresql://", "postgres://")):
+            raise StoreError("--database-url must be a postgresql:// URL")
+        from collector.store.workflow_postgres import PostgresWorkflowStore
+
+        return PostgresWorkflowStore(database_url)
     from collector.store.workflow_sqlite import SQLiteWorkflowStore
 
     return SQLiteWorkflowStore(data_dir / SQLITE_FILE)

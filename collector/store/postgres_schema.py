@@ -43,4 +43,79 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX sequence_gaps_explained ON sequence_gaps (device, first_seq, explained)
         WHERE explained IS NOT NULL;
     """,
+    # 2: the breach workflow (collector/store/workflow_postgres.py; mirrors SQLite migration 2):
+    # incidents as domain snapshots, the alert -> incident index, deadline warnings sent, edited ICO
+    # drafts, the hash-chained audit log with its head kept apart, the notification outbox, counters
+    # (the event cursor, incident numbers), and a partial index of breach-class events. Audit
+    # positions are given by the writer (last + 1, like SQLite's rowid); seq is unique, so even a
+    # writer that bypassed the workflow lock could not store a fork of the chain.
+    """
+    CREATE TABLE wf_incidents (
+        incident_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        opened_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        snapshot TEXT NOT NULL,
+        draft_assessment TEXT,
+        notified_grade TEXT
+    );
+    CREATE INDEX wf_incidents_state ON wf_incidents (state);
+    CREATE TABLE wf_alerts (
+        alert_id TEXT PRIMARY KEY,
+        incident_id TEXT NOT NULL REFERENCES wf_incidents(incident_id),
+        kind TEXT NOT NULL,
+        device TEXT NOT NULL,
+        received_at BIGINT NOT NULL
+    );
+    CREATE INDEX wf_alerts_device ON wf_alerts (device, incident_id);
+    CREATE TABLE wf_warnings_sent (
+        incident_id TEXT NOT NULL,
+        warning_key TEXT NOT NULL,
+        sent_at BIGINT NOT NULL,
+        PRIMARY KEY (incident_id, warning_key)
+    );
+    CREATE TABLE wf_ico_drafts (
+        incident_id TEXT PRIMARY KEY REFERENCES wf_incidents(incident_id),
+        edits TEXT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        updated_by TEXT NOT NULL
+    );
+    CREATE TABLE wf_audit (
+        position BIGINT PRIMARY KEY,
+        seq BIGINT NOT NULL UNIQUE,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        details_json TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TABLE wf_audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq BIGINT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TABLE wf_notifications (
+        id BIGSERIAL PRIMARY KEY,
+        dedupe_key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        incident_id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        email_done INTEGER NOT NULL DEFAULT 0,
+        webhook_done INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT NOT NULL,
+        last_error TEXT
+    );
+    CREATE INDEX wf_notifications_pending ON wf_notifications (next_attempt_at)
+        WHERE email_done = 0 OR webhook_done = 0;
+    CREATE TABLE wf_counters (
+        name TEXT PRIMARY KEY,
+        value BIGINT NOT NULL
+    );
+    CREATE INDEX wf_events_breach ON events (id)
+        WHERE kind IN ('case_file_egress', 'case_files_found', 'lock_failed', 'lost_device_report');
+    """,
 )

@@ -42,12 +42,19 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval:
 
 @dataclass
 class Collector:
-    """A `caseguard-collector serve` process and its data dir."""
+    """A `caseguard-collector serve` process and its data dir (and its PostgreSQL, if ``database_url``)."""
 
     data_dir: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[str] | None = None
     log_path: Path | None = None
+    database_url: str | None = None
+
+    @property
+    def store_args(self) -> list[str]:
+        """``--data-dir`` and, when set, ``--database-url``: where commands find the store."""
+        url = ["--database-url", self.database_url] if self.database_url else []
+        return ["--data-dir", str(self.data_dir), *url]
 
     @property
     def address(self) -> str:
@@ -57,14 +64,15 @@ class Collector:
         run_cli("collector", "pki", "init", "--data-dir", str(self.data_dir))
 
     def issue(self, name: str, out: Path) -> Path:
-        run_cli("collector", "devices", "issue", name, "--data-dir", str(self.data_dir), "--out", str(out))
+        run_cli("collector", "devices", "issue", name, *self.store_args, "--out", str(out))
         return out
 
-    def start(self) -> None:
+    def start(self, *extra_args: str) -> None:
+        """Start `serve`; ``extra_args`` are added to its command line (e.g. ``--console HOST:PORT``)."""
         self.log_path = self.data_dir / f"collector-{self.port}.log"
         log = open(self.log_path, "a")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "collector", "serve", "--data-dir", str(self.data_dir), "--listen", self.address],
+            [PYTHON, "-m", "collector", "serve", *self.store_args, "--listen", self.address, *extra_args],
             stdout=log, stderr=subprocess.STDOUT, text=True,
         )
         log.close()
