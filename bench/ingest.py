@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import percentile  # noqa: E402
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -58,7 +60,7 @@ def _serve_noop(data_dir: str, listen: str) -> None:
     from collector.store.sqlite import SQLiteStore
 
     class NoopStore(SQLiteStore):
-        def ingest(self, batches, received_at_us):  # type: ignore[no-untyped-def]
+        def ingest(self, batches, received_at_us):
             return IngestOutcome(sum(len(e) for _, e in batches), 0, 0)
 
     paths = PkiPaths.in_data_dir(Path(data_dir))
@@ -133,9 +135,9 @@ def _run_load(cert_dirs: list[Path], address: str, batches: int, batch_size: int
         p.join()
     begin = min(r[0] for r in results)
     end = max(r[1] for r in results)
-    lat = sorted(x for r in results for x in r[2])
+    lat = [x for r in results for x in r[2]]
     total = len(cert_dirs) * batches * batch_size
-    return total / (end - begin), lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+    return total / (end - begin), percentile(lat, 0.99)
 
 
 def _start(cmd: list[str], port: int) -> subprocess.Popen[bytes]:
