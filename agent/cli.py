@@ -75,10 +75,17 @@ def _parser() -> argparse.ArgumentParser:
     lost.add_argument("--contents", default="", help="what was on it, in general terms")
     lost.set_defaults(func=_cmd_report_lost)
 
+    enroll = sub.add_parser("enroll", help="get this laptop's identity from the collector with a token from IT")
+    enroll.add_argument("--collector", required=True, help="HOST:PORT of the collector's enrolment port")
+    enroll.add_argument("--token", required=True, help="the enrolment token (cgt_...)")
+    enroll.add_argument("--ca-fingerprint", required=True, help="SHA256:... of the collector's CA, from IT")
+    enroll.add_argument("--label", default="", help="a readable hint for the device name (default: hostname)")
+    enroll.set_defaults(func=_cmd_enroll)
+
     session = sub.add_parser("session", help="the per-user session component: idle clock, auto-lock, lock posture")
     session.set_defaults(func=_cmd_session)
 
-    for sp in (run, emit, status, ping, classify, lost, session):
+    for sp in (run, emit, status, ping, classify, lost, session, enroll):
         sp.add_argument("--config", required=True, help="path to agent.toml")
     return p
 
@@ -96,6 +103,18 @@ def _cmd_run(config: AgentConfig, args: argparse.Namespace) -> int:
     runtime.start()
     runtime.wait()
     runtime.stop()
+    return 0
+
+
+def _cmd_enroll(config: AgentConfig, args: argparse.Namespace) -> int:
+    from agent.enrollment import EnrollmentError, enroll
+
+    try:
+        name = enroll(config, args.collector, args.token, args.ca_fingerprint, args.label)
+    except EnrollmentError as exc:
+        print(f"caseguard-agent: enrolment failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"enrolled as {name}; certificate in {config.collector.cert}, key (never sent) in {config.collector.key}")
     return 0
 
 

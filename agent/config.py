@@ -29,6 +29,8 @@ class CollectorSettings:
     server_name: str = ""  # TLS name override, when the address is not in the server certificate
     timeout_s: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
+    renew_before_days: float = 30.0
+    policy_interval_s: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class AgentConfig:
     posture: PostureSettings = field(default_factory=PostureSettings)
     log_level: str = "INFO"
     source: Path | None = None
+    explicit: frozenset[str] = frozenset()  # "section.key" set in the file (central policy merging)
 
     @property
     def outbox_path(self) -> Path:
@@ -175,7 +178,10 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
 
     col = _table(raw, "collector")
     _reject_unknown(
-        col, {"address", "addresses", "ca", "cert", "key", "server_name", "timeout_s", "max_message_bytes"}, "collector"
+        col,
+        {"address", "addresses", "ca", "cert", "key", "server_name", "timeout_s", "max_message_bytes",
+         "renew_before_days", "policy_interval_s"},
+        "collector",
     )
     addresses: list[str] = []
     if "address" in col:
@@ -200,6 +206,8 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
         server_name=_str(col.get("server_name", ""), "collector.server_name", allow_empty=True),
         timeout_s=_positive(col.get("timeout_s", 10.0), "collector.timeout_s"),
         max_message_bytes=int(_positive(col.get("max_message_bytes", 4 * 1024 * 1024), "collector.max_message_bytes")),
+        renew_before_days=_positive(col.get("renew_before_days", 30.0), "collector.renew_before_days"),
+        policy_interval_s=_positive(col.get("policy_interval_s", 300.0), "collector.policy_interval_s"),
     )
 
     ob = _table(raw, "outbox")
@@ -311,6 +319,9 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
         retry=retry,
         heartbeat=heartbeat,
         privacy=privacy,
+        explicit=frozenset(
+            f"{section}.{key}" for section, table in raw.items() if isinstance(table, Mapping) for key in table
+        ),
         case_files=case_files,
         egress=egress,
         lock=lock,

@@ -37,6 +37,7 @@ KIND_CLASSES: Mapping[str, DeliveryClass] = {
     "agent_started": DeliveryClass.ROUTINE,
     "agent_stopping": DeliveryClass.ROUTINE,
     "test": DeliveryClass.ROUTINE,
+    "policy_applied": DeliveryClass.ROUTINE,
     "lock_posture": DeliveryClass.SHEDDABLE,
     "encryption_posture": DeliveryClass.SHEDDABLE,
     "heartbeat": DeliveryClass.SHEDDABLE,

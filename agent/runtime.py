@@ -14,6 +14,7 @@ from typing import Any
 from agent.config import AgentConfig
 from agent.egress_pipeline import EgressPipeline, load_org_key
 from agent.outbox import Outbox, PendingEvent
+from agent.policy.applier import AppliedPolicy, PolicyApplier, load_cached, write_session_policy
 from agent.posture.encryption import encryption_reader
 from agent.posture.monitor import PostureMonitor, PostureProbe
 from agent.posture.summary import posture_summary
@@ -21,6 +22,7 @@ from agent.session_channel import SessionChannelServer
 from agent.transport import codec
 from agent.transport.client import CollectorClient
 from agent.transport.credentials import DeviceCredentials, load_credentials
+from agent.transport.renewal import CertificateRenewer
 from agent.transport.retry import Backoff
 from agent.transport.sender import Sender
 from agent.version import AGENT_VERSION
@@ -74,6 +76,10 @@ class AgentRuntime:
     """Everything `caseguard-agent run` does, startable and stoppable from tests."""
 
     def __init__(self, config: AgentConfig, credentials: DeviceCredentials | None = None) -> None:
+        self.local_config = config
+        cached = load_cached(config)  # the last central policy accepted, re-verified
+        if cached is not None:
+            config = cached.merged.config
         self.config = config
         c = config.collector
         self.credentials = credentials or load_credentials(c.ca, c.cert, c.key)
@@ -107,7 +113,10 @@ class AgentRuntime:
             stop_event=self._stop,
         )
         self._session_view = _SessionView()
-        self.egress = EgressPipeline(config, self.sink, load_org_key(config)) if config.egress.enabled else None
+        self._org_key = load_org_key(config)
+        self.egress = EgressPipeline(config, self.sink, self._org_key) if config.egress.enabled else None
+        self.policy = PolicyApplier(self.local_config, self.client, self.sink, self._apply_policy, self._stop, cached)
+        self.renewer = CertificateRenewer(config, self.client, self._stop)
         self.session_channel = SessionChannelServer(config.session.socket, self.sink, self._session_view.saw)
         self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="caseguard-heartbeat", daemon=True)
 
@@ -118,11 +127,15 @@ class AgentRuntime:
             {
                 "os": platform.system(),
                 "os_version": platform.release(),
+                "policy_version": str(self.policy.version),
                 "components": ["outbox", "sender", "posture", "session-channel"]
                 + (["egress", "protected-index"] if self.egress is not None else []),
             },
         )
+        write_session_policy(self.config, self.policy.version)
         self.sender.start()
+        self.policy.start()
+        self.renewer.start()
         self.posture.start()
         if self.egress is not None:
             self.egress.start()
@@ -149,6 +162,8 @@ class AgentRuntime:
             log.exception("could not record agent_stopping")
         self.session_channel.stop()
         self.posture.stop()
+        self.policy.join(timeout=5)
+        self.renewer.join(timeout=5)
         if self.egress is not None:
             self.egress.stop()
         self.sender.stop()
@@ -167,13 +182,28 @@ class AgentRuntime:
             lock_enforced_by_agent=view.enforcing,
             last_lock_at=view.last_lock_at,
         )
-        if self.egress is not None:
-            summary["protected_documents_indexed"] = self.egress.index.count()
+        summary["policy_version"] = str(self.policy.version)
+        egress = self.egress
+        if egress is not None:
+            summary["protected_documents_indexed"] = egress.index.count()
         return {
             "outbox_depth": self.outbox.depth(),
             "interval_s": int(self.config.heartbeat.interval_s),
             "posture": summary,
         }
+
+    def _apply_policy(self, applied: AppliedPolicy) -> None:
+        """Run with a new central policy from now on, without restarting the agent."""
+        new = applied.merged.config
+        old = self.config
+        self.config = new
+        write_session_policy(new, applied.version)  # session components pick up lock changes
+        if (new.egress, new.case_files, new.privacy) != (old.egress, old.case_files, old.privacy):
+            if self.egress is not None:
+                self.egress.stop()
+            self.egress = EgressPipeline(new, self.sink, self._org_key) if new.egress.enabled else None
+            if self.egress is not None:
+                self.egress.start()
 
     def _heartbeat_loop(self) -> None:
         interval = self.config.heartbeat.interval_s

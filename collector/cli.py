@@ -16,10 +16,12 @@ from types import FrameType
 
 from collector.api import codec
 from collector.config import ConfigError, default_config_path, load_config
+from collector.console import cli as console_cli
 from collector.domain.errors import DomainError
+from collector.enrollment import cli as enrollment_cli
 from collector.pki import PkiError, PkiPaths, init_pki, issue_device_certificate, write_device_bundle
 from collector.store.base import Device, DeviceExists, Store, StoreError, UnknownDevice
-from collector.store.factory import migrate, open_store, open_workflow_store
+from collector.store.factory import migrate, open_enrollment_store, open_store, open_workflow_store
 from collector.workflow import cli as workflow_cli
 from collector.workflow.errors import WorkflowError
 
@@ -66,10 +68,27 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024, help="largest request accepted")
     serve.add_argument("--workers", type=int, default=16, help="gRPC worker threads")
     serve.add_argument(
+        "--enroll-listen",
+        default=None,
+        help="HOST:PORT where laptops enrol with a token (no client certificate; off unless given)",
+    )
+    serve.add_argument(
         "--config",
         type=Path,
         default=default_config_path(os.environ),
         help="collector.toml: organisation, notifications, workflow policy (see deploy/collector.example.toml)",
+    )
+    serve.add_argument(
+        "--console",
+        metavar="HOST:PORT",
+        help="also serve the web console here, over HTTPS with the collector's server certificate",
+    )
+    serve.add_argument("--console-cert", type=Path, help="PEM certificate chain for the console instead")
+    serve.add_argument("--console-key", type=Path, help="PEM private key for --console-cert")
+    serve.add_argument(
+        "--console-plain-http",
+        action="store_true",
+        help="serve the console as plain HTTP (loopback only: for a TLS-terminating reverse proxy on this host)",
     )
     serve.set_defaults(func=_cmd_serve)
 
@@ -92,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     dlist.add_argument("--json", action="store_true", help="one JSON object a line")
     dlist.set_defaults(func=_cmd_devices_list)
     workflow_cli.add_device_commands(devices, data_dir)
+    console_cli.add_owner_commands(devices, data_dir)
 
     events = sub.add_parser("events", help="stored events").add_subparsers(dest="events", required=True)
     elist = events.add_parser("list", parents=[data_dir], help="events in the order they were stored")
@@ -104,10 +124,13 @@ def _parser() -> argparse.ArgumentParser:
     gaps.add_argument("--json", action="store_true", help="one JSON object a line")
     gaps.set_defaults(func=_cmd_events_gaps)
 
+    enrollment_cli.add_commands(sub, data_dir)
+
     mig = sub.add_parser("migrate", parents=[data_dir], help="bring the database schema up to date")
     mig.set_defaults(func=_cmd_migrate)
 
     workflow_cli.add_commands(sub, data_dir)
+    console_cli.add_user_commands(sub, data_dir)
     return p
 
 
@@ -137,7 +160,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     workflow_store = open_workflow_store(args.data_dir, args.database_url)
     workflow = workflow_service(workflow_store, config)
     writer = GroupCommitWriter(store, on_committed=workflow.on_committed)
-    servicer = CollectorServicer(store, writer, workflow=workflow)
+    enrollment_store = open_enrollment_store(args.data_dir, args.database_url)
+    servicer = CollectorServicer(store, writer, workflow=workflow, pki=paths, enrollment=enrollment_store)
     limits = ServerLimits(max_message_bytes=args.max_message_bytes, workers=args.workers)
     try:
         running = build_server(store, args.listen, tls, limits, servicer=servicer, writer=writer)
@@ -148,6 +172,41 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         return 1
     runner = WorkflowRunner(workflow)
     runner.start()
+    enrol_server = None
+    if args.enroll_listen:
+        from collector.api.enrollment_servicer import EnrollmentServicer, build_enrollment_server
+
+        try:
+            enrol_server, _ = build_enrollment_server(args.enroll_listen, EnrollmentServicer(paths, enrollment_store))
+        except OSError as exc:
+            running.stop()
+            runner.stop()
+            print(f"caseguard-collector: cannot listen for enrolment on {args.enroll_listen}: {exc}", file=sys.stderr)
+            return 1
+    console = None
+    if args.console:
+        from collector.console.server import ConsoleConfigError, start_console
+
+        try:
+            console = start_console(
+                args.console,
+                data_dir=args.data_dir,
+                database_url=args.database_url,
+                cert=args.console_cert or paths.server_cert,
+                key=args.console_key or paths.server_key,
+                plain_http=args.console_plain_http,
+                events=store,
+                workflow=workflow,
+                writer=writer,
+                org=config.org,
+            )
+        except (ConsoleConfigError, StoreError) as exc:
+            running.stop()
+            runner.stop()
+            workflow_store.close()
+            store.close()
+            print(f"caseguard-collector: console: {exc}", file=sys.stderr)
+            return 1
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -156,9 +215,18 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     print(f"caseguard-collector: serving on {args.listen} (port {running.port})", flush=True)
+    if console is not None:
+        print(f"caseguard-collector: console on {console.url}", flush=True)
+    if enrol_server is not None:
+        print(f"caseguard-collector: enrolment on {args.enroll_listen}", flush=True)
     stop.wait()
+    if console is not None:
+        console.stop()
+    if enrol_server is not None:
+        enrol_server.stop(2).wait()
     running.stop()
     runner.stop()
+    enrollment_store.close()
     workflow_store.close()
     store.close()
     return 0

@@ -17,6 +17,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_VALIDITY = dt.timedelta(days=3650)
@@ -58,6 +59,16 @@ class PkiPaths:
     def server_key(self) -> Path:
         """The collector's TLS key."""
         return self.root / "server.key"
+
+    @property
+    def policy_cert(self) -> Path:
+        """Certificate of the key that signs central policy (agents check it chains to the CA)."""
+        return self.root / "policy-signer.pem"
+
+    @property
+    def policy_key(self) -> Path:
+        """The policy signing key."""
+        return self.root / "policy-signer.key"
 
 
 @dataclass(frozen=True)
@@ -111,13 +122,59 @@ def init_pki(paths: PkiPaths, hostnames: list[str], org: str = "Caseguard", forc
                     validity=SERVER_VALIDITY)
     _write(paths.server_key, server.key_pem, secret=True)
     _write(paths.server_cert, server.cert_pem)
+    if force:
+        for stale in (paths.policy_key, paths.policy_cert):
+            stale.unlink(missing_ok=True)
+    ensure_policy_signer(paths)
 
 
 def issue_device_certificate(paths: PkiPaths, device_name: str) -> IssuedCertificate:
     """Make a key and a client certificate whose common name is ``device_name``."""
     ca_cert, ca_key = load_ca(paths)
-    sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(f"urn:caseguard:device:{device_name}")]
-    return _issue(ca_cert, ca_key, device_name, sans, server=False, validity=DEVICE_VALIDITY)
+    return _issue(ca_cert, ca_key, device_name, _device_sans(device_name), server=False, validity=DEVICE_VALIDITY)
+
+
+def issue_for_public_key(
+    paths: PkiPaths, public_key: CertificatePublicKeyTypes, device_name: str, validity: dt.timedelta
+) -> IssuedCertificate:
+    """A client certificate for a key made elsewhere (enrolment, renewal); ``key_pem`` is empty."""
+    ca_cert, ca_key = load_ca(paths)
+    cert = _build(ca_cert, ca_key, public_key, device_name, _device_sans(device_name), server=False,
+                  validity=validity)
+    return IssuedCertificate(
+        cert.public_bytes(serialization.Encoding.PEM), b"", fingerprint_of(cert), cert.not_valid_after_utc
+    )
+
+
+def _device_sans(device_name: str) -> list[x509.GeneralName]:
+    return [x509.UniformResourceIdentifier(f"urn:caseguard:device:{device_name}")]
+
+
+POLICY_SIGNER_NAME = "Caseguard policy signer"
+
+
+def ensure_policy_signer(paths: PkiPaths) -> None:
+    """Make the policy signing key and certificate if this PKI has none yet."""
+    if paths.policy_key.exists() and paths.policy_cert.exists():
+        return
+    ca_cert, ca_key = load_ca(paths)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = _now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, POLICY_SIGNER_NAME)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(ca_cert.not_valid_after_utc)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write(paths.policy_key, _key_pem(key), secret=True)
+    _write(paths.policy_cert, cert.public_bytes(serialization.Encoding.PEM))
 
 
 def load_ca(paths: PkiPaths) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -142,14 +199,30 @@ def _issue(
     validity: dt.timedelta,
 ) -> IssuedCertificate:
     key = ec.generate_private_key(ec.SECP256R1())
+    cert = _build(ca_cert, ca_key, key.public_key(), common_name, sans, server=server, validity=validity)
+    return IssuedCertificate(
+        cert.public_bytes(serialization.Encoding.PEM), _key_pem(key), fingerprint_of(cert), cert.not_valid_after_utc
+    )
+
+
+def _build(
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    public_key: CertificatePublicKeyTypes,
+    common_name: str,
+    sans: list[x509.GeneralName],
+    *,
+    server: bool,
+    validity: dt.timedelta,
+) -> x509.Certificate:
     now = _now()
     not_after = min(now + validity, ca_cert.not_valid_after_utc)
     usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(not_after)
@@ -163,9 +236,6 @@ def _issue(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
         .sign(ca_key, hashes.SHA256())
-    )
-    return IssuedCertificate(
-        cert.public_bytes(serialization.Encoding.PEM), _key_pem(key), fingerprint_of(cert), not_after
     )
 
 

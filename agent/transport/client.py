@@ -32,6 +32,14 @@ def _identity(b: bytes) -> bytes:
     return b
 
 
+def _channel_credentials(credentials: DeviceCredentials) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(
+        root_certificates=credentials.ca_pem,
+        private_key=credentials.key_pem,
+        certificate_chain=credentials.cert_pem,
+    )
+
+
 class CollectorClient:
     """Calls SendEvents / Heartbeat / ReportLostDevice; switches address after a transport failure."""
 
@@ -47,11 +55,7 @@ class CollectorClient:
         if not addresses:
             raise ValueError("at least one collector address is needed")
         self._addresses = list(addresses)
-        self._creds = grpc.ssl_channel_credentials(
-            root_certificates=credentials.ca_pem,
-            private_key=credentials.key_pem,
-            certificate_chain=credentials.cert_pem,
-        )
+        self._creds = _channel_credentials(credentials)
         self._options: list[tuple[str, Any]] = [
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -89,6 +93,23 @@ class CollectorClient:
         return codec.decode_lost_device_response(
             self._call("ReportLostDevice", codec.encode_lost_device_request(report))
         )
+
+    def renew_certificate(self, csr_der: bytes) -> bytes:
+        """A new certificate (PEM) for the key in ``csr_der``, signed by the collector's CA."""
+        return codec.decode_renew_response(self._call("RenewCertificate", codec.encode_renew_request(csr_der)))
+
+    def get_policy(self, have_version: int) -> codec.SignedPolicyWire | None:
+        """The central policy if newer than ``have_version``; None when ours is current."""
+        return codec.decode_policy_response(self._call("GetPolicy", codec.encode_policy_request(have_version)))
+
+    def reload_credentials(self, credentials: DeviceCredentials) -> None:
+        """Use a renewed certificate from now on (the next call opens a new channel)."""
+        with self._lock:
+            self._creds = _channel_credentials(credentials)
+            self.device_id = credentials.device_id
+            if self._channel is not None:
+                self._channel.close()
+                self._channel = None
 
     def close(self) -> None:
         """Close the channel; cancels any call in flight (used for prompt shutdown)."""

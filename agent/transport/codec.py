@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,6 +101,40 @@ def decode_lost_device_response(data: bytes) -> tuple[str, str]:
     """(reference, message for the staff member)."""
     reply = collector_pb2.ReportLostDeviceResponse.FromString(data)
     return reply.reference, reply.message
+
+
+def encode_renew_request(csr_der: bytes) -> bytes:
+    """A RenewCertificate request."""
+    return collector_pb2.RenewCertificateRequest(csr_der=csr_der).SerializeToString()
+
+
+def decode_renew_response(data: bytes) -> bytes:
+    """The renewed certificate, PEM."""
+    return bytes(collector_pb2.RenewCertificateResponse.FromString(data).certificate_pem)
+
+
+@dataclass(frozen=True)
+class SignedPolicyWire:
+    """A signed central policy as it came off the wire (verified by agent.policy)."""
+
+    version: int
+    body: bytes
+    signature: bytes
+    signer_pem: bytes
+
+
+def encode_policy_request(have_version: int) -> bytes:
+    """A GetPolicy request."""
+    return collector_pb2.GetPolicyRequest(have_version=have_version).SerializeToString()
+
+
+def decode_policy_response(data: bytes) -> SignedPolicyWire | None:
+    """The newer policy, or None when the agent's is current."""
+    reply = collector_pb2.GetPolicyResponse.FromString(data)
+    if not reply.changed:
+        return None
+    p = reply.policy
+    return SignedPolicyWire(p.version, bytes(p.body), bytes(p.signature), bytes(p.signer_pem))
 
 
 def timestamp_text(ts: timestamp_pb2.Timestamp) -> str:

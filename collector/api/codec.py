@@ -12,7 +12,7 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
-from caseguard.v1 import collector_pb2, events_pb2
+from caseguard.v1 import collector_pb2, enrollment_pb2, events_pb2
 from collector.store.base import IncomingEvent, StoredEvent
 
 _BODY_CLASSES: Mapping[str, type[Any]] = {
@@ -144,3 +144,27 @@ def us_to_iso(us: int | None) -> str | None:
     if us is None:
         return None
     return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat()
+
+
+def enroll_response(device_name: str, cert_pem: bytes, not_after: datetime) -> enrollment_pb2.EnrollResponse:
+    """The reply to Enroll."""
+    reply = enrollment_pb2.EnrollResponse(device_name=device_name, certificate_pem=cert_pem)
+    reply.not_after.FromDatetime(not_after)
+    return reply
+
+
+def renew_response(cert_pem: bytes, not_after: datetime) -> collector_pb2.RenewCertificateResponse:
+    """The reply to RenewCertificate."""
+    reply = collector_pb2.RenewCertificateResponse(certificate_pem=cert_pem)
+    reply.not_after.FromDatetime(not_after)
+    return reply
+
+
+def policy_response(
+    version: int, body: bytes, signature: bytes, signer_pem: bytes
+) -> collector_pb2.GetPolicyResponse:
+    """A GetPolicy reply carrying a newer signed policy."""
+    return collector_pb2.GetPolicyResponse(
+        changed=True,
+        policy=collector_pb2.SignedPolicy(version=version, body=body, signature=signature, signer_pem=signer_pem),
+    )

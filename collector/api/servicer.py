@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NoReturn, Protocol
@@ -14,7 +13,11 @@ import grpc
 from caseguard.v1 import collector_pb2, collector_pb2_grpc
 from collector.api import codec
 from collector.api.identity import CallerRefused, DeviceAuthenticator
-from collector.store.base import Device, IncomingEvent, Store, StoreError
+from collector.api.lost_reports import file_lost_report
+from collector.enrollment.certificates import issue_from_csr
+from collector.pki import PkiError, PkiPaths
+from collector.store.base import Device, IncomingEvent, Store, StoreError, UnknownDevice
+from collector.store.enrollment_base import EnrollmentStore
 from collector.store.group_commit import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -49,12 +52,16 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         *,
         clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
         workflow: WorkflowHooks | None = None,
+        pki: PkiPaths | None = None,
+        enrollment: EnrollmentStore | None = None,
     ) -> None:
         self._store = store
         self._writer = writer
         self._auth = DeviceAuthenticator(store)
         self._clock_us = clock_us
         self._workflow = workflow
+        self._pki = pki
+        self._enrollment = enrollment
 
     def SendEvents(
         self, request: collector_pb2.SendEventsRequest, context: grpc.ServicerContext
@@ -104,20 +111,48 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         name, body, lost_at = codec.decode_lost_report(request, reporter.name)
         if not name:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "report.device_name is required")
-        if self._store.get_device(name) is None:
-            _abort(context, grpc.StatusCode.NOT_FOUND, f"no enrolled device named {name!r}")
-        now = self._clock_us()
-        report_id = str(uuid.uuid4())
-        event = IncomingEvent(report_id, 0, "lost_device_report", lost_at or now, "collector", body)
-        self._store_or_abort(context, name, [event])
         try:
-            self._store.mark_lost(name, now)
+            filed = file_lost_report(
+                self._store, self._writer, self._workflow, name, body, lost_at_us=lost_at, now_us=self._clock_us()
+            )
+        except UnknownDevice:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"no enrolled device named {name!r}")
+        except (StoreError, TimeoutError) as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"storage unavailable, retry later: {exc}")
+        log.warning("device %s reported lost by %s (reference %s)", name, reporter.name, filed.reference)
+        return codec.lost_report_response(filed.reference, LOST_DEVICE_MESSAGE)
+
+    def RenewCertificate(
+        self, request: collector_pb2.RenewCertificateRequest, context: grpc.ServicerContext
+    ) -> collector_pb2.RenewCertificateResponse:
+        """A new certificate for this device's new key; the old one stays valid until it expires."""
+        device = self._authenticate(context)
+        if self._pki is None:
+            _abort(context, grpc.StatusCode.UNIMPLEMENTED, "this collector does not renew certificates")
+        try:
+            issued = issue_from_csr(self._pki, request.csr_der, device.name)
+            self._store.add_certificate(device.name, issued.fingerprint, self._clock_us())
+        except PkiError as exc:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except StoreError as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"storage unavailable: {exc}")
-        incident = self._workflow.lost_device_reported(name, report_id) if self._workflow is not None else None
-        reference = incident or report_id
-        log.warning("device %s reported lost by %s (reference %s)", name, reporter.name, reference)
-        return codec.lost_report_response(reference, LOST_DEVICE_MESSAGE)
+        log.info("renewed the certificate of device %s", device.name)
+        return codec.renew_response(issued.cert_pem, issued.not_after)
+
+    def GetPolicy(
+        self, request: collector_pb2.GetPolicyRequest, context: grpc.ServicerContext
+    ) -> collector_pb2.GetPolicyResponse:
+        """The current signed policy when it is newer than the agent's."""
+        self._authenticate(context)
+        if self._enrollment is None:
+            return collector_pb2.GetPolicyResponse(changed=False)
+        try:
+            current = self._enrollment.current_policy()
+        except StoreError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"storage unavailable: {exc}")
+        if current is None or current.version <= request.have_version:
+            return collector_pb2.GetPolicyResponse(changed=False)
+        return codec.policy_response(current.version, current.body, current.signature, current.signer_pem)
 
     def _authenticate(self, context: grpc.ServicerContext) -> Device:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from collector.store.base import Store, StoreError
+from collector.store.enrollment_base import EnrollmentStore
 from collector.store.workflow_base import WorkflowStore
 
 SQLITE_FILE = "collector.sqlite3"
@@ -34,6 +35,17 @@ def open_workflow_store(data_dir: Path, database_url: str | None = None) -> Work
     from collector.store.workflow_sqlite import SQLiteWorkflowStore
 
     return SQLiteWorkflowStore(data_dir / SQLITE_FILE)
+
+
+def open_enrollment_store(data_dir: Path, database_url: str | None = None) -> EnrollmentStore:
+    """Enrolment tokens and policy versions, in the same database as the events."""
+    if database_url:
+        from collector.store.enrollment_postgres import PostgresEnrollmentStore
+
+        return PostgresEnrollmentStore(database_url)
+    from collector.store.enrollment_sqlite import SQLiteEnrollmentStore
+
+    return SQLiteEnrollmentStore(data_dir / SQLITE_FILE)
 
 
 def migrate(data_dir: Path, database_url: str | None = None) -> tuple[int, int]:

@@ -118,4 +118,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX wf_events_breach ON events (id)
         WHERE kind IN ('case_file_egress', 'case_files_found', 'lock_failed', 'lost_device_report');
     """,
+    # 3: enrolment tokens (secrets only as SHA-256) and signed central policy versions
+    """
+    CREATE TABLE enrollment_tokens (
+        token_id TEXT PRIMARY KEY,
+        secret_hash BYTEA NOT NULL,
+        expires_at BIGINT NOT NULL,
+        uses_left INTEGER NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE policies (
+        version INTEGER PRIMARY KEY,
+        body BYTEA NOT NULL,
+        signature BYTEA NOT NULL,
+        signer_pem BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    """,
 )

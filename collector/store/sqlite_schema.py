@@ -112,4 +112,68 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX wf_events_breach ON events(id)
         WHERE kind IN ('case_file_egress', 'case_files_found', 'lock_failed', 'lost_device_report')
     """,
+    # 3: the web console (collector/store/console_sqlite.py): accounts with argon2 hashes, sessions
+    # (a SHA-256 of each token, never the token), which staff own which devices, incident
+    # assignments and officers' internal notes. The partial index (posture kinds only, so ingest of
+    # other kinds pays nothing for it) serves the incident page's "posture at the time" lookups.
+    """
+    CREATE TABLE console_users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        disabled_at INTEGER,
+        last_login_at INTEGER
+    );
+    CREATE TABLE console_sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES console_users(name),
+        csrf_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        flash TEXT
+    );
+    CREATE INDEX console_sessions_user ON console_sessions(user_name);
+    CREATE TABLE console_device_owners (
+        device TEXT NOT NULL REFERENCES devices(name),
+        user_name TEXT NOT NULL REFERENCES console_users(name),
+        assigned_at INTEGER NOT NULL,
+        PRIMARY KEY (device, user_name)
+    );
+    CREATE INDEX console_device_owners_user ON console_device_owners(user_name);
+    CREATE TABLE console_assignments (
+        incident_id TEXT PRIMARY KEY REFERENCES wf_incidents(incident_id),
+        user_name TEXT NOT NULL REFERENCES console_users(name),
+        assigned_at INTEGER NOT NULL,
+        assigned_by TEXT NOT NULL
+    );
+    CREATE TABLE console_notes (
+        id INTEGER PRIMARY KEY,
+        incident_id TEXT NOT NULL REFERENCES wf_incidents(incident_id),
+        at INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX console_notes_incident ON console_notes(incident_id, id);
+    CREATE INDEX console_posture_events ON events(device, kind, received_at)
+        WHERE kind IN ('encryption_posture', 'lock_posture', 'heartbeat')
+    """,
+    # 4: enrolment tokens (secrets only as SHA-256) and signed central policy versions
+    """
+    CREATE TABLE enrollment_tokens (
+        token_id TEXT PRIMARY KEY,
+        secret_hash BLOB NOT NULL,
+        expires_at INTEGER NOT NULL,
+        uses_left INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE policies (
+        version INTEGER PRIMARY KEY,
+        body BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        signer_pem BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    """,
 )

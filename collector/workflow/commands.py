@@ -12,8 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from collector.domain.canonical_json import JsonValue
-from collector.domain.grouping import split_alert
-from collector.domain.incident import ReportType, SubjectsGround
+from collector.domain.grouping import attach_alert, split_alert
+from collector.domain.incident import IncidentState, ReportType, SubjectsGround
 from collector.domain.instants import iso_utc
 from collector.domain.lifecycle import (
     Assess,
@@ -167,6 +167,36 @@ class IncidentCommands:
             tx.index_alert(alert.alert_id, str(alert.kind), alert.device_id, to_us(alert.received_at), new_id)
             batch.finish()
             return batch.load(new_id)
+
+    def merge(self, target_id: str, source_id: str, *, by: str, reason: str) -> IncidentRecord:
+        """Move every alert of a suspected incident into ``target_id``; the source is dismissed as merged.
+
+        Only a suspected source can be merged: once confirmed it has its own aware_at and
+        decisions, which must not vanish into another incident. The source keeps its alerts
+        in its own history (grouping never discards a field); the alert index and every
+        future grouping point at the target. Returns the target after the merge.
+        """
+        if not reason.strip():
+            raise WorkflowError("say why the incidents belong together")
+        if target_id == source_id:
+            raise WorkflowError("an incident cannot be merged into itself")
+        now = self._clock()
+        with self._store.transaction() as tx:
+            batch = IncidentBatch(tx, now, self._policy)
+            source = batch.load(source_id).incident
+            target = batch.load(target_id).incident
+            if source.state is not IncidentState.SUSPECTED:
+                raise WorkflowError(
+                    f"{source_id} is {source.state}: only a suspected incident can be merged into another"
+                )
+            for alert in source.alerts:
+                target = batch.apply(attach_alert(target, alert, now, by)).incident
+                tx.index_alert(alert.alert_id, str(alert.kind), alert.device_id, to_us(alert.received_at), target_id)
+            why = f"merged into {target_id}: {reason.strip()}"
+            batch.apply(apply(source, Dismiss(by, why), now, self._policy.clock))
+            batch.audit(by, "incident.merge", target_id, {"merged_from": source_id, "alerts": len(source.alerts)})
+            batch.finish()
+            return batch.load(target_id)
 
     def device_found(self, device: str, *, by: str, reason: str) -> None:
         """A device reported lost is back with IT: its check-ins stop raising alerts (audited).

@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from collector.notify.mail import SmtpChannel, SmtpSettings
 from collector.notify.webhook import WebhookChannel, WebhookSettings
 from collector.workflow.service import WorkflowService
-from tests.integration.harness import PYTHON, Agent, Collector, free_port, run_cli, wait_for
+from tests.integration.harness import Agent, Collector, free_port, run_cli, wait_for
 from tests.unit.workflow.helpers import EGRESS, T0, World
 
 pytestmark = pytest.mark.integration
@@ -131,30 +131,9 @@ class ConfiguredCollector(Collector):
 
     config: Path | None = None
 
-    def start(self) -> None:
-        import subprocess
-
+    def start(self, *extra_args: str) -> None:
         assert self.config is not None
-        self.log_path = self.data_dir / f"collector-{self.port}.log"
-        with open(self.log_path, "a") as log:
-            self.proc = subprocess.Popen(
-                [
-                    PYTHON,
-                    "-m",
-                    "collector",
-                    "serve",
-                    "--data-dir",
-                    str(self.data_dir),
-                    "--listen",
-                    self.address,
-                    "--config",
-                    str(self.config),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        wait_for(self._listening, 20, f"collector on {self.address}")
+        super().start("--config", str(self.config), *extra_args)
 
 
 def test_serve_mails_and_posts_a_new_incident(

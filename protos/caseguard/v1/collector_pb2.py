@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from caseguard.v1 import events_pb2 as caseguard_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61seguard/v1/collector.proto\x12\x0c\x63\x61seguard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19\x63\x61seguard/v1/events.proto\"8\n\x11SendEventsRequest\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.caseguard.v1.Event\"-\n\tRejection\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"_\n\x12SendEventsResponse\x12\x1e\n\x16\x61\x63knowledged_event_ids\x18\x01 \x03(\t\x12)\n\x08rejected\x18\x02 \x03(\x0b\x32\x17.caseguard.v1.Rejection\"l\n\x10HeartbeatRequest\x12+\n\x07sent_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0coutbox_depth\x18\x02 \x01(\x04\x12\x15\n\ragent_version\x18\x03 \x01(\t\"\x86\x01\n\x11HeartbeatResponse\x12/\n\x0bserver_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12\x15\n\rreported_lost\x18\x03 \x01(\x08\x12\x16\n\x0epolicy_version\x18\x04 \x01(\t\"I\n\x17ReportLostDeviceRequest\x12.\n\x06report\x18\x01 \x01(\x0b\x32\x1e.caseguard.v1.LostDeviceReport\">\n\x18ReportLostDeviceResponse\x12\x11\n\treference\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t2\x8d\x02\n\tCollector\x12O\n\nSendEvents\x12\x1f.caseguard.v1.SendEventsRequest\x1a .caseguard.v1.SendEventsResponse\x12L\n\tHeartbeat\x12\x1e.caseguard.v1.HeartbeatRequest\x1a\x1f.caseguard.v1.HeartbeatResponse\x12\x61\n\x10ReportLostDevice\x12%.caseguard.v1.ReportLostDeviceRequest\x1a&.caseguard.v1.ReportLostDeviceResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61seguard/v1/collector.proto\x12\x0c\x63\x61seguard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19\x63\x61seguard/v1/events.proto\"8\n\x11SendEventsRequest\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.caseguard.v1.Event\"-\n\tRejection\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"_\n\x12SendEventsResponse\x12\x1e\n\x16\x61\x63knowledged_event_ids\x18\x01 \x03(\t\x12)\n\x08rejected\x18\x02 \x03(\x0b\x32\x17.caseguard.v1.Rejection\"l\n\x10HeartbeatRequest\x12+\n\x07sent_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0coutbox_depth\x18\x02 \x01(\x04\x12\x15\n\ragent_version\x18\x03 \x01(\t\"\x86\x01\n\x11HeartbeatResponse\x12/\n\x0bserver_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12\x15\n\rreported_lost\x18\x03 \x01(\x08\x12\x16\n\x0epolicy_version\x18\x04 \x01(\t\"I\n\x17ReportLostDeviceRequest\x12.\n\x06report\x18\x01 \x01(\x0b\x32\x1e.caseguard.v1.LostDeviceReport\">\n\x18ReportLostDeviceResponse\x12\x11\n\treference\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"*\n\x17RenewCertificateRequest\x12\x0f\n\x07\x63sr_der\x18\x01 \x01(\x0c\"b\n\x18RenewCertificateResponse\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x01 \x01(\x0c\x12-\n\tnot_after\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"(\n\x10GetPolicyRequest\x12\x14\n\x0chave_version\x18\x01 \x01(\x04\"T\n\x0cSignedPolicy\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x0c\n\x04\x62ody\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\x12\x12\n\nsigner_pem\x18\x04 \x01(\x0c\"P\n\x11GetPolicyResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12*\n\x06policy\x18\x02 \x01(\x0b\x32\x1a.caseguard.v1.SignedPolicy2\xbe\x03\n\tCollector\x12O\n\nSendEvents\x12\x1f.caseguard.v1.SendEventsRequest\x1a .caseguard.v1.SendEventsResponse\x12L\n\tHeartbeat\x12\x1e.caseguard.v1.HeartbeatRequest\x1a\x1f.caseguard.v1.HeartbeatResponse\x12\x61\n\x10ReportLostDevice\x12%.caseguard.v1.ReportLostDeviceRequest\x1a&.caseguard.v1.ReportLostDeviceResponse\x12\x61\n\x10RenewCertificate\x12%.caseguard.v1.RenewCertificateRequest\x1a&.caseguard.v1.RenewCertificateResponse\x12L\n\tGetPolicy\x12\x1e.caseguard.v1.GetPolicyRequest\x1a\x1f.caseguard.v1.GetPolicyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,6 +47,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REPORTLOSTDEVICEREQUEST']._serialized_end=628
   _globals['_REPORTLOSTDEVICERESPONSE']._serialized_start=630
   _globals['_REPORTLOSTDEVICERESPONSE']._serialized_end=692
-  _globals['_COLLECTOR']._serialized_start=695
-  _globals['_COLLECTOR']._serialized_end=964
+  _globals['_RENEWCERTIFICATEREQUEST']._serialized_start=694
+  _globals['_RENEWCERTIFICATEREQUEST']._serialized_end=736
+  _globals['_RENEWCERTIFICATERESPONSE']._serialized_start=738
+  _globals['_RENEWCERTIFICATERESPONSE']._serialized_end=836
+  _globals['_GETPOLICYREQUEST']._serialized_start=838
+  _globals['_GETPOLICYREQUEST']._serialized_end=878
+  _globals['_SIGNEDPOLICY']._serialized_start=880
+  _globals['_SIGNEDPOLICY']._serialized_end=964
+  _globals['_GETPOLICYRESPONSE']._serialized_start=966
+  _globals['_GETPOLICYRESPONSE']._serialized_end=1046
+  _globals['_COLLECTOR']._serialized_start=1049
+  _globals['_COLLECTOR']._serialized_end=1495
 # @@protoc_insertion_point(module_scope)

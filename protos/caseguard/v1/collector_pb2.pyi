@@ -67,3 +67,43 @@ class ReportLostDeviceResponse(_message.Message):
     reference: str
     message: str
     def __init__(self, reference: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class RenewCertificateRequest(_message.Message):
+    __slots__ = ("csr_der",)
+    CSR_DER_FIELD_NUMBER: _ClassVar[int]
+    csr_der: bytes
+    def __init__(self, csr_der: _Optional[bytes] = ...) -> None: ...
+
+class RenewCertificateResponse(_message.Message):
+    __slots__ = ("certificate_pem", "not_after")
+    CERTIFICATE_PEM_FIELD_NUMBER: _ClassVar[int]
+    NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    certificate_pem: bytes
+    not_after: _timestamp_pb2.Timestamp
+    def __init__(self, certificate_pem: _Optional[bytes] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetPolicyRequest(_message.Message):
+    __slots__ = ("have_version",)
+    HAVE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    have_version: int
+    def __init__(self, have_version: _Optional[int] = ...) -> None: ...
+
+class SignedPolicy(_message.Message):
+    __slots__ = ("version", "body", "signature", "signer_pem")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SIGNER_PEM_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    body: bytes
+    signature: bytes
+    signer_pem: bytes
+    def __init__(self, version: _Optional[int] = ..., body: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., signer_pem: _Optional[bytes] = ...) -> None: ...
+
+class GetPolicyResponse(_message.Message):
+    __slots__ = ("changed", "policy")
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    changed: bool
+    policy: SignedPolicy
+    def __init__(self, changed: _Optional[bool] = ..., policy: _Optional[_Union[SignedPolicy, _Mapping]] = ...) -> None: ...

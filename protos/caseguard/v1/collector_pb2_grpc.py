@@ -49,6 +49,16 @@ class CollectorStub:
                 request_serializer=caseguard_dot_v1_dot_collector__pb2.ReportLostDeviceRequest.SerializeToString,
                 response_deserializer=caseguard_dot_v1_dot_collector__pb2.ReportLostDeviceResponse.FromString,
                 _registered_method=True)
+        self.RenewCertificate = channel.unary_unary(
+                '/caseguard.v1.Collector/RenewCertificate',
+                request_serializer=caseguard_dot_v1_dot_collector__pb2.RenewCertificateRequest.SerializeToString,
+                response_deserializer=caseguard_dot_v1_dot_collector__pb2.RenewCertificateResponse.FromString,
+                _registered_method=True)
+        self.GetPolicy = channel.unary_unary(
+                '/caseguard.v1.Collector/GetPolicy',
+                request_serializer=caseguard_dot_v1_dot_collector__pb2.GetPolicyRequest.SerializeToString,
+                response_deserializer=caseguard_dot_v1_dot_collector__pb2.GetPolicyResponse.FromString,
+                _registered_method=True)
 
 
 class CollectorServicer:
@@ -76,6 +86,20 @@ class CollectorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenewCertificate(self, request, context):
+        """Renew this device's certificate before it expires, for a new key made on the laptop.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPolicy(self, request, context):
+        """The current central policy, if newer than the version the agent has.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollectorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +117,16 @@ def add_CollectorServicer_to_server(servicer, server):
                     servicer.ReportLostDevice,
                     request_deserializer=caseguard_dot_v1_dot_collector__pb2.ReportLostDeviceRequest.FromString,
                     response_serializer=caseguard_dot_v1_dot_collector__pb2.ReportLostDeviceResponse.SerializeToString,
+            ),
+            'RenewCertificate': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewCertificate,
+                    request_deserializer=caseguard_dot_v1_dot_collector__pb2.RenewCertificateRequest.FromString,
+                    response_serializer=caseguard_dot_v1_dot_collector__pb2.RenewCertificateResponse.SerializeToString,
+            ),
+            'GetPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPolicy,
+                    request_deserializer=caseguard_dot_v1_dot_collector__pb2.GetPolicyRequest.FromString,
+                    response_serializer=caseguard_dot_v1_dot_collector__pb2.GetPolicyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -176,6 +210,60 @@ class Collector:
             '/caseguard.v1.Collector/ReportLostDevice',
             caseguard_dot_v1_dot_collector__pb2.ReportLostDeviceRequest.SerializeToString,
             caseguard_dot_v1_dot_collector__pb2.ReportLostDeviceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewCertificate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caseguard.v1.Collector/RenewCertificate',
+            caseguard_dot_v1_dot_collector__pb2.RenewCertificateRequest.SerializeToString,
+            caseguard_dot_v1_dot_collector__pb2.RenewCertificateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caseguard.v1.Collector/GetPolicy',
+            caseguard_dot_v1_dot_collector__pb2.GetPolicyRequest.SerializeToString,
+            caseguard_dot_v1_dot_collector__pb2.GetPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,

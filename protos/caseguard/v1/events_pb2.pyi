@@ -299,6 +299,16 @@ class EventsShed(_message.Message):
     total: int
     def __init__(self, counts_by_kind: _Optional[_Mapping[str, int]] = ..., seq_ranges: _Optional[_Iterable[_Union[SeqRange, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
 
+class PolicyApplied(_message.Message):
+    __slots__ = ("version", "tightened_locally", "error")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TIGHTENED_LOCALLY_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    tightened_locally: _containers.RepeatedScalarFieldContainer[str]
+    error: str
+    def __init__(self, version: _Optional[int] = ..., tightened_locally: _Optional[_Iterable[str]] = ..., error: _Optional[str] = ...) -> None: ...
+
 class TestEvent(_message.Message):
     __slots__ = ("index", "note")
     INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -308,7 +318,7 @@ class TestEvent(_message.Message):
     def __init__(self, index: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "seq", "occurred_at", "agent_version", "device_id", "case_file_egress", "case_files_found", "volume_mounted", "volume_unmounted", "lock_enforced", "lock_failed", "lock_posture", "encryption_posture", "lost_device_report", "agent_started", "agent_stopping", "coverage_degraded", "heartbeat", "events_shed", "test")
+    __slots__ = ("event_id", "seq", "occurred_at", "agent_version", "device_id", "case_file_egress", "case_files_found", "volume_mounted", "volume_unmounted", "lock_enforced", "lock_failed", "lock_posture", "encryption_posture", "lost_device_report", "agent_started", "agent_stopping", "coverage_degraded", "heartbeat", "events_shed", "test", "policy_applied")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -329,6 +339,7 @@ class Event(_message.Message):
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     EVENTS_SHED_FIELD_NUMBER: _ClassVar[int]
     TEST_FIELD_NUMBER: _ClassVar[int]
+    POLICY_APPLIED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     seq: int
     occurred_at: _timestamp_pb2.Timestamp
@@ -349,4 +360,5 @@ class Event(_message.Message):
     heartbeat: Heartbeat
     events_shed: EventsShed
     test: TestEvent
-    def __init__(self, event_id: _Optional[str] = ..., seq: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agent_version: _Optional[str] = ..., device_id: _Optional[str] = ..., case_file_egress: _Optional[_Union[CaseFileEgress, _Mapping]] = ..., case_files_found: _Optional[_Union[CaseFilesFoundOnVolume, _Mapping]] = ..., volume_mounted: _Optional[_Union[VolumeMounted, _Mapping]] = ..., volume_unmounted: _Optional[_Union[VolumeUnmounted, _Mapping]] = ..., lock_enforced: _Optional[_Union[LockEnforced, _Mapping]] = ..., lock_failed: _Optional[_Union[LockFailed, _Mapping]] = ..., lock_posture: _Optional[_Union[LockPosture, _Mapping]] = ..., encryption_posture: _Optional[_Union[EncryptionPosture, _Mapping]] = ..., lost_device_report: _Optional[_Union[LostDeviceReport, _Mapping]] = ..., agent_started: _Optional[_Union[AgentStarted, _Mapping]] = ..., agent_stopping: _Optional[_Union[AgentStopping, _Mapping]] = ..., coverage_degraded: _Optional[_Union[CoverageDegraded, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., events_shed: _Optional[_Union[EventsShed, _Mapping]] = ..., test: _Optional[_Union[TestEvent, _Mapping]] = ...) -> None: ...
+    policy_applied: PolicyApplied
+    def __init__(self, event_id: _Optional[str] = ..., seq: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agent_version: _Optional[str] = ..., device_id: _Optional[str] = ..., case_file_egress: _Optional[_Union[CaseFileEgress, _Mapping]] = ..., case_files_found: _Optional[_Union[CaseFilesFoundOnVolume, _Mapping]] = ..., volume_mounted: _Optional[_Union[VolumeMounted, _Mapping]] = ..., volume_unmounted: _Optional[_Union[VolumeUnmounted, _Mapping]] = ..., lock_enforced: _Optional[_Union[LockEnforced, _Mapping]] = ..., lock_failed: _Optional[_Union[LockFailed, _Mapping]] = ..., lock_posture: _Optional[_Union[LockPosture, _Mapping]] = ..., encryption_posture: _Optional[_Union[EncryptionPosture, _Mapping]] = ..., lost_device_report: _Optional[_Union[LostDeviceReport, _Mapping]] = ..., agent_started: _Optional[_Union[AgentStarted, _Mapping]] = ..., agent_stopping: _Optional[_Union[AgentStopping, _Mapping]] = ..., coverage_degraded: _Optional[_Union[CoverageDegraded, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., events_shed: _Optional[_Union[EventsShed, _Mapping]] = ..., test: _Optional[_Union[TestEvent, _Mapping]] = ..., policy_applied: _Optional[_Union[PolicyApplied, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,124 @@
+"""Fetching, verifying, keeping and applying the central policy while the agent runs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.config import AgentConfig
+from agent.enrollment import write_atomically
+from agent.events import EventSink
+from agent.policy.merge import Merged, merge_policy
+from agent.policy.verify import PolicyRejected, verify_policy
+from agent.transport.client import CollectorClient, DeliveryError
+
+log = logging.getLogger(__name__)
+
+POLICY_FILE = "policy.json"  # the signed policy as received (re-verified at every start)
+SESSION_POLICY_FILE = "session-policy.json"  # effective lock settings for session components
+
+
+@dataclass(frozen=True)
+class AppliedPolicy:
+    """The policy version in force and the configuration it produced."""
+
+    version: int
+    merged: Merged
+
+
+def load_cached(config: AgentConfig) -> AppliedPolicy | None:
+    """The last policy this agent accepted, verified again; None if there is none (or it no longer verifies)."""
+    path = config.state_dir / POLICY_FILE
+    if not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+        policy = verify_policy(bytes.fromhex(saved["body"]), bytes.fromhex(saved["signature"]),
+                               bytes.fromhex(saved["signer_pem"]), config.collector.ca.read_bytes())
+        return AppliedPolicy(int(saved["version"]), merge_policy(config, policy))
+    except (OSError, ValueError, KeyError, PolicyRejected) as exc:
+        log.error("the cached central policy cannot be used (%s); running with local settings", exc)
+        return None
+
+
+def write_session_policy(config: AgentConfig, version: int) -> None:
+    """The lock settings session components must enforce (they re-read this file when it changes)."""
+    lk = config.lock
+    body = {"version": version, "idle_timeout_s": lk.idle_timeout_s, "warn_s": lk.warn_s,
+            "allow_inhibitors": lk.allow_inhibitors}
+    write_atomically(config.state_dir / SESSION_POLICY_FILE, json.dumps(body).encode(), 0o644)
+
+
+def read_session_policy(state_dir: Path) -> dict[str, Any] | None:
+    """What write_session_policy wrote, or None."""
+    try:
+        data = json.loads((state_dir / SESSION_POLICY_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class PolicyApplier(threading.Thread):
+    """Asks the collector for newer policy, verifies it, keeps it and hands the new config to ``apply``."""
+
+    def __init__(
+        self,
+        local: AgentConfig,
+        client: CollectorClient,
+        sink: EventSink,
+        apply: Callable[[AppliedPolicy], None],
+        stop: threading.Event,
+        current: AppliedPolicy | None,
+    ) -> None:
+        super().__init__(name="caseguard-policy", daemon=True)
+        self._local = local
+        self._client = client
+        self._sink = sink
+        self._apply = apply
+        self._stop = stop
+        self.current = current
+
+    @property
+    def version(self) -> int:
+        """The version in force (0: local settings only)."""
+        return self.current.version if self.current else 0
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.check_once()
+            except DeliveryError as exc:
+                log.info("policy check: collector unreachable (%s)", exc.code.name)
+            except Exception:
+                log.exception("policy check failed")
+            if self._stop.wait(self._local.collector.policy_interval_s):
+                return
+
+    def check_once(self) -> bool:
+        """One round trip; True if a new version was applied."""
+        wire = self._client.get_policy(self.version)
+        if wire is None:
+            return False
+        try:
+            policy = verify_policy(wire.body, wire.signature, wire.signer_pem, self._local.collector.ca.read_bytes())
+        except PolicyRejected as exc:
+            log.error("central policy version %d refused: %s", wire.version, exc)
+            self._sink.emit("policy_applied", {"version": wire.version, "error": str(exc)})
+            return False
+        saved = {"version": wire.version, "body": wire.body.hex(), "signature": wire.signature.hex(),
+                 "signer_pem": wire.signer_pem.hex()}
+        write_atomically(self._local.state_dir / POLICY_FILE, json.dumps(saved).encode(), 0o600)
+        applied = AppliedPolicy(wire.version, merge_policy(self._local, policy))
+        self._apply(applied)
+        self.current = applied
+        self._sink.emit(
+            "policy_applied",
+            {"version": wire.version, "tightened_locally": list(applied.merged.tightened_locally)},
+        )
+        log.info("central policy version %d applied", wire.version)
+        return True

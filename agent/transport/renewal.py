@@ -1,0 +1,65 @@
+"""Renewing the device certificate before it expires, with a new key made on the laptop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+
+from agent.config import AgentConfig
+from agent.enrollment import EnrollmentError, check_issued, new_key_and_request, write_atomically
+from agent.transport.client import CollectorClient, DeliveryError
+from agent.transport.credentials import load_credentials
+
+log = logging.getLogger(__name__)
+
+
+class CertificateRenewer(threading.Thread):
+    """Checks the certificate's expiry; within ``renew_before`` of it, renews and reloads the client."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        client: CollectorClient,
+        stop: threading.Event,
+        *,
+        check_every_s: float = 3600.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        super().__init__(name="caseguard-renewal", daemon=True)
+        self._config = config
+        self._client = client
+        self._stop = stop
+        self._every = check_every_s
+        self._clock = clock
+        self.renewed = 0
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.renew_if_due()
+            except (DeliveryError, EnrollmentError, OSError, ValueError) as exc:
+                log.warning("certificate renewal failed (%s); will retry", exc)
+            if self._stop.wait(self._every):
+                return
+
+    def renew_if_due(self) -> bool:
+        """Renew now if the certificate expires within the configured window; True if renewed."""
+        c = self._config.collector
+        cert = x509.load_pem_x509_certificate(c.cert.read_bytes())
+        if cert.not_valid_after_utc - self._clock() > timedelta(days=c.renew_before_days):
+            return False
+        request = new_key_and_request(self._client.device_id)
+        cert_pem = self._client.renew_certificate(request.csr_der)
+        check_issued(cert_pem, c.ca.read_bytes(), request.public_der)
+        # Key first, then certificate: a crash in between leaves a pair the next renewal repairs.
+        write_atomically(c.key, request.key_pem, 0o600)
+        write_atomically(c.cert, cert_pem, 0o644)
+        self._client.reload_credentials(load_credentials(c.ca, c.cert, c.key))
+        self.renewed += 1
+        log.info("device certificate renewed; valid until %s",
+                 x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc.isoformat())
+        return True

@@ -1,0 +1,217 @@
+"""`caseguard-collector users ...` and `devices assign-owner|remove-owner|owners`: console accounts from the shell.
+
+Passwords are read from a prompt (twice, not echoed) or, with ``--password-stdin``, from
+one line of standard input (for scripts). Account changes are recorded in the audit log
+with the operating-system user who made them as the actor (``cli:NAME``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from collector.config import default_config_path, load_config, workflow_service
+from collector.console.audit import ConsoleAudit
+from collector.console.passwords import Passwords, WeakPassword, check_new_password
+from collector.console.roles import ROLE_TEXT, Role
+from collector.store.console_base import ConsoleStore, ConsoleStoreError, open_console_store
+from collector.store.factory import open_workflow_store
+
+NAME_RULE = "lower-case letters, digits, '.', '-' or '_' (2-64 characters, starting with a letter or digit)"
+
+
+def valid_name(name: str) -> str:
+    """An account name, checked (argparse type)."""
+    ok = 2 <= len(name) <= 64 and name[0].isalnum() and all(c.isalnum() or c in "._-" for c in name)
+    if not ok or name != name.lower() or not name.isascii():
+        raise argparse.ArgumentTypeError(f"account name {name!r}: use {NAME_RULE}")
+    return name
+
+
+def add_user_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
+    """Register ``users add|list|disable|enable|set-password`` on ``sub``."""
+    common = argparse.ArgumentParser(add_help=False, parents=[data_dir])
+    common.add_argument("--config", type=Path, default=default_config_path(os.environ), help="collector.toml")
+    users = sub.add_parser("users", help="web console accounts").add_subparsers(dest="users", required=True)
+    p = users.add_parser("add", parents=[common], help="create a console account")
+    p.add_argument("name", type=valid_name)
+    p.add_argument("--role", required=True, choices=[r.value for r in Role], help="what the account may do")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    p.set_defaults(func=_add)
+    p = users.add_parser("list", parents=[common], help="accounts with role and state")
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p.set_defaults(func=_list)
+    for name, help_text in (("disable", "refuse an account and end its sessions"), ("enable", "allow it again")):
+        p = users.add_parser(name, parents=[common], help=help_text)
+        p.add_argument("name")
+        p.set_defaults(func=_disable if name == "disable" else _enable)
+    p = users.add_parser("set-password", parents=[common], help="give an account a new password")
+    p.add_argument("name")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    p.set_defaults(func=_set_password)
+
+
+def add_owner_commands(devices: Any, data_dir: argparse.ArgumentParser) -> None:
+    """Register ``devices assign-owner|remove-owner|owners`` (who may report a device lost)."""
+    common = argparse.ArgumentParser(add_help=False, parents=[data_dir])
+    common.add_argument("--config", type=Path, default=default_config_path(os.environ), help="collector.toml")
+    p = devices.add_parser("assign-owner", parents=[common], help="let a staff account report this device lost")
+    p.add_argument("device")
+    p.add_argument("user")
+    p.set_defaults(func=_assign_owner)
+    p = devices.add_parser("remove-owner", parents=[common], help="unlink a device's owner")
+    p.add_argument("device")
+    p.add_argument("user")
+    p.set_defaults(func=_remove_owner)
+    p = devices.add_parser("owners", parents=[common], help="devices and their owners")
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p.set_defaults(func=_owners)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _with_stores(args: argparse.Namespace, work: Any) -> int:
+    console = open_console_store(args.data_dir, args.database_url)
+    workflow_store = open_workflow_store(args.data_dir, args.database_url)
+    try:
+        audit = ConsoleAudit(workflow_service(workflow_store, load_config(args.config)))
+        result: int = work(console, audit)
+        return result
+    finally:
+        workflow_store.close()
+        console.close()
+
+
+def _read_password(args: argparse.Namespace, name: str) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {name}: ")
+        if getpass.getpass("again: ") != password:
+            raise ConsoleStoreError("the two passwords are not the same")
+    try:
+        check_new_password(name, password)
+    except WeakPassword as exc:
+        raise ConsoleStoreError(str(exc)) from None
+    return password
+
+
+def _add(args: argparse.Namespace) -> int:
+    password = _read_password(args, args.name)
+
+    def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
+        if console.get_user(args.name) is not None:
+            raise ConsoleStoreError(f"there is already an account named {args.name!r}")
+        audit.record(_actor(), "console.user_add", args.name, {"role": args.role})
+        console.add_user(args.name, args.role, Passwords().hash(password), _now_us())
+        print(f"added {args.name} ({ROLE_TEXT[Role(args.role)]})")
+        return 0
+
+    return _with_stores(args, work)
+
+
+def _list(args: argparse.Namespace) -> int:
+    def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
+        owned: dict[str, list[str]] = {}
+        for device, names in console.owners().items():
+            for n in names:
+                owned.setdefault(n, []).append(device)
+        for u in console.list_users():
+            row = {"name": u.name, "role": u.role, "disabled": not u.active, "devices": owned.get(u.name, [])}
+            if args.json:
+                print(json.dumps(row, sort_keys=True))
+            else:
+                state = "DISABLED" if not u.active else "active"
+                print(f"{u.name:30} {u.role:11} {state:8} devices={','.join(row['devices']) or '-'}")  # type: ignore[arg-type]
+        return 0
+
+    return _with_stores(args, work)
+
+
+def _require(console: ConsoleStore, name: str) -> None:
+    if console.get_user(name) is None:
+        raise ConsoleStoreError(f"no account named {name!r}")
+
+
+def _disable(args: argparse.Namespace) -> int:
+    def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
+        _require(console, args.name)
+        audit.record(_actor(), "console.user_disable", args.name, {})
+        console.set_disabled(args.name, _now_us())
+        print(f"disabled {args.name}: signed out everywhere, and cannot sign in")
+        return 0
+
+    return _with_stores(args, work)
+
+
+def _enable(args: argparse.Namespace) -> int:
+    def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
+        _require(console, args.name)
+        audit.record(_actor(), "console.user_enable", args.name, {})
+        console.set_disabled(args.name, None)
+        print(f"enabled {args.name}")
+        return 0
+
+    return _with_stores(args, work)
+
+
+def _set_password(args: argparse.Namespace) -> int:
+    password = _read_password(args, args.name)
+
+    def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
+        _require(console, args.name)
+        audit.record(_actor(), "console.password_set", args.name, {})
+        console.set_password_hash(args.name, Passwords().hash(password))
+        print(f"new password set for {args.name}")
+        return 0
+
+    return _with_stores(args, work)
+
+
+def _assign_owner(args: argparse.Namespace) -> int:
+    def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
+        user = console.get_user(args.user)
+        if user is None or user.role != Role.STAFF:
+            raise ConsoleStoreError(f"{args.user!r} is not a staff account (see `caseguard-collector users list`)")
+        audit.record(_actor(), "device.owner_add", args.device, {"owner": args.user})
+        console.assign_owner(args.device, args.user, _now_us())
+        print(f"{args.user} can now report {args.device} lost from the console")
+        return 0
+
+    return _with_stores(args, work)
+
+
+def _remove_owner(args: argparse.Namespace) -> int:
+    def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
+        if args.user not in console.owners().get(args.device, []):
+            raise ConsoleStoreError(f"{args.user!r} does not own {args.device!r}")
+        audit.record(_actor(), "device.owner_remove", args.device, {"owner": args.user})
+        console.remove_owner(args.device, args.user)
+        print(f"{args.user} no longer owns {args.device}")
+        return 0
+
+    return _with_stores(args, work)
+
+
+def _owners(args: argparse.Namespace) -> int:
+    def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
+        for device, names in sorted(console.owners().items()):
+            print(json.dumps({"device": device, "owners": names}) if args.json else f"{device:30} {', '.join(names)}")
+        return 0
+
+    return _with_stores(args, work)

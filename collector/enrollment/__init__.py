@@ -1,0 +1,1 @@
+"""Enrolling laptops: expiring tokens, certificate requests made on the laptop, renewal."""

@@ -1,0 +1,113 @@
+"""`caseguard-collector enroll-token ...` and `policy ...`: what IT runs to enrol laptops and set policy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from collector.enrollment import tokens
+from collector.pki import PkiPaths, fingerprint_of_pem
+from collector.policy.document import PolicyError, canonical, parse_policy_toml
+from collector.policy.signing import sign
+from collector.store.factory import open_enrollment_store
+
+
+def add_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
+    """Register the enrol-token and policy command groups."""
+    tok = sub.add_parser("enroll-token", help="tokens that let laptops enrol").add_subparsers(dest="tok", required=True)
+    create = tok.add_parser("create", parents=[data_dir], help="make an expiring enrolment token")
+    create.add_argument("--expires", default="24h", help="lifetime, e.g. 24h, 90m, 7d (default 24h)")
+    create.add_argument("--uses", type=int, default=1, help="how many laptops may enrol with it (default 1)")
+    create.set_defaults(func=_create_token)
+    tlist = tok.add_parser("list", parents=[data_dir], help="tokens, their expiry and uses left (never the secret)")
+    tlist.add_argument("--json", action="store_true")
+    tlist.set_defaults(func=_list_tokens)
+
+    pol = sub.add_parser("policy", help="the central policy agents apply").add_subparsers(dest="pol", required=True)
+    pset = pol.add_parser("set", parents=[data_dir], help="validate, sign and publish a policy file as a new version")
+    pset.add_argument("file", type=Path, help="policy TOML (see deploy/policy.example.toml)")
+    pset.add_argument("--by", required=True, help="who is publishing it (recorded with the version)")
+    pset.set_defaults(func=_set_policy)
+    pshow = pol.add_parser("show", parents=[data_dir], help="the current policy version")
+    pshow.add_argument("--json", action="store_true")
+    pshow.set_defaults(func=_show_policy)
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _iso(us: int) -> str:
+    return datetime.fromtimestamp(us / 1e6, UTC).isoformat()
+
+
+def _create_token(args: argparse.Namespace) -> int:
+    if args.uses < 1:
+        print("caseguard-collector: --uses must be at least 1", file=sys.stderr)
+        return 2
+    lifetime = tokens.parse_duration(args.expires)
+    token = tokens.new_token()
+    now = _now_us()
+    record = tokens.TokenRecord(token.token_id, token.secret_hash, now + int(lifetime.total_seconds() * 1e6),
+                                args.uses, now)
+    store = open_enrollment_store(args.data_dir, args.database_url)
+    try:
+        store.add_token(record)
+    finally:
+        store.close()
+    pin = fingerprint_of_pem(PkiPaths.in_data_dir(args.data_dir).ca_cert.read_bytes())
+    print(token.text)
+    print(f"expires {_iso(record.expires_at_us)}; {args.uses} use(s); --ca-fingerprint {pin}", file=sys.stderr)
+    return 0
+
+
+def _list_tokens(args: argparse.Namespace) -> int:
+    store = open_enrollment_store(args.data_dir, args.database_url)
+    try:
+        records = store.list_tokens()
+    finally:
+        store.close()
+    now = _now_us()
+    for r in records:
+        row = {"token_id": r.token_id, "expires_at": _iso(r.expires_at_us), "uses_left": r.uses_left,
+               "live": r.uses_left > 0 and r.expires_at_us > now}
+        print(json.dumps(row, sort_keys=True) if args.json else
+              f"{r.token_id} expires {row['expires_at']} uses_left={r.uses_left} {'live' if row['live'] else 'spent'}")
+    return 0
+
+
+def _set_policy(args: argparse.Namespace) -> int:
+    try:
+        policy = parse_policy_toml(args.file.read_text(encoding="utf-8"))
+    except (OSError, PolicyError) as exc:
+        print(f"caseguard-collector: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    body = canonical(policy)
+    signature, signer = sign(PkiPaths.in_data_dir(args.data_dir), body)
+    store = open_enrollment_store(args.data_dir, args.database_url)
+    try:
+        version = store.add_policy(body, signature, signer, _now_us(), args.by)
+    finally:
+        store.close()
+    print(f"policy version {version} published; agents apply it at their next check")
+    return 0
+
+
+def _show_policy(args: argparse.Namespace) -> int:
+    store = open_enrollment_store(args.data_dir, args.database_url)
+    try:
+        current = store.current_policy()
+    finally:
+        store.close()
+    if current is None:
+        print("no central policy yet: agents use their local configuration", file=sys.stderr)
+        return 1
+    view = {"version": current.version, "published_at": _iso(current.created_at_us), "by": current.created_by,
+            "policy": json.loads(current.body)}
+    print(json.dumps(view, sort_keys=True, indent=None if args.json else 2))
+    return 0

@@ -1,0 +1,1 @@
+"""Central policy: one signed, versioned document that every agent applies (tightened locally)."""

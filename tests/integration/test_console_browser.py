@@ -1,0 +1,218 @@
+"""The console driven in Debian's Chromium (Playwright, executable_path=/usr/bin/chromium; nothing is downloaded).
+
+Against a real `serve --console` process and an incident made by a real agent's event:
+each role signs in; an IG officer takes the incident from the inbox to a decision and an
+ICO draft (saved, printed, downloaded as JSON); staff report a lost laptop and cannot
+open any incident; IT sees the lost device; the auditor reads without being offered a
+single step. Every form control on every page visited must have a label.
+
+Set CASEGUARD_SCREENSHOTS=DIR to save the pages as PNGs (docs/screenshots in the README).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.test_console_http import PASSWORD, Site, build_site
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--lang=en-GB",
+]  # fmt: skip
+SHOTS = os.environ.get("CASEGUARD_SCREENSHOTS", "")
+
+# Form controls with no label (a <label for>, a wrapping <label>, or aria-label/-labelledby).
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+  .filter(el => !(el.labels && el.labels.length))
+  .filter(el => !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+  .map(el => el.name || el.id)"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    yield from build_site(tmp_path_factory.mktemp("console-browser"))
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the environment is broken
+        pytest.fail("the Python package `playwright` is missing: pip install playwright (never `playwright install`)")
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's Chromium is missing: apt-get install -y chromium (the Debian package `chromium`)")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(profile), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
+            ignore_https_errors=True, viewport={"width": 1366, "height": 768}, accept_downloads=True,
+            locale="en-GB", timezone_id="Europe/London",
+        )  # fmt: skip
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def _shot(page: Any, name: str, full: bool = False) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full)
+
+
+def _labelled(page: Any) -> None:
+    assert page.evaluate(UNLABELLED) == [], f"unlabelled form controls on {page.url}"
+
+
+def _sign_in(browser: Any, site: Site, name: str) -> Any:
+    browser.clear_cookies()
+    page = browser.new_page()
+    page.goto(f"{site.url}/login")
+    _labelled(page)
+    page.get_by_label("Account name").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")  # submit from the keyboard
+    assert "/login" not in page.url, page.content()
+    return page
+
+
+def test_an_ig_officer_takes_the_incident_from_the_inbox_to_a_decision_and_an_ico_draft(
+    browser: Any, site: Site, tmp_path: Path
+) -> None:
+    page = _sign_in(browser, site, "ig.officer")
+    assert page.url.endswith("/inbox")
+    row = page.locator("tr", has=page.get_by_role("link", name=site.incident_id))
+    assert "provisional" in row.inner_text() and "left" in row.inner_text()
+    assert "Removable volume" in row.inner_text() and "laptop-1" in row.inner_text()
+    _labelled(page)
+    _shot(page, "inbox")
+
+    # Keyboard: the first Tab reaches the skip link, and focus is visible.
+    page.keyboard.press("Tab")
+    focused = page.evaluate("() => [document.activeElement.textContent, getComputedStyle(document.activeElement).left]")
+    assert focused[0] == "Skip to main content" and focused[1] == "0px"
+
+    with page.expect_navigation():
+        page.get_by_role("link", name=site.incident_id).click()
+    text = page.locator("main").inner_text()
+    for expected in ("Case file copied out", "Removable volume", "exact", "confidence 100%", "nhs number: 3",
+                     "Disk encryption", "Last seen", "Provisional deadline", "Reportable"):  # fmt: skip
+        assert expected in text, expected
+    assert re.search(r"(GMT|BST)", text)
+    _labelled(page)
+    _shot(page, "incident-suspected", full=True)
+
+    page.get_by_label("Why it is a breach").fill("Case file copied to a USB stick: confirmed with the worker.")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Confirm breach").click()
+    assert "Breach confirmed" in page.locator(".flash").inner_text()
+    assert "72-hour ICO deadline" in page.locator("main").inner_text()
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Record assessment").click()  # the drafted scores, confirmed by a person
+    assert "Assessment recorded" in page.locator(".flash").inner_text()
+
+    assert page.get_by_label("Reportable: notify the ICO").is_checked()  # the grid's verdict is the default
+    page.get_by_label("Reasons for the decision").fill("Case files about children on an unencrypted stick.")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Record decision").click()
+    assert "Decided: report to the ICO" in page.locator(".flash").inner_text()
+    page.get_by_label("Assign to").select_option("ig.officer")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Assign").click()
+    _shot(page, "incident-reportable", full=True)
+
+    with page.expect_navigation():
+        page.get_by_role("link", name="ICO report draft").click()
+    _labelled(page)
+    assert page.get_by_label("What has happened?").input_value()  # prefilled from the incident
+    page.get_by_label("Approximately how many people could be affected?").fill("3")
+    page.get_by_label("Children", exact=True).check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save answers").click()
+    assert "Saved 2 answer(s)" in page.locator(".flash").inner_text()
+    assert page.get_by_label("Approximately how many people could be affected?").input_value() == "3"
+    _shot(page, "ico-draft")
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download JSON").click()
+    saved = tmp_path / "draft.json"
+    download.value.save_as(saved)
+    draft = json.loads(saved.read_text())
+    assert draft["incident_id"] == site.incident_id and draft["sections"]["about_the_breach"]["approx_people"] == 3
+    assert "children" in draft["sections"]["about_the_breach"]["subject_categories"]
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Printable version").click()
+    assert "Personal data breach report to the ICO" in page.locator("h1").inner_text()
+    page.close()
+
+    shown = site.cli("incidents", "show", site.incident_id)[0]
+    assert shown["state"] == "reportable" and shown["assessment"]["assessed_by"] == "ig.officer"
+    actions = [e["action"] for e in site.cli("audit", "list", "--incident", site.incident_id)]
+    for action in ("incident.confirm", "incident.assess", "incident.decide_reportable", "incident.assign",
+                   "ico_draft.edit", "ico_draft.export"):  # fmt: skip
+        assert action in actions, action
+    assert site.cli("audit", "verify")[0]["ok"]
+
+
+def test_staff_report_a_lost_laptop_and_see_no_incident(browser: Any, site: Site) -> None:
+    page = _sign_in(browser, site, "staff.member")
+    assert page.url.endswith("/report")
+    assert page.get_by_role("link", name="Inbox").count() == 0
+    _labelled(page)
+    _shot(page, "report-form", full=True)
+    page.get_by_label("laptop-2").check()
+    page.get_by_label("Stolen").check()
+    page.get_by_label("When did you last have it?").fill("2026-01-05T17:30")
+    page.get_by_label("Where was it lost or taken?").fill("From my car outside the office")
+    page.get_by_label("Yes, it was locked or switched off").check()
+    page.get_by_label("What was on it, or with it?").fill("Visit notes for this week")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Report it now").click()
+    reference = page.locator(".reference").inner_text()
+    assert reference.startswith("INC-")
+    assert "What happens next" in page.locator("main").inner_text()
+    _shot(page, "report-filed", full=True)
+
+    for path in (f"/incidents/{reference}", f"/incidents/{site.incident_id}", "/inbox", "/register"):
+        reply = page.goto(f"{site.url}{path}")
+        assert reply is not None and reply.status == 403, path
+        assert "Not allowed" in page.locator("h1").inner_text()
+    page.close()
+    shown = site.cli("incidents", "show", reference)[0]
+    assert shown["alert_details"][0]["lost_report"]["was_locked"] is True
+    assert shown["clock"]["kind"] == "provisional"  # the incident opened at once, with its clock
+
+
+def test_it_sees_devices_and_the_auditor_reads_without_steps(browser: Any, site: Site) -> None:
+    page = _sign_in(browser, site, "it.admin")
+    assert page.url.endswith("/devices")
+    assert "laptop-1" in page.locator("table").inner_text()
+    _labelled(page)
+    _shot(page, "devices")
+    assert page.goto(f"{site.url}/incidents/{site.incident_id}").status == 403
+    page.close()
+
+    page = _sign_in(browser, site, "auditor")
+    page.goto(f"{site.url}/incidents/{site.incident_id}")
+    assert "Read only" in page.locator("aside").inner_text()
+    assert page.locator("form[action$='/confirm'], form[action$='/decide'], form[action$='/close']").count() == 0
+    page.goto(f"{site.url}/audit")
+    assert "Audit trail intact" in page.locator("main").inner_text()
+    _shot(page, "audit")
+    page.goto(f"{site.url}/register")
+    assert site.incident_id in page.locator("table").inner_text()
+    _shot(page, "register")
+    page.close()
