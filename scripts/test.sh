@@ -21,9 +21,9 @@ if [ -n "$(git status --porcelain -- protos/ 2>/dev/null)" ]; then
 fi
 
 echo "== ruff"
-ruff check agent collector tests bench
+ruff check agent collector tests bench protos
 echo "== mypy"
-mypy agent collector tests bench
+mypy agent collector tests bench protos/caseguard/enrollment_proof.py
 
 echo "== pytest"
 pytest -ra "$@"
