@@ -95,3 +95,10 @@ def test_protective_lists_are_unions() -> None:
     assert set(cf.reference_patterns) == {"LOC-\\d+", "CS-\\d{6}"}
     assert dict(cf.label_map) == {"g1": "Local", "g2": "Org"}
     assert json.loads(canonical({"b": 1, "a": [2]})) == {"a": [2], "b": 1}
+
+
+def test_the_example_policy_in_deploy_is_valid() -> None:
+    example = Path(__file__).resolve().parents[3] / "deploy" / "policy.example.toml"
+    policy = parse_policy_toml(example.read_text())
+    assert policy["lock"]["idle_timeout_s"] == 300
+    assert merge_policy(_config(), policy).config.lock.idle_timeout_s == 300
