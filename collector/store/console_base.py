@@ -182,10 +182,13 @@ class ConsoleStore(Protocol):
 
 
 def open_console_store(data_dir: Path, database_url: str | None = None) -> ConsoleStore:
-    """The console's store, in the same database as the events and the workflow."""
+    """The console's store, in the same database as the events and the workflow (PostgreSQL: a migrated schema)."""
     if database_url:
-        # The console audits through the workflow store; PostgreSQL follows once the workflow's does.
-        raise ConsoleStoreError("the console's PostgreSQL store is not available yet: use SQLite (--data-dir)")
+        if not database_url.startswith(("postgresql://", "postgres://")):
+            raise ConsoleStoreError("--database-url must be a postgresql:// URL")
+        from collector.store.console_postgres import PostgresConsoleStore
+
+        return PostgresConsoleStore(database_url)
     from collector.store.console_sqlite import SQLiteConsoleStore
     from collector.store.factory import SQLITE_FILE
 

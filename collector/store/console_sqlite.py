@@ -75,13 +75,16 @@ class SQLiteConsoleStore:
     # -- accounts ----------------------------------------------------------------------
 
     def add_user(self, name: str, role: str, password_hash: str, at_us: int) -> None:
-        """Create an account."""
-        if self.get_user(name) is not None:
+        """Create an account (one statement, so of two processes adding one name the other gets ``UserExists``)."""
+        if (
+            self._write(
+                "INSERT INTO console_users(name, role, password_hash, created_at) VALUES (?,?,?,?)"
+                " ON CONFLICT(name) DO NOTHING",
+                (name, role, password_hash, at_us),
+            )
+            == 0
+        ):
             raise UserExists(f"there is already an account named {name!r}")
-        self._write(
-            "INSERT INTO console_users(name, role, password_hash, created_at) VALUES (?,?,?,?)",
-            (name, role, password_hash, at_us),
-        )
 
     def get_user(self, name: str) -> ConsoleUser | None:
         """One account."""

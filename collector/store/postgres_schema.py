@@ -136,4 +136,51 @@ MIGRATIONS: tuple[str, ...] = (
         created_by TEXT NOT NULL
     );
     """,
+    # 4: the web console (collector/store/console_postgres.py; mirrors SQLite migration 3): accounts
+    # with argon2 hashes, sessions (a SHA-256 of each token, never the token), which staff own which
+    # devices, incident assignments and officers' internal notes, and a partial index of posture
+    # events (those kinds only, so ingest of other kinds pays nothing for it) for the incident page's
+    # "posture at the time".
+    """
+    CREATE TABLE console_users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        disabled_at BIGINT,
+        last_login_at BIGINT
+    );
+    CREATE TABLE console_sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES console_users(name),
+        csrf_token TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL,
+        flash TEXT
+    );
+    CREATE INDEX console_sessions_user ON console_sessions (user_name);
+    CREATE TABLE console_device_owners (
+        device TEXT NOT NULL REFERENCES devices(name),
+        user_name TEXT NOT NULL REFERENCES console_users(name),
+        assigned_at BIGINT NOT NULL,
+        PRIMARY KEY (device, user_name)
+    );
+    CREATE INDEX console_device_owners_user ON console_device_owners (user_name);
+    CREATE TABLE console_assignments (
+        incident_id TEXT PRIMARY KEY REFERENCES wf_incidents(incident_id),
+        user_name TEXT NOT NULL REFERENCES console_users(name),
+        assigned_at BIGINT NOT NULL,
+        assigned_by TEXT NOT NULL
+    );
+    CREATE TABLE console_notes (
+        id BIGSERIAL PRIMARY KEY,
+        incident_id TEXT NOT NULL REFERENCES wf_incidents(incident_id),
+        at BIGINT NOT NULL,
+        author TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX console_notes_incident ON console_notes (incident_id, id);
+    CREATE INDEX console_posture_events ON events (device, kind, received_at)
+        WHERE kind IN ('encryption_posture', 'lock_posture', 'heartbeat');
+    """,
 )
