@@ -24,7 +24,6 @@ line would quote key values (account names), and none of that may reach a log.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 import psycopg
 
 from collector.store.base import StoredEvent
+from collector.store.connections import postgres_connections
 from collector.store.console_base import (
     Assignment,
     ConsoleSession,
@@ -62,23 +62,18 @@ class PostgresConsoleStore:
         PostgresStore(url).close()  # refuses a schema that `caseguard-collector migrate` has not brought up to date
         self._url = url
         self._lock_timeout_ms = max(1, round(lock_timeout_s * 1000))
-        self._local = threading.local()
-        self._all: list[psycopg.Connection[Any]] = []
-        self._all_lock = threading.Lock()
+        self._conns = postgres_connections(
+            url,
+            autocommit=True,
+            on_connect=lambda db: db.execute(
+                "SELECT set_config('lock_timeout', %s, false)", (f"{self._lock_timeout_ms}ms",)
+            ),
+            error=lambda exc: ConsoleStoreError(f"cannot connect to PostgreSQL: {_reason(exc)}"),
+        )
 
     def _db(self) -> psycopg.Connection[Any]:
         """This thread's connection (a new one after the old one broke)."""
-        db: psycopg.Connection[Any] | None = getattr(self._local, "db", None)
-        if db is None or db.closed:
-            try:
-                db = psycopg.connect(self._url, autocommit=True)
-                db.execute("SELECT set_config('lock_timeout', %s, false)", (f"{self._lock_timeout_ms}ms",))
-            except psycopg.Error as exc:
-                raise ConsoleStoreError(f"cannot connect to PostgreSQL: {_reason(exc)}") from exc
-            self._local.db = db
-            with self._all_lock:
-                self._all.append(db)
-        return db
+        return self._conns.get()
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
         """One statement, committed on its own (autocommit)."""
@@ -287,8 +282,4 @@ class PostgresConsoleStore:
 
     def close(self) -> None:
         """Close every connection this store opened."""
-        with self._all_lock:
-            for db in self._all:
-                db.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._conns.close_all()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from collector.store.base import StoredEvent
+from collector.store.connections import sqlite_connections
 from collector.store.console_base import (
     Assignment,
     ConsoleSession,
@@ -32,24 +32,12 @@ class SQLiteConsoleStore:
     def __init__(self, path: Path) -> None:
         SQLiteStore(path).close()  # applies pending migrations, the console's included
         self._path = path
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
+        self._conns = sqlite_connections(path)
 
     @property
     def db(self) -> sqlite3.Connection:
         """This thread's connection."""
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30.0)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA foreign_keys=ON")
-            self._local.db = db
-            with self._all_lock:
-                self._all.append(db)
-        return db
+        return self._conns.get()
 
     def _write(self, sql: str, params: Sequence[Any]) -> int:
         db = self.db
@@ -246,8 +234,4 @@ class SQLiteConsoleStore:
 
     def close(self) -> None:
         """Close every connection this store opened."""
-        with self._all_lock:
-            for db in self._all:
-                db.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._conns.close_all()

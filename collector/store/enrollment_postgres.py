@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import psycopg
 
 from collector.enrollment.tokens import TokenRecord
 from collector.store.base import StoreError
+from collector.store.connections import postgres_connections
 from collector.store.enrollment_base import PolicyRecord
 from collector.store.postgres import PostgresStore
 
@@ -22,29 +22,14 @@ class PostgresEnrollmentStore:
     def __init__(self, url: str) -> None:
         PostgresStore(url).close()  # refuses a database whose schema is behind
         self._url = url
-        self._local = threading.local()
-        self._all: list[psycopg.Connection[Any]] = []
-        self._lock = threading.Lock()
+        self._conns = postgres_connections(url)
 
     def _db(self) -> psycopg.Connection[Any]:
-        db: psycopg.Connection[Any] | None = getattr(self._local, "db", None)
-        if db is None or db.closed:
-            try:
-                db = psycopg.connect(self._url)
-            except psycopg.Error as exc:
-                raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
-            self._local.db = db
-            with self._lock:
-                self._all.append(db)
-        return db
+        return self._conns.get()
 
     def close(self) -> None:
         """Close every connection."""
-        with self._lock:
-            for db in self._all:
-                db.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._conns.close_all()
 
     def add_token(self, record: TokenRecord) -> None:
         """Keep a new token."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from collector.enrollment.tokens import TokenRecord
 from collector.store.base import StoreError
+from collector.store.connections import sqlite_connections
 from collector.store.enrollment_base import PolicyRecord
 from collector.store.sqlite import SQLiteStore
 
@@ -21,29 +21,14 @@ class SQLiteEnrollmentStore:
     def __init__(self, path: Path) -> None:
         SQLiteStore(path).close()  # brings the schema up to date
         self._path = path
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._conns = sqlite_connections(path)
 
     def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30.0)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=30000")
-            self._local.db = db
-            with self._lock:
-                self._all.append(db)
-        return db
+        return self._conns.get()
 
     def close(self) -> None:
         """Close every connection."""
-        with self._lock:
-            for db in self._all:
-                db.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._conns.close_all()
 
     def add_token(self, record: TokenRecord) -> None:
         """Keep a new token."""

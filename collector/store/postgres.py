@@ -8,7 +8,6 @@ its sequence bookkeeping consistent. Commits are durable (synchronous_commit=on)
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -25,6 +24,7 @@ from collector.store.base import (
     StoreError,
     UnknownDevice,
 )
+from collector.store.connections import postgres_connections
 from collector.store.postgres_schema import MIGRATIONS
 
 _DEVICE_COLUMNS = "d.name, d.enrolled_at, d.revoked_at, d.last_seen_at, d.max_seq, d.lost_at"
@@ -40,9 +40,7 @@ class PostgresStore:
 
     def __init__(self, url: str, *, require_current_schema: bool = True) -> None:
         self._url = url
-        self._local = threading.local()
-        self._all: list[psycopg.Connection[Any]] = []
-        self._all_lock = threading.Lock()
+        self._conns = postgres_connections(url)
         if require_current_schema:
             version = self.schema_version()
             if version != len(MIGRATIONS):
@@ -54,16 +52,7 @@ class PostgresStore:
     # -- connections and migrations ----------------------------------------------------
 
     def _db(self) -> psycopg.Connection[Any]:
-        db: psycopg.Connection[Any] | None = getattr(self._local, "db", None)
-        if db is None or db.closed:
-            try:
-                db = psycopg.connect(self._url, autocommit=False)
-            except psycopg.Error as exc:
-                raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
-            self._local.db = db
-            with self._all_lock:
-                self._all.append(db)
-        return db
+        return self._conns.get()
 
     def schema_version(self) -> int:
         """The applied migration count (0 for an empty database)."""
@@ -108,11 +97,7 @@ class PostgresStore:
 
     def close(self) -> None:
         """Close every connection this store opened."""
-        with self._all_lock:
-            for db in self._all:
-                db.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._conns.close_all()
 
     # -- events ------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from collector.store.base import (
     StoreError,
     UnknownDevice,
 )
+from collector.store.connections import sqlite_connections
 from collector.store.sqlite_schema import MIGRATIONS
 
 _DEVICE_COLUMNS = "d.name, d.enrolled_at, d.revoked_at, d.last_seen_at, d.max_seq, d.lost_at"
@@ -29,26 +29,13 @@ class SQLiteStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
+        self._conns = sqlite_connections(path, cache_kib=65536)  # 64 MiB keeps the (device, event_id) index hot
         self._migrate()
 
     # -- connections -------------------------------------------------------------------
 
     def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30.0)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA cache_size=-65536")  # 64 MiB: keeps the (device, event_id) index hot
-            self._local.db = db
-            with self._all_lock:
-                self._all.append(db)
-        return db
+        return self._conns.get()
 
     def _migrate(self) -> None:
         db = self._db()
@@ -69,11 +56,7 @@ class SQLiteStore:
 
     def close(self) -> None:
         """Close every connection this store opened."""
-        with self._all_lock:
-            for db in self._all:
-                db.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._conns.close_all()
 
     # -- events ------------------------------------------------------------------------
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -40,6 +39,7 @@ from collector.domain.instants import iso_utc, parse_iso_utc
 from collector.domain.risk import RiskAssessment
 from collector.domain.snapshots import SnapshotError, restore, snapshot
 from collector.store.base import StoredEvent, StoreError
+from collector.store.connections import postgres_connections
 from collector.store.postgres import PostgresStore
 from collector.store.workflow_base import DeviceActivity, EventRow, IncidentRecord, PendingNotification
 
@@ -274,23 +274,12 @@ class PostgresWorkflowStore(_Reads):
         PostgresStore(url).close()  # refuses a schema that `caseguard-collector migrate` has not brought up to date
         self._url = url
         self._lock_timeout_ms = max(1, round(lock_timeout_s * 1000))
-        self._local = threading.local()
-        self._all: list[psycopg.Connection[Any]] = []
-        self._all_lock = threading.Lock()
+        self._conns = postgres_connections(url, autocommit=True)
         super().__init__(self._db)
 
     def _db(self) -> psycopg.Connection[Any]:
         """This thread's connection (a new one after the old one broke)."""
-        db: psycopg.Connection[Any] | None = getattr(self._local, "db", None)
-        if db is None or db.closed:
-            try:
-                db = psycopg.connect(self._url, autocommit=True)
-            except psycopg.Error as exc:
-                raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
-            self._local.db = db
-            with self._all_lock:
-                self._all.append(db)
-        return db
+        return self._conns.get()
 
     @contextmanager
     def _locked(self, lock_sql: str, params: Sequence[Any] = ()) -> Iterator[psycopg.Connection[Any]]:
@@ -401,8 +390,4 @@ class PostgresWorkflowStore(_Reads):
 
     def close(self) -> None:
         """Close every connection this store opened."""
-        with self._all_lock:
-            for db in self._all:
-                db.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._conns.close_all()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +23,7 @@ from collector.domain.instants import iso_utc, parse_iso_utc
 from collector.domain.risk import RiskAssessment
 from collector.domain.snapshots import SnapshotError, restore, snapshot
 from collector.store.base import StoredEvent, StoreError
+from collector.store.connections import sqlite_connections
 from collector.store.sqlite import SQLiteStore
 from collector.store.workflow_base import DeviceActivity, EventRow, IncidentRecord, PendingNotification
 
@@ -232,24 +232,12 @@ class SQLiteWorkflowStore(_Reads):
     def __init__(self, path: Path) -> None:
         SQLiteStore(path).close()  # applies any pending migrations, the workflow's included
         self._path = path
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
+        self._conns = sqlite_connections(path)
 
     @property
     def db(self) -> sqlite3.Connection:
         """This thread's connection."""
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30.0)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA foreign_keys=ON")
-            self._local.db = db
-            with self._all_lock:
-                self._all.append(db)
-        return db
+        return self._conns.get()
 
     @contextmanager
     def transaction(self) -> Iterator[SQLiteWorkflowTx]:
@@ -355,8 +343,4 @@ class SQLiteWorkflowStore(_Reads):
 
     def close(self) -> None:
         """Close every connection this store opened."""
-        with self._all_lock:
-            for db in self._all:
-                db.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._conns.close_all()
