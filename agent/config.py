@@ -80,6 +80,7 @@ class EgressSettings:
     scan_limit: int = 20_000
     classifier_threads: int = 2
     rediscover_s: float = 600.0
+    homes: tuple[Path, ...] = ()  # whose personal clouds to look for; default: every local person's home
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
     _reject_unknown(
         eg,
         {"enabled", "personal_dirs", "approved_dirs", "include_business", "settle_s", "burst_gap_s", "volume_poll_s",
-         "scan_limit", "classifier_threads", "rediscover_s"},
+         "scan_limit", "classifier_threads", "rediscover_s", "homes"},
         "egress",
     )
     egress = EgressSettings(
@@ -257,6 +258,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
         scan_limit=int(_positive(eg.get("scan_limit", 20_000), "egress.scan_limit")),
         classifier_threads=int(_positive(eg.get("classifier_threads", 2), "egress.classifier_threads")),
         rediscover_s=_positive(eg.get("rediscover_s", 600.0), "egress.rediscover_s"),
+        homes=tuple(path_of(h, "egress.homes[]") for h in _list(eg, "homes", [])),
     )
 
     cf = _table(raw, "case_files")

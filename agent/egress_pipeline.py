@@ -39,6 +39,7 @@ from watchdog.observers import Observer
 from agent.classifier_policy import classifier_policy
 from agent.classify import Verdict, analyse_protected, classify_file
 from agent.config import AgentConfig
+from agent.egress.homes import user_homes
 from agent.egress.model import Destination, Volume, destination_for_volume
 from agent.egress.personal_dirs import discover_personal
 from agent.egress.scan import scan_once
@@ -121,10 +122,16 @@ class EgressPipeline:
 
     def _rediscover_personal(self) -> None:
         eg = self._config.egress
-        found = discover_personal(
-            personal_dirs=eg.personal_dirs, approved_dirs=eg.approved_dirs, include_business=eg.include_business
-        )
-        current = {d.path: d for d in found.destinations}
+        homes = list(eg.homes) if eg.homes else user_homes()
+        current: dict[Path, Destination] = {}
+        for i, home in enumerate(homes or [Path.home()]):
+            found = discover_personal(
+                personal_dirs=eg.personal_dirs if i == 0 else (),
+                approved_dirs=eg.approved_dirs,
+                include_business=eg.include_business,
+                home=home,
+            )
+            current.update((d.path, d) for d in found.destinations)
         for path, dest in self._personal.items():
             if path not in current:
                 self.watcher.remove(dest)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig
+from agent.egress.homes import user_homes
 from agent.egress_pipeline import EgressPipeline, load_org_key
 from agent.outbox import Outbox, PendingEvent
 from agent.policy.applier import AppliedPolicy, PolicyApplier, load_cached, write_session_policy
@@ -102,7 +103,9 @@ class AgentRuntime:
         )
         self.outbox.set_on_commit(self.sender.wake)
         self._stop = threading.Event()
-        read_encryption = encryption_reader(home=str(Path.home()))
+        # The filesystem people's files live on: /home (or the Users folder), not the service's own home.
+        homes = user_homes()
+        read_encryption = encryption_reader(home=str(homes[0] if homes else Path.home()))
         self.posture = PostureMonitor(
             self.sink,
             [
@@ -149,7 +152,10 @@ class AgentRuntime:
 
     def wait(self) -> None:
         """Block until stop() is called."""
-        self._stop.wait()
+        # Poll rather than block: SIGTERM may be delivered to a worker thread, and the main thread
+        # only runs Python signal handlers when it wakes.
+        while not self._stop.wait(0.5):
+            pass
 
     def stop(self, reason: str = "shutdown") -> None:
         """Record the stop and shut down promptly; undelivered events stay in the outbox."""

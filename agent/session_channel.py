@@ -73,7 +73,8 @@ class SessionChannelServer:
             for c in self._clients:
                 with contextlib.suppress(OSError):
                     c.shutdown(socket.SHUT_RDWR)
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():  # start() may have failed before the thread began
+            self._thread.join(timeout=5)
         if self._listener is not None:
             self._listener.close()
         with contextlib.suppress(FileNotFoundError):

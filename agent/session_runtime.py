@@ -121,7 +121,10 @@ class SessionRuntime:
 
     def wait(self) -> None:
         """Block until stop() is called."""
-        self._stop.wait()
+        # Poll rather than block: SIGTERM may be delivered to a worker thread, and the main thread
+        # only runs Python signal handlers when it wakes.
+        while not self._stop.wait(0.5):
+            pass
 
     def stop(self) -> None:
         """Stop enforcement and posture, then flush queued events to the agent."""

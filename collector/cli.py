@@ -219,7 +219,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"caseguard-collector: console on {console.url}", flush=True)
     if enrol_server is not None:
         print(f"caseguard-collector: enrolment on {args.enroll_listen}", flush=True)
-    stop.wait()
+    # Poll rather than block: SIGTERM may be delivered to a worker thread, and the main thread
+    # only runs Python signal handlers when it wakes.
+    while not stop.wait(0.5):
+        pass
     if console is not None:
         console.stop()
     if enrol_server is not None:

@@ -80,7 +80,7 @@ class PolicyApplier(threading.Thread):
         self._client = client
         self._sink = sink
         self._apply = apply
-        self._stop = stop
+        self._stop_event = stop
         self.current = current
 
     @property
@@ -89,14 +89,14 @@ class PolicyApplier(threading.Thread):
         return self.current.version if self.current else 0
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop_event.is_set():
             try:
                 self.check_once()
             except DeliveryError as exc:
                 log.info("policy check: collector unreachable (%s)", exc.code.name)
             except Exception:
                 log.exception("policy check failed")
-            if self._stop.wait(self._local.collector.policy_interval_s):
+            if self._stop_event.wait(self._local.collector.policy_interval_s):
                 return
 
     def check_once(self) -> bool:

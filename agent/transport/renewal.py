@@ -32,18 +32,18 @@ class CertificateRenewer(threading.Thread):
         super().__init__(name="caseguard-renewal", daemon=True)
         self._config = config
         self._client = client
-        self._stop = stop
+        self._stop_event = stop
         self._every = check_every_s
         self._clock = clock
         self.renewed = 0
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop_event.is_set():
             try:
                 self.renew_if_due()
             except (DeliveryError, EnrollmentError, OSError, ValueError) as exc:
                 log.warning("certificate renewal failed (%s); will retry", exc)
-            if self._stop.wait(self._every):
+            if self._stop_event.wait(self._every):
                 return
 
     def renew_if_due(self) -> bool:

@@ -208,9 +208,11 @@ class Agent:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
-            raise AssertionError(f"agent {self.name} did not stop within 15 s") from None
-        finally:
             self.proc = None
+            raise AssertionError(f"agent {self.name} did not stop within 15 s") from None
+        code, self.proc = self.proc.returncode, None
+        if code != 0:
+            raise AssertionError(f"agent {self.name} exited with {code} on SIGTERM:\n{self.log()[-3000:]}")
         return time.monotonic() - t0
 
     def status(self) -> dict[str, object]:
