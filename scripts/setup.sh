@@ -15,14 +15,15 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 #  e2fsprogs util-linux mount             - ext4 images loop-mounted under /media for removable-media tests
 #  postgresql                             - a real PostgreSQL server; the tests start throwaway clusters with it
 #  chromium fonts-dejavu-core             - the console's browser tests drive Debian's Chromium (no browser download)
-#  systemd                                - systemd-analyze verify checks the units in deploy/
+#  systemd python3-seccomp                - systemd-analyze verify checks the units in deploy/; the
+#                                           test runs the programs under the units' own syscall filter
 DEBIAN_PACKAGES=(
   python3 python3-venv python3-dev gcc git
   xvfb xdotool i3lock x11-utils
   libglib2.0-bin gsettings-desktop-schemas dbus-x11 libnotify-bin
   e2fsprogs util-linux mount procps
   postgresql
-  chromium fonts-dejavu-core systemd
+  chromium fonts-dejavu-core systemd python3-seccomp
 )
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
