@@ -4,8 +4,13 @@ Runs the same load twice in one run: against the real collector (SQLite, WAL,
 synchronous=FULL, group commit) and against a no-op servicer that stores nothing, so
 the ratio says what durability costs on this (noisy, shared) machine.
 
+Then the same load against PostgreSQL (--database-url, or a throwaway server this script
+starts), through one collector and through two collector processes sharing the database
+(the agents split between them).
+
 Prints a final JSON line:
-{"events_per_s", "noop_events_per_s", "ratio", "p99_batch_ms", ...}
+{"events_per_s", "noop_events_per_s", "ratio", "p99_batch_ms",
+ "postgres_events_per_s", "postgres_two_collectors_events_per_s", ...}
 """
 
 from __future__ import annotations
@@ -32,6 +37,17 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _register_in_postgres(url: str, agents: int, work: Path) -> None:
+    from collector.pki import fingerprint_of_pem
+    from collector.store.postgres import PostgresStore
+
+    pg = PostgresStore(url, require_current_schema=False)
+    pg.migrate()
+    for i in range(agents):
+        pg.register_device(f"bench-{i}", fingerprint_of_pem((work / f"agent-{i}" / "device.pem").read_bytes()), 1)
+    pg.close()
 
 
 def _setup(work: Path, agents: int) -> list[Path]:
@@ -122,11 +138,13 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def _run_load(cert_dirs: list[Path], address: str, batches: int, batch_size: int) -> tuple[float, float]:
+def _run_load(cert_dirs: list[Path], address: str | list[str], batches: int, batch_size: int) -> tuple[float, float]:
+    addresses = [address] if isinstance(address, str) else address
     ctx = mp.get_context("fork")
     q: mp.Queue[tuple[float, float, list[float]]] = ctx.Queue()
     start_at = time.time() + 2.0
-    procs = [ctx.Process(target=_agent, args=(str(d), address, f"bench-{i}", batches, batch_size, start_at, q))
+    procs = [ctx.Process(target=_agent, args=(str(d), addresses[i % len(addresses)], f"bench-{i}", batches,
+                                              batch_size, start_at, q))
              for i, d in enumerate(cert_dirs)]
     for p in procs:
         p.start()
@@ -158,6 +176,7 @@ def main() -> None:
     ap.add_argument("--agents", type=int, default=4)
     ap.add_argument("--batches", type=int, default=100, help="batches per agent")
     ap.add_argument("--batch-size", type=int, default=500)
+    ap.add_argument("--database-url", help="postgresql:// of an EMPTY database (default: start a throwaway server)")
     ap.add_argument("--serve-noop", nargs=2, metavar=("DATA_DIR", "LISTEN"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_noop:
@@ -185,11 +204,13 @@ def main() -> None:
 
         db = sqlite3.connect(work / "collector.sqlite3")
         stored = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-        sync = db.execute("PRAGMA synchronous").fetchone()[0]
         db.close()
         expected = args.agents * args.batches * args.batch_size
         if stored != expected:
             raise SystemExit(f"stored {stored} events, expected {expected}")
+        print(f"sqlite: {rate:.0f} events/s (noop {noop_rate:.0f})", flush=True)
+
+        pg_one, pg_two, pg_p99 = _postgres_runs(args, work, cert_dirs, expected)
     print(json.dumps({
         "events_per_s": round(rate),
         "noop_events_per_s": round(noop_rate),
@@ -200,9 +221,52 @@ def main() -> None:
         "batch_size": args.batch_size,
         "events": expected,
         "stored_verified": stored,
+        "postgres_events_per_s": round(pg_one),
+        "postgres_p99_batch_ms": round(pg_p99, 2),
+        "postgres_two_collectors_events_per_s": round(pg_two),
+        "two_vs_one_collector_ratio": round(pg_two / pg_one, 3),
         "cores": os.cpu_count(),
     }))
-    del sync
+
+
+def _postgres_runs(args: argparse.Namespace, work: Path, cert_dirs: list[Path], expected: int
+                   ) -> tuple[float, float, float]:
+    """(one collector events/s, two collectors events/s, one collector p99 ms) on PostgreSQL."""
+    import psycopg
+
+    from tests.postgres_server import PostgresServer, create_database
+
+    server = None
+    base = args.database_url
+    if base is None:
+        server = PostgresServer()
+        server_url = server.start()
+    try:
+        rates = []
+        p99_one = 0.0
+        for collectors in (1, 2):
+            url = base if (base and collectors == 1) else create_database(base or server_url)
+            _register_in_postgres(url, len(cert_dirs), work)
+            ports = [_free_port() for _ in range(collectors)]
+            procs = [_start([sys.executable, "-m", "collector", "serve", "--data-dir", str(work), "--database-url",
+                             url, "--listen", f"127.0.0.1:{p}"], p) for p in ports]
+            rate, p99 = _run_load(cert_dirs, [f"127.0.0.1:{p}" for p in ports], args.batches, args.batch_size)
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+            with psycopg.connect(url) as db:
+                row = db.execute("SELECT COUNT(*) FROM events").fetchone()
+                stored = row[0] if row else 0
+            if stored != expected:
+                raise SystemExit(f"postgres ({collectors} collectors): stored {stored}, expected {expected}")
+            print(f"postgres, {collectors} collector(s): {rate:.0f} events/s", flush=True)
+            rates.append(rate)
+            if collectors == 1:
+                p99_one = p99
+        return rates[0], rates[1], p99_one
+    finally:
+        if server is not None:
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -120,24 +120,24 @@ class PostgresStore:
                     raise StoreError(f"events for unregistered device {sorted(missing)[0]!r}")
                 for device in names:
                     events = by_device[device]
-                    cur.executemany(
+                    # One statement per device batch: arrays in, the ids that were new out.
+                    cur.execute(
                         "INSERT INTO events(device, event_id, seq, kind, occurred_at, received_at, agent_version, body)"
-                        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
+                        " SELECT %s, * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[], %s::bigint[],"
+                        " %s::text[], %s::bytea[])"
                         " ON CONFLICT (device, event_id) DO NOTHING RETURNING event_id",
-                        [
-                            (device, e.event_id, e.seq, e.kind, e.occurred_at_us, received_at_us, e.agent_version,
-                             e.body)
-                            for e in events
-                        ],
-                        returning=True,
+                        (
+                            device,
+                            [e.event_id for e in events],
+                            [e.seq for e in events],
+                            [e.kind for e in events],
+                            [e.occurred_at_us for e in events],
+                            [received_at_us] * len(events),
+                            [e.agent_version for e in events],
+                            [e.body for e in events],
+                        ),
                     )
-                    new_ids: set[str] = set()
-                    while True:
-                        row = cur.fetchone()
-                        if row is not None:
-                            new_ids.add(row[0])
-                        if not cur.nextset():
-                            break
+                    new_ids = {row[0] for row in cur.fetchall()}
                     new = []
                     for e in events:  # a repeat inside one group is new once
                         if e.event_id in new_ids:

@@ -11,20 +11,25 @@ several collector processes to run the workflow at once:
   the audit chain are read-then-append, and the event cursor is read-then-advance; one lock
   covers them all, and workflow transactions are few and short. The audit chain therefore
   cannot fork (and ``wf_audit.seq`` is unique besides).
-- ``events_after`` holds ``LOCK TABLE events IN SHARE MODE`` while it reads. PostgreSQL hands
-  out event ids when rows are inserted, not when they commit, so a collector could otherwise
-  see id 101 committed while id 100 is still in flight elsewhere, move the cursor past 100
-  and never place that event. SHARE mode waits for in-flight inserts to commit and holds new
-  ones off for the few milliseconds of the read, so every id up to the newest it reports is final.
+- ``events_after`` takes no lock. PostgreSQL hands out event ids when rows are inserted, not
+  when they commit, so a reader may see id 101 committed while id 100 is still in flight on
+  another collector. The position it reports therefore advances only to the newest id that
+  was already visible ``SETTLE_S`` seconds earlier (ingest transactions take milliseconds);
+  events above it are read again next time, which is harmless because placing an event is
+  idempotent on its alert id. (A SHARE table lock did this exactly, but queued every
+  collector's inserts behind each read: two collectors ingested half as fast as one.)
 
 Lock waits are bounded (``lock_timeout``, as SQLite's busy timeout) and end as StoreError.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -46,6 +51,7 @@ from collector.store.workflow_base import DeviceActivity, EventRow, IncidentReco
 WORKFLOW_LOCK = 0x77666C6F  # "wflo": the advisory lock every workflow transaction takes first
 _TAKE_WORKFLOW_LOCK = "SELECT pg_advisory_xact_lock(%s)"
 LOCK_TIMEOUT_S = 30.0  # the longest wait for a lock, as SQLite's busy timeout
+SETTLE_S = 60.0  # an id visible this long ago has no lower id still in flight (ingest takes ms)
 _CLOSED_STATES = [str(IncidentState.CLOSED), str(IncidentState.DISMISSED)]
 _EVENT_COLUMNS = "e.id, e.device, e.event_id, e.seq, e.kind, e.occurred_at, e.received_at, e.agent_version, e.body"
 _COLLECTOR_MADE = "lost_device_report"  # stored under the lost device, but not sent by it
@@ -270,11 +276,22 @@ class PostgresWorkflowTx(_Reads):
 class PostgresWorkflowStore(_Reads):
     """``WorkflowStore`` over PostgreSQL; one autocommit connection per thread, explicit transactions."""
 
-    def __init__(self, url: str, *, lock_timeout_s: float = LOCK_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        lock_timeout_s: float = LOCK_TIMEOUT_S,
+        settle_s: float = SETTLE_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         PostgresStore(url).close()  # refuses a schema that `caseguard-collector migrate` has not brought up to date
         self._url = url
         self._lock_timeout_ms = max(1, round(lock_timeout_s * 1000))
         self._conns = postgres_connections(url, autocommit=True)
+        self._settle_s = settle_s
+        self._monotonic = monotonic
+        self._visible: collections.deque[tuple[float, int]] = collections.deque()  # (when, newest id seen)
+        self._visible_lock = threading.Lock()
         super().__init__(self._db)
 
     def _db(self) -> psycopg.Connection[Any]:
@@ -305,7 +322,7 @@ class PostgresWorkflowStore(_Reads):
             yield PostgresWorkflowTx(db)
 
     def events_after(self, row_id: int, kinds: Sequence[str], limit: int) -> tuple[list[EventRow], int]:
-        """Events of interest after ``row_id`` and the position they were read up to (no insert in flight).
+        """Events of interest after ``row_id``, and a position up to which no insert can still be in flight.
 
         Kinds are written into the SQL as literals so PostgreSQL can use the partial index of
         breach-class events (migration 2); they must be plain snake_case names.
@@ -314,7 +331,7 @@ class PostgresWorkflowStore(_Reads):
             raise StoreError("event kinds must be snake_case names")
         listed = ",".join(f"'{k}'" for k in kinds)
         of_kinds, not_of_kinds = (f"e.kind IN ({listed})", f"x.kind NOT IN ({listed})") if kinds else ("FALSE", "TRUE")
-        with self._locked("LOCK TABLE events IN SHARE MODE") as db:
+        with self._locked("SELECT 1") as db:
             try:
                 rows = db.execute(
                     f"(SELECT {_EVENT_COLUMNS}, d.lost_at FROM events e LEFT JOIN devices d ON d.name = e.device"
@@ -332,7 +349,19 @@ class PostgresWorkflowStore(_Reads):
         newest = 0 if newest_row is None else int(newest_row[0])
         found = sorted((EventRow(r[0], _event(r), r[9]) for r in rows), key=lambda row: row.row_id)[:limit]
         upto = found[-1].row_id if len(found) >= limit else max(newest, row_id)
-        return found, upto
+        return found, max(row_id, min(upto, self._settled(newest)))
+
+    def _settled(self, newest: int) -> int:
+        """The newest id that was visible at least ``settle_s`` ago (0 until then)."""
+        now = self._monotonic()
+        with self._visible_lock:
+            self._visible.append((now, newest))
+            settled = 0
+            while self._visible and now - self._visible[0][0] >= self._settle_s:
+                settled = max(settled, self._visible.popleft()[1])
+            if settled:
+                self._visible.appendleft((now - self._settle_s, settled))  # keep the latest settled mark
+            return settled
 
     def device_activity(self) -> list[DeviceActivity]:
         """Every device's last sighting and flags."""

@@ -14,7 +14,7 @@ from collector.store.base import Store
 from collector.store.postgres import PostgresStore
 from collector.store.sqlite import SQLiteStore
 from collector.store.workflow_base import WorkflowStore
-from collector.store.workflow_postgres import PostgresWorkflowStore
+from collector.store.workflow_postgres import SETTLE_S, PostgresWorkflowStore
 from collector.store.workflow_sqlite import SQLiteWorkflowStore
 from tests.postgres_server import create_database, drop_database
 
@@ -40,7 +40,9 @@ class WorkflowBackend:
     """A workflow store with the event store over the same database, and ways to reach that database.
 
     ``open_store`` opens another workflow store on the same database (as another collector
-    would); ``execute`` runs raw SQL (literals only) outside the store, for tampering.
+    would); ``execute`` runs raw SQL (literals only) outside the store, for tampering;
+    ``settle`` lets the time pass after which PostgreSQL's event reader trusts that no lower
+    event id is still in flight (nothing to wait for in SQLite, whose writers are serialised).
     """
 
     name: str
@@ -48,6 +50,7 @@ class WorkflowBackend:
     store: WorkflowStore
     open_store: Callable[[], WorkflowStore]
     execute: Callable[[str], None]
+    settle: Callable[[], None] = lambda: None
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -85,13 +88,25 @@ def workflow_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         with psycopg.connect(url, autocommit=True) as db:
             db.execute(sql)
 
-    yield WorkflowBackend(
-        "postgres", pg, track(PostgresWorkflowStore(url)), lambda: track(PostgresWorkflowStore(url)), pg_execute
-    )
+    clock = [1000.0]
+
+    def open_pg() -> WorkflowStore:
+        return track(PostgresWorkflowStore(url, monotonic=lambda: clock[0]))
+
+    def settle() -> None:
+        clock[0] += SETTLE_S + 1
+
+    yield WorkflowBackend("postgres", pg, open_pg(), open_pg, pg_execute, settle)
     for s in opened:
         s.close()
     pg.close()
     drop_database(server_url, url)
+
+
+@pytest.fixture
+def settle(workflow_backend: WorkflowBackend) -> Callable[[], None]:
+    """Let event ids settle (see WorkflowBackend.settle)."""
+    return workflow_backend.settle
 
 
 @pytest.fixture

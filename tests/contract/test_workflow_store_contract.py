@@ -11,7 +11,7 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -345,13 +345,15 @@ def test_the_audit_log_can_be_read_while_it_grows(workflow_store: WorkflowStore)
 
 
 def test_events_after_finds_breach_events_and_says_how_far_it_read(
-    workflow_store: WorkflowStore, events: Events
+    workflow_store: WorkflowStore, events: Events, settle: Callable[[], None]
 ) -> None:
     laptop = events.device("laptop-1")
     assert workflow_store.events_after(0, BREACH_KINDS, 10) == ([], 0)
     events.emit(laptop, "test", {"index": 1})
     egress = [events.egress(laptop, f"burst-{n}") for n in range(3)]
     events.emit(laptop, "test", {"index": 2})
+    workflow_store.events_after(0, BREACH_KINDS, 10)  # seen now...
+    settle()  # ...and final once nothing lower can still be in flight
     rows, upto = workflow_store.events_after(0, BREACH_KINDS, 10)
     assert [r.event.event_id for r in rows] == egress and all(r.device_lost_at_us is None for r in rows)
     assert upto > rows[-1].row_id  # read past the uninteresting last event
@@ -416,12 +418,14 @@ def test_event_and_device_lookups(workflow_store: WorkflowStore, events: Events,
 
 
 def test_the_event_cursor_moves_with_the_incidents_it_led_to(
-    workflow_store: WorkflowStore, events: Events, clock: Clock
+    workflow_store: WorkflowStore, events: Events, clock: Clock, settle: Callable[[], None]
 ) -> None:
     laptop = events.device("laptop-1")
     events.egress(laptop)
     events.emit(laptop, "test", {"index": 1})
-    report = _service(workflow_store, clock).catch_up()
+    _service(workflow_store, clock).catch_up()
+    settle()
+    report = _service(workflow_store, clock).catch_up()  # reading the same events again places nothing twice
     newest = workflow_store.events_after(0, BREACH_KINDS, 10)[1]
     assert workflow_store.counter(EVENT_CURSOR) == report.cursor == newest
     again = _service(workflow_store, clock).catch_up()  # a restarted collector starts from the stored cursor
@@ -484,6 +488,8 @@ def test_collectors_catching_up_at_once_place_every_alert_once(
         service.catch_up()
 
     _in_threads(ingest, *[lambda s=s: follow(s) for s in services])
+    workflow_backend.settle()
+    services[0].catch_up()  # the position moves on once the ids are final; nothing is placed twice
     store = workflow_backend.store
     incidents = store.list_incidents()
     alerts = [a.alert_id for r in incidents for a in r.incident.alerts]
@@ -511,12 +517,14 @@ def test_postgres_refuses_a_schema_that_was_not_migrated(database_url: str) -> N
         PostgresWorkflowStore(database_url)
 
 
-def test_postgres_events_after_never_reads_past_an_insert_still_in_flight(database_url: str, tmp_path: Path) -> None:
-    """Ids are handed out at insert, not at commit: the cursor must not pass an event committed late."""
+def test_postgres_events_after_never_moves_past_an_insert_still_in_flight(database_url: str, tmp_path: Path) -> None:
+    """Ids are handed out at insert, not at commit: the position must not pass an event committed late,
+    and reading must never hold up other collectors' inserts."""
     events = PostgresStore(database_url, require_current_schema=False)
     events.migrate()
     events.register_device("laptop-1", "fp", 1)
-    store = PostgresWorkflowStore(database_url)
+    clock = [1000.0]
+    store = PostgresWorkflowStore(database_url, settle_s=60, monotonic=lambda: clock[0])
     slow = psycopg.connect(database_url)
     try:
         slow.execute(  # a collector's ingest, begun but not yet committed: it holds the lower id
@@ -526,15 +534,17 @@ def test_postgres_events_after_never_reads_past_an_insert_still_in_flight(databa
         )
         fast = IncomingEvent("fast", 2, "test", 2, "t", body("test", {"index": 1}))
         events.ingest([("laptop-1", [fast])], 2)  # another collector's, committed first with a higher id
-        result: list[Any] = []
-        reader = threading.Thread(target=lambda: result.append(store.events_after(0, BREACH_KINDS, 10)))
-        reader.start()
-        time.sleep(0.5)
-        assert reader.is_alive(), "events_after must wait for the insert in flight"
+        rows, upto = store.events_after(0, BREACH_KINDS, 10)  # returns at once: no lock on events
+        assert rows == [] and upto == 0, "the position must not pass the lower id still in flight"
+        clock[0] += 30
+        assert store.events_after(upto, BREACH_KINDS, 10) == ([], 0)
         slow.commit()
-        reader.join(10)
-        [(rows, upto)] = result
-        assert [r.event.event_id for r in rows] == ["slow"] and upto == rows[0].row_id + 1
+        rows, upto = store.events_after(upto, BREACH_KINDS, 10)
+        assert [r.event.event_id for r in rows] == ["slow"]
+        clock[0] += 61  # later on, everything visible a minute ago is final: the position moves on
+        rows, upto = store.events_after(upto, BREACH_KINDS, 10)
+        assert upto >= 2 and [r.event.event_id for r in rows] == ["slow"]
+        assert store.events_after(upto, BREACH_KINDS, 10)[0] == []
     finally:
         slow.close()
         store.close()
