@@ -25,6 +25,8 @@ cert = "$DEMO/demo-laptop/device.pem"
 key = "$DEMO/demo-laptop/device.key"
 [heartbeat]
 interval_s = 2
+[session]
+socket = "$DEMO/session.sock"
 TOML
 
 echo "== 2. the collector (mTLS gRPC on 127.0.0.1:$PORT, SQLite in $DEMO/collector)"
