@@ -11,10 +11,8 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import socket
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 from cryptography import x509
@@ -22,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from agent.atomic_files import write_atomically
 from agent.config import AgentConfig
 from caseguard.enrollment_proof import parse_token, proof, secret_hash
 from caseguard.v1 import enrollment_pb2, enrollment_pb2_grpc
@@ -75,19 +74,6 @@ def normalise_fingerprint(text: str) -> str:
     if value.lower().startswith("sha256:"):
         value = value[7:]
     return value.replace(":", "").lower()
-
-
-def write_atomically(path: Path, data: bytes, mode: int) -> None:
-    """Write to a temporary file beside ``path``, fsync, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
 
 
 def enroll(config: AgentConfig, address: str, token_text: str, ca_fingerprint: str, label: str = "") -> str:

@@ -15,7 +15,8 @@ from agent.config import AgentConfig
 from agent.egress.homes import user_homes
 from agent.egress_pipeline import EgressPipeline, load_org_key
 from agent.outbox import Outbox, PendingEvent
-from agent.policy.applier import AppliedPolicy, PolicyApplier, load_cached, write_session_policy
+from agent.policy.applier import AppliedPolicy, PolicyApplier, load_cached
+from agent.policy.session_file import write_session_policy
 from agent.posture.encryption import encryption_reader
 from agent.posture.monitor import PostureMonitor, PostureProbe
 from agent.posture.summary import posture_summary

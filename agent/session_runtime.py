@@ -22,7 +22,7 @@ from agent.lock.backends import build_lock_controller
 from agent.lock.controller import LockController
 from agent.lock.policy import PolicyConfig
 from agent.lock.posture import lock_posture_body, lock_settings_reader
-from agent.policy.applier import read_session_policy
+from agent.policy.session_file import read_session_policy
 from agent.posture.monitor import PostureMonitor, PostureProbe
 from agent.session_channel import SessionChannelClient
 

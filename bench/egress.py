@@ -21,7 +21,6 @@ import hmac
 import json
 import logging
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -41,7 +40,6 @@ from agent.egress.model import DESTINATION_CLASS_PERSONAL_FOLDER, Destination  #
 from agent.egress.watcher import EgressWatcher  # noqa: E402
 from agent.egress_pipeline import EgressPipeline  # noqa: E402
 from agent.outbox import Outbox  # noqa: E402
-from agent.protected.index import ProtectedIndex  # noqa: E402
 from bench import classify as classify_bench  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 from tests.unit.classify.synthetic import nhs_number  # noqa: E402
@@ -133,38 +131,13 @@ def burst_lost(work: Path, files: int) -> int:
     return files - len(seen)
 
 
-def index_only(root: str, files: int) -> None:
-    """Runs in a fresh process: build the store, then time indexing it; print time and peak RSS."""
-    store = Path(root) / "store"
-    rng = random.Random(1)
-    words = [f"w{n}" for n in range(5000)]
-    for i in range(files):
-        d = store / f"d{i // 1000:03d}"
-        if i % 1000 == 0:
-            d.mkdir(parents=True)
-        (d / f"doc{i:06d}.txt").write_text(" ".join(rng.choice(words) for _ in range(40)) + f" {i}\n")
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    index = ProtectedIndex(Path(root) / "state", [store], KEY, analyse_protected)
-    t0 = time.perf_counter()
-    stats = index.reconcile()
-    took = time.perf_counter() - t0
-    count = index.count()
-    index.close()
-    print(json.dumps({"seconds": took, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "rss_before_mb": before / 1024, "indexed": count, "stats": str(stats)}))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--latency-files", type=int, default=1000)
     ap.add_argument("--index-files", type=int, default=100_000)
     ap.add_argument("--burst-files", type=int, default=20_000)
-    ap.add_argument("--index-only", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)  # one warning per case file would drown the figures
-    if args.index_only:
-        index_only(args.index_only[0], int(args.index_only[1]))
-        return
     with tempfile.TemporaryDirectory(prefix="cg-bench-egress-") as tmp:
         work = Path(tmp)
         (work / "lat").mkdir()
@@ -191,8 +164,9 @@ def main() -> None:
 
         idx_dir = work / "index"
         idx_dir.mkdir()
-        out = subprocess.run([sys.executable, __file__, "--index-only", str(idx_dir), str(args.index_files)],
-                             capture_output=True, text=True, check=True).stdout
+        # A separate, lean process: its peak RSS is the index's, not this script's imports.
+        out = subprocess.run([sys.executable, str(ROOT / "bench" / "index_store.py"), str(idx_dir),
+                              str(args.index_files)], capture_output=True, text=True, check=True).stdout
         index = json.loads(out.strip().splitlines()[-1])
         print(f"index: {index['indexed']} files in {index['seconds']:.1f} s, peak RSS {index['peak_rss_mb']:.0f} MB",
               flush=True)

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import psutil
@@ -50,13 +51,21 @@ def _start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _i3lock(display: str) -> psutil.Process | None:
-    for proc in psutil.process_iter(["name", "environ"]):
+    for proc in psutil.process_iter(["name", "environ", "status"]):
         try:
-            if proc.info["name"] == "i3lock" and (proc.info["environ"] or {}).get("DISPLAY") == display:
+            if (
+                proc.info["name"] == "i3lock"
+                and proc.info["status"] != psutil.STATUS_ZOMBIE
+                and (proc.info["environ"] or {}).get("DISPLAY") == display
+            ):
                 return proc
         except psutil.Error:
             continue
     return None
+
+
+def _locks_at_least(collector: Collector, n: int) -> bool:
+    return collector.count("lock_enforced") >= n
 
 
 def _tree(root: Path, dirs: int) -> None:
@@ -107,9 +116,11 @@ def main() -> None:
             observed: list[float] = []
             for _ in range(args.cycles):
                 locker = _i3lock(display)
-                if locker is not None:
+                if locker is not None:  # "unlock": i3lock is the session component's child, not ours
                     locker.kill()
-                    locker.wait(5)
+                    deadline_kill = time.monotonic() + 5
+                    while _i3lock(display) is not None and time.monotonic() < deadline_kill:
+                        time.sleep(0.02)
                 subprocess.run(["xdotool", "mousemove", "--", str(len(observed) * 7 % 500), "20"], env=env, check=True)
                 deadline = time.monotonic() + TIMEOUT_S
                 while _i3lock(display) is None:
@@ -117,6 +128,9 @@ def main() -> None:
                         raise SystemExit("no lock within 10 s of the timeout")
                     time.sleep(0.01)
                 observed.append(time.monotonic() - deadline)
+                # Stay locked until the agent has verified the lock, as a person would (unlocking
+                # within milliseconds would make the agent's start-up check see the locker die).
+                wait_for(partial(_locks_at_least, collector, len(observed)), 15, "the lock to be verified")
             locker = _i3lock(display)
             if locker is not None:
                 locker.kill()
@@ -133,6 +147,7 @@ def main() -> None:
             cpu, rss = _footprint(procs, args.seconds)
             mover.wait(10)
             baseline = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+            time.sleep(1)  # measure the idle interpreter, not its start-up
             base_cpu, base_rss = _footprint([psutil.Process(baseline.pid)], 5)
             baseline.kill()
             del stop_at

@@ -7,11 +7,9 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
+from agent.atomic_files import write_atomically
 from agent.config import AgentConfig
-from agent.enrollment import write_atomically
 from agent.events import EventSink
 from agent.policy.merge import Merged, merge_policy
 from agent.policy.verify import PolicyRejected, verify_policy
@@ -20,7 +18,6 @@ from agent.transport.client import CollectorClient, DeliveryError
 log = logging.getLogger(__name__)
 
 POLICY_FILE = "policy.json"  # the signed policy as received (re-verified at every start)
-SESSION_POLICY_FILE = "session-policy.json"  # effective lock settings for session components
 
 
 @dataclass(frozen=True)
@@ -44,23 +41,6 @@ def load_cached(config: AgentConfig) -> AppliedPolicy | None:
     except (OSError, ValueError, KeyError, PolicyRejected) as exc:
         log.error("the cached central policy cannot be used (%s); running with local settings", exc)
         return None
-
-
-def write_session_policy(config: AgentConfig, version: int) -> None:
-    """The lock settings session components must enforce (they re-read this file when it changes)."""
-    lk = config.lock
-    body = {"version": version, "idle_timeout_s": lk.idle_timeout_s, "warn_s": lk.warn_s,
-            "allow_inhibitors": lk.allow_inhibitors}
-    write_atomically(config.state_dir / SESSION_POLICY_FILE, json.dumps(body).encode(), 0o644)
-
-
-def read_session_policy(state_dir: Path) -> dict[str, Any] | None:
-    """What write_session_policy wrote, or None."""
-    try:
-        data = json.loads((state_dir / SESSION_POLICY_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 class PolicyApplier(threading.Thread):

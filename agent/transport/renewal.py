@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 
+from agent.atomic_files import write_atomically
 from agent.config import AgentConfig
-from agent.enrollment import EnrollmentError, check_issued, new_key_and_request, write_atomically
+from agent.enrollment import EnrollmentError, check_issued, new_key_and_request
 from agent.transport.client import CollectorClient, DeliveryError
 from agent.transport.credentials import load_credentials
 

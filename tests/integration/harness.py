@@ -16,6 +16,22 @@ from collector.store.sqlite import SQLiteStore
 
 PYTHON = sys.executable
 
+# A synthetic case-file egress body (the shape the agent's egress pipeline emits; no names).
+EGRESS: dict[str, object] = {
+    "destination_class": "DESTINATION_CLASS_REMOVABLE_VOLUME",
+    "destination_kind": "usb",
+    "volume": {"filesystem": "vfat", "bus": "usb", "serial_hmac": "ab" * 16},
+    "copy_burst_id": "burst-1",
+    "file": {
+        "extension": "docx",
+        "sha256_hmac": "cd" * 16,
+        "reasons": ["exact"],
+        "confidence": 1.0,
+        "identifier_counts": {"nhs_number": 3},
+        "markings": ["OFFICIAL-SENSITIVE"],
+    },
+}
+
 
 def free_port() -> int:
     with socket.socket() as s:

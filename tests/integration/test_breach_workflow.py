@@ -17,24 +17,10 @@ from caseguard.v1 import collector_pb2, collector_pb2_grpc, events_pb2
 from collector.domain.clocks import LONDON, format_london
 from collector.domain.ico_report import ANSWER_FIELDS, FORM
 from collector.domain.register import REGISTER_COLUMNS
-from tests.integration.harness import Agent, Collector, run_cli, wait_for
+from tests.integration.harness import EGRESS, Agent, Collector, run_cli, wait_for
 
 pytestmark = pytest.mark.integration
 
-EGRESS = {
-    "destination_class": "DESTINATION_CLASS_REMOVABLE_VOLUME",
-    "destination_kind": "usb",
-    "volume": {"filesystem": "vfat", "bus": "usb", "serial_hmac": "ab" * 16},
-    "copy_burst_id": "burst-1",
-    "file": {
-        "extension": "docx",
-        "sha256_hmac": "cd" * 16,
-        "reasons": ["exact"],
-        "confidence": 1.0,
-        "identifier_counts": {"nhs_number": 3},
-        "markings": ["OFFICIAL-SENSITIVE"],
-    },
-}
 LOCKED = {
     "os_lock_timeout_s": 300,
     "os_lock_timeout_known": True,

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.harness import PYTHON, Agent, Collector, free_port, run_cli, wait_for
+from tests.integration.harness import EGRESS, PYTHON, Agent, Collector, free_port, run_cli, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,20 +32,6 @@ ACCOUNTS = {
     "staff.member": "staff",
     "auditor": "auditor",
     "locked.out": "ig_officer",
-}
-EGRESS = {
-    "destination_class": "DESTINATION_CLASS_REMOVABLE_VOLUME",
-    "destination_kind": "usb",
-    "volume": {"filesystem": "vfat", "bus": "usb", "serial_hmac": "ab" * 16},
-    "copy_burst_id": "burst-1",
-    "file": {
-        "extension": "docx",
-        "sha256_hmac": "cd" * 16,
-        "reasons": ["exact"],
-        "confidence": 1.0,
-        "identifier_counts": {"nhs_number": 3},
-        "markings": ["OFFICIAL-SENSITIVE"],
-    },
 }
 ENCRYPTED = {"system_volume": "ENCRYPTION_STATE_ENCRYPTED", "home_volume": "ENCRYPTION_STATE_ENCRYPTED",
              "method": "luks2"}  # fmt: skip

@@ -11,25 +11,10 @@ import psutil
 import psycopg
 import pytest
 
-from tests.integration.harness import Agent, Collector, run_cli, wait_for
+from tests.integration.harness import EGRESS, Agent, Collector, run_cli, wait_for
 from tests.postgres_server import create_database, drop_database
 
 pytestmark = pytest.mark.integration
-
-EGRESS = {
-    "destination_class": "DESTINATION_CLASS_REMOVABLE_VOLUME",
-    "destination_kind": "usb",
-    "volume": {"filesystem": "vfat", "bus": "usb", "serial_hmac": "ab" * 16},
-    "copy_burst_id": "burst-1",
-    "file": {
-        "extension": "docx",
-        "sha256_hmac": "cd" * 16,
-        "reasons": ["exact"],
-        "confidence": 1.0,
-        "identifier_counts": {"nhs_number": 3},
-        "markings": ["OFFICIAL-SENSITIVE"],
-    },
-}
 
 
 @pytest.fixture
