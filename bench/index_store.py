@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import resource
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,15 @@ from agent.classify import analyse_protected  # noqa: E402
 from agent.protected.index import ProtectedIndex  # noqa: E402
 
 KEY = b"0123456789abcdef0123456789abcdef"
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux carries that across exec from the
+    parent that forked us, so a child of a large benchmark would report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def build_store(store: Path, files: int) -> None:
@@ -38,14 +46,14 @@ def main() -> None:
     work = Path(sys.argv[1])
     files = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
     build_store(work / "store", files)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = peak_rss_mb()
     index = ProtectedIndex(work / "state", [work / "store"], KEY, analyse_protected)
     t0 = time.perf_counter()
     index.reconcile()
     took = time.perf_counter() - t0
     count = index.count()
     index.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     print(json.dumps({"seconds": round(took, 2), "peak_rss_mb": round(peak, 1), "rss_before_index_mb": round(before, 1),
                       "indexed": count}))
 
