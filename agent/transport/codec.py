@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import json_format
 
 from agent.outbox import PendingEvent
 from caseguard.v1 import collector_pb2, events_pb2
@@ -20,9 +20,6 @@ class InvalidEventBody(ValueError):
     """A producer handed over a body that does not fit its message in events.proto."""
 
 
-def body_kinds() -> frozenset[str]:
-    """The kinds the wire contract knows (names of the Event.body oneof fields)."""
-    return _BODY_FIELDS
 
 
 def encode_event(event: PendingEvent, *, device_id: str, agent_version: str) -> bytes:
@@ -63,10 +60,6 @@ def decode_send_events_response(data: bytes) -> tuple[list[str], dict[str, str]]
     return list(reply.acknowledged_event_ids), {r.event_id: r.reason for r in reply.rejected}
 
 
-def decode_event(payload: bytes) -> dict[str, Any]:
-    """A readable dict of one stored payload (for status/debug output)."""
-    msg = events_pb2.Event.FromString(payload)
-    return json_format.MessageToDict(msg, preserving_proto_field_name=True)
 
 
 def encode_heartbeat_request(outbox_depth: int, agent_version: str, now: datetime) -> bytes:
@@ -137,9 +130,6 @@ def decode_policy_response(data: bytes) -> SignedPolicyWire | None:
     return SignedPolicyWire(p.version, bytes(p.body), bytes(p.signature), bytes(p.signer_pem))
 
 
-def timestamp_text(ts: timestamp_pb2.Timestamp) -> str:
-    """RFC 3339 text of a protobuf Timestamp."""
-    return ts.ToDatetime(tzinfo=UTC).isoformat()
 
 
 def _varint(n: int) -> bytes:
