@@ -15,7 +15,13 @@ from pathlib import Path
 from types import FrameType
 
 from collector.api import codec
-from collector.config import ConfigError, default_config_path, load_config
+from collector.config import (
+    DEFAULT_DATA_DIR,
+    CollectorEnvironment,
+    ConfigError,
+    load_config,
+    read_environment,
+)
 from collector.console import cli as console_cli
 from collector.domain.errors import DomainError
 from collector.enrollment import cli as enrollment_cli
@@ -27,37 +33,44 @@ from collector.workflow.errors import WorkflowError
 
 log = logging.getLogger("collector")
 
-DEFAULT_DATA_DIR = "/var/lib/caseguard-collector"
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for the console script."""
-    args = _parser().parse_args(argv)
+    try:
+        env = read_environment(os.environ)
+    except ConfigError as exc:
+        print(f"caseguard-collector: {exc}", file=sys.stderr)
+        return 2
+    args = _parser(env).parse_args(argv)
     logging.basicConfig(
-        level=os.environ.get("CASEGUARD_LOG_LEVEL", "INFO").upper(),
+        level=env.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     try:
         result: int = args.func(args)
         return result
-    except (PkiError, StoreError, ConfigError, DomainError, WorkflowError, argparse.ArgumentTypeError) as exc:
+    except ConfigError as exc:  # a setting the user can fix: one line, exit 2 (usage or configuration)
+        print(f"caseguard-collector: {exc}", file=sys.stderr)
+        return 2
+    except (PkiError, StoreError, DomainError, WorkflowError, argparse.ArgumentTypeError) as exc:
         print(f"caseguard-collector: {exc}", file=sys.stderr)
         return 1
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(env: CollectorEnvironment | None = None) -> argparse.ArgumentParser:
+    env = env if env is not None else read_environment(os.environ)
     p = argparse.ArgumentParser(prog="caseguard-collector", description="Caseguard collector.")
     data_dir = argparse.ArgumentParser(add_help=False)
     data_dir.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(os.environ.get("CASEGUARD_DATA_DIR", DEFAULT_DATA_DIR)),
+        default=env.data_dir,
         help=f"where the store and PKI live (default: $CASEGUARD_DATA_DIR or {DEFAULT_DATA_DIR})",
     )
     data_dir.add_argument(
         "--database-url",
-        default=os.environ.get("CASEGUARD_DATABASE_URL") or None,
+        default=env.database_url,
         help="postgresql://... to keep everything in PostgreSQL instead of SQLite in --data-dir "
         "(default: $CASEGUARD_DATABASE_URL); the PKI stays in --data-dir",
     )
@@ -75,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--config",
         type=Path,
-        default=default_config_path(os.environ),
+        default=env.config,
         help="collector.toml: organisation, notifications, workflow policy (see deploy/collector.example.toml)",
     )
     serve.add_argument(

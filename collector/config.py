@@ -1,21 +1,44 @@
 """Collector settings for the breach workflow: one frozen, typed object loaded once from TOML.
 
-Every key is documented in deploy/collector.example.toml. Unknown keys are an error, so a
-typo cannot silently switch off a notification or loosen a risk threshold. Without a file
-the defaults apply: the workflow runs, nobody is emailed, and the ICO draft's "About you"
-answers are blank.
+The file's sections are declared once below with the value rules of caseguard.settings; their
+defaults come from the domain objects they configure (the one place defaults live), and every
+key is documented in deploy/collector.example.toml (a test holds the two together). Unknown
+keys are an error, so a typo cannot silently switch off a notification or loosen a risk
+threshold; every bad value is one line naming the file, the key, what was expected and what
+was found. Without a file the defaults apply: the workflow runs, nobody is emailed, and the
+ICO draft's "About you" answers are blank. The environment variables the collector reads go
+through the same rules (``read_environment``).
 """
 
 from __future__ import annotations
 
-import enum
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from caseguard.settings import (
+    Count,
+    Flag,
+    LogLevel,
+    NonEmptyText,
+    NonNegative,
+    OptionalPath,
+    Port,
+    Positive,
+    Score,
+    SettingsPath,
+    Text,
+    Threshold,
+    one_or_more,
+    refuse,
+    settings,
+    validate,
+)
 from collector.domain.clocks import ClockPolicy
 from collector.domain.device_signals import DeviceSignalPolicy
 from collector.domain.grouping import GroupingPolicy
@@ -29,8 +52,6 @@ from collector.store.workflow_base import WorkflowStore
 from collector.workflow.policy import WorkflowPolicy
 from collector.workflow.service import NO_ORGANISATION, WorkflowService
 from collector.workflow.times import utc_now
-
-E = TypeVar("E", bound=enum.Enum)
 
 
 class ConfigError(ValueError):
@@ -49,6 +70,36 @@ class CollectorConfig:
 
 
 CONFIG_ENV = "CASEGUARD_COLLECTOR_CONFIG"
+DEFAULT_DATA_DIR = Path("/var/lib/caseguard-collector")
+
+
+def _database_url(value: str) -> str:
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise refuse("a postgresql:// URL")
+    return value
+
+
+DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
+
+
+@settings
+@dataclass(frozen=True)
+class CollectorEnvironment:
+    """The environment variables the collector reads (an empty one counts as unset)."""
+
+    log_level: Annotated[LogLevel, Field(alias="CASEGUARD_LOG_LEVEL")] = "INFO"
+    data_dir: Annotated[SettingsPath, Field(alias="CASEGUARD_DATA_DIR")] = DEFAULT_DATA_DIR
+    database_url: Annotated[DatabaseUrl | None, Field(alias="CASEGUARD_DATABASE_URL")] = None
+    config: Annotated[OptionalPath, Field(alias="CASEGUARD_COLLECTOR_CONFIG")] = None
+
+
+ENVIRONMENT_VARIABLES = ("CASEGUARD_LOG_LEVEL", "CASEGUARD_DATA_DIR", "CASEGUARD_DATABASE_URL", CONFIG_ENV)
+
+
+def read_environment(environ: Mapping[str, str]) -> CollectorEnvironment:
+    """The collector's variables from ``environ``, validated; ConfigError names the variable."""
+    raw = {name: environ[name] for name in ENVIRONMENT_VARIABLES if environ.get(name)}
+    return validate(CollectorEnvironment, raw, where="environment", error=ConfigError)
 
 
 def default_config_path(environ: Mapping[str, str]) -> Path | None:
@@ -67,10 +118,7 @@ def load_config(path: Path | None) -> CollectorConfig:
         raise ConfigError(f"{path}: no such configuration file") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from exc
-    try:
-        return parse_config(raw, base_dir=path.parent, source=path)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    return parse_config(raw, base_dir=path.parent, source=path)
 
 
 def workflow_service(
@@ -89,228 +137,242 @@ def workflow_service(
 
 def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = None) -> CollectorConfig:
     """Validate an already-parsed TOML mapping; relative paths resolve against ``base_dir``."""
-    _reject_unknown(raw, {"organisation", "notify", "workflow"}, "")
-    notify = _table(raw, "notify", "")
-    _reject_unknown(notify, {"email", "webhook"}, "notify")
+    where = str(source) if source is not None else "collector configuration"
+    f = validate(CollectorFile, raw, where=where, error=ConfigError, context={"base_dir": base_dir})
     return CollectorConfig(
-        org=_org(_table(raw, "organisation", "")),
-        email=_email(_table(notify, "email", "notify"), base_dir),
-        webhook=_webhook(_table(notify, "webhook", "notify"), base_dir),
-        workflow=_workflow(_table(raw, "workflow", "")),
+        org=f.organisation.profile() if raw.get("organisation") else NO_ORGANISATION,
+        email=f.notify.email.settings(),
+        webhook=f.notify.webhook.settings(),
+        workflow=f.workflow.policy(),
         source=source,
     )
 
 
-_ORG_TEXT = (
-    "address", "reporter_name", "reporter_role", "reporter_email", "reporter_phone", "dpo_name", "dpo_email",
-    "dpo_phone", "training_details", "measures_in_place", "potential_consequences",
-)  # fmt: skip
+# -- the file's sections; defaults are read from the domain objects they configure ------------
+
+_ORG = OrgProfile("", "")
+_MAIL = SmtpSettings(host="")
+_HOOK = WebhookSettings(url="")
+_POLICY = WorkflowPolicy()
+_PRE = _POLICY.pre_assessment
+_RISK = _POLICY.risk
 
 
-def _org(t: Mapping[str, Any]) -> OrgProfile:
-    _reject_unknown(
-        t,
-        {"name", "ico_registration_number", "staff_training_last_two_years", "data_categories", "subject_categories",
-         *_ORG_TEXT},
-        "organisation",
-    )  # fmt: skip
-    if not t:
-        return NO_ORGANISATION
-    defaults = OrgProfile("", "")
-    return OrgProfile(
-        organisation_name=_str(t.get("name", ""), "organisation.name"),
-        ico_registration_number=_str(t.get("ico_registration_number", ""), "organisation.ico_registration_number"),
-        staff_training_last_two_years=_enum(
-            YesNoUnknown,
-            t.get("staff_training_last_two_years", "not_known"),
-            "organisation.staff_training_last_two_years",
-        ),
-        case_file_data_categories=_enums(
-            PersonalDataCategory, t, "data_categories", defaults.case_file_data_categories, "organisation"
-        ),
-        data_subject_categories=_enums(
-            DataSubjectCategory, t, "subject_categories", defaults.data_subject_categories, "organisation"
-        ),
-        **{k: _str(t.get(k, ""), f"organisation.{k}") for k in _ORG_TEXT},
-    )
+_MINUTE, _DAY = timedelta(minutes=1), timedelta(days=1)
+# The domain's durations in the units the file uses.
+_TICK_S = _POLICY.tick_interval.total_seconds()
+_GROUPING_MIN = _POLICY.grouping.destination_window / _MINUTE
+_DEVICE_SIGNAL_MIN = _POLICY.grouping.device_signal_window / _MINUTE
+_SILENT_DAYS = _POLICY.device_signals.max_silence / _DAY
+_GAP_SETTLE_MIN = _POLICY.device_signals.gap_settle / _MINUTE
+_WARNING_HOURS = tuple(t / timedelta(hours=1) for t in _POLICY.clock.warning_thresholds)
+_OS_LOCK_MIN = _PRE.max_os_lock_timeout / _MINUTE
+_POSTURE_AGE_DAYS = _PRE.max_posture_age / _DAY
 
 
-def _email(t: Mapping[str, Any], base_dir: Path) -> SmtpSettings | None:
-    _reject_unknown(
-        t, {"host", "port", "from", "to", "starttls", "credentials_file", "ca_file", "timeout_s", "subject_prefix"},
-        "notify.email",
-    )  # fmt: skip
-    host = _str(t.get("host", ""), "notify.email.host")
-    if not host:
-        return None
-    to = t.get("to", [])
-    if isinstance(to, str):
-        to = [to]
-    if not isinstance(to, list) or not to:
-        raise ConfigError("notify.email.to must list at least one address")
-    port = t.get("port", 25)
-    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-        raise ConfigError("notify.email.port must be a port number")
-    return SmtpSettings(
-        host=host,
-        port=port,
-        sender=_str(t.get("from", "caseguard@localhost"), "notify.email.from"),
-        to=tuple(_str(a, "notify.email.to[]") for a in to),
-        starttls=_bool(t.get("starttls", False), "notify.email.starttls"),
-        credentials_file=_path(t.get("credentials_file", ""), base_dir, "notify.email.credentials_file"),
-        ca_file=_path(t.get("ca_file", ""), base_dir, "notify.email.ca_file"),
-        timeout_s=_positive(t.get("timeout_s", 10.0), "notify.email.timeout_s"),
-        subject_prefix=_str(t.get("subject_prefix", "[Caseguard]"), "notify.email.subject_prefix"),
-    )
+@settings
+@dataclass(frozen=True)
+class OrganisationSection:
+    """[organisation]: the standing answers on the ICO report form."""
+
+    name: Text = _ORG.organisation_name
+    ico_registration_number: Text = _ORG.ico_registration_number
+    address: Text = _ORG.address
+    reporter_name: Text = _ORG.reporter_name
+    reporter_role: Text = _ORG.reporter_role
+    reporter_email: Text = _ORG.reporter_email
+    reporter_phone: Text = _ORG.reporter_phone
+    dpo_name: Text = _ORG.dpo_name
+    dpo_email: Text = _ORG.dpo_email
+    dpo_phone: Text = _ORG.dpo_phone
+    staff_training_last_two_years: YesNoUnknown = _ORG.staff_training_last_two_years
+    training_details: Text = _ORG.training_details
+    measures_in_place: Text = _ORG.measures_in_place
+    potential_consequences: Text = _ORG.potential_consequences
+    data_categories: tuple[PersonalDataCategory, ...] = _ORG.case_file_data_categories
+    subject_categories: tuple[DataSubjectCategory, ...] = _ORG.data_subject_categories
+
+    def profile(self) -> OrgProfile:
+        """The organisation profile these answers make."""
+        return OrgProfile(
+            organisation_name=self.name,
+            ico_registration_number=self.ico_registration_number,
+            address=self.address,
+            reporter_name=self.reporter_name,
+            reporter_role=self.reporter_role,
+            reporter_email=self.reporter_email,
+            reporter_phone=self.reporter_phone,
+            dpo_name=self.dpo_name,
+            dpo_email=self.dpo_email,
+            dpo_phone=self.dpo_phone,
+            staff_training_last_two_years=self.staff_training_last_two_years,
+            training_details=self.training_details,
+            measures_in_place=self.measures_in_place,
+            potential_consequences=self.potential_consequences,
+            case_file_data_categories=self.data_categories,
+            data_subject_categories=self.subject_categories,
+        )
 
 
-def _webhook(t: Mapping[str, Any], base_dir: Path) -> WebhookSettings | None:
-    _reject_unknown(t, {"url", "timeout_s", "secret_file"}, "notify.webhook")
-    url = _str(t.get("url", ""), "notify.webhook.url")
-    if not url:
-        return None
-    if not url.startswith(("https://", "http://")):
-        raise ConfigError("notify.webhook.url must start with https:// (or http://)")
-    return WebhookSettings(
-        url=url,
-        timeout_s=_positive(t.get("timeout_s", 10.0), "notify.webhook.timeout_s"),
-        secret_file=_path(t.get("secret_file", ""), base_dir, "notify.webhook.secret_file"),
-    )
+@settings
+@dataclass(frozen=True)
+class EmailSection:
+    """[notify.email]: SMTP notices to the IG team (an empty host: no email)."""
+
+    host: Text = ""
+    port: Port = _MAIL.port
+    sender: Annotated[Text, Field(alias="from")] = _MAIL.sender
+    to: Annotated[tuple[NonEmptyText, ...], BeforeValidator(one_or_more)] = _MAIL.to
+    starttls: Flag = _MAIL.starttls
+    credentials_file: OptionalPath = _MAIL.credentials_file
+    ca_file: OptionalPath = _MAIL.ca_file
+    timeout_s: Positive = _MAIL.timeout_s
+    subject_prefix: Text = _MAIL.subject_prefix
+
+    def settings(self) -> SmtpSettings | None:
+        """The mail channel's settings, or None without a host."""
+        if not self.host:
+            return None
+        return SmtpSettings(
+            host=self.host,
+            port=self.port,
+            sender=self.sender,
+            to=self.to,
+            starttls=self.starttls,
+            credentials_file=self.credentials_file,
+            ca_file=self.ca_file,
+            timeout_s=self.timeout_s,
+            subject_prefix=self.subject_prefix,
+        )
 
 
-def _workflow(t: Mapping[str, Any]) -> WorkflowPolicy:
-    _reject_unknown(
-        t,
-        {"tick_interval_s", "grouping_window_minutes", "device_signal_window_minutes", "silent_device_days",
-         "gap_settle_minutes", "high_confidence", "warning_hours", "risk", "pre_assessment"},
-        "workflow",
-    )  # fmt: skip
-    w = "workflow."
-    hours = t.get("warning_hours", [24, 12, 4, 0])
-    if not isinstance(hours, list) or not all(isinstance(h, (int, float)) and h >= 0 for h in hours):
-        raise ConfigError("workflow.warning_hours must be a list of hours left (0 = when the deadline passes)")
-    clock = ClockPolicy(
-        high_confidence=_fraction(t.get("high_confidence", 0.9), w + "high_confidence"),
-        warning_thresholds=tuple(timedelta(hours=h) for h in sorted(set(hours), reverse=True)),
-    )
-    return WorkflowPolicy(
-        grouping=GroupingPolicy(
-            destination_window=timedelta(
-                minutes=_positive(t.get("grouping_window_minutes", 30), w + "grouping_window_minutes")
+def _someone_to_tell(email: EmailSection) -> EmailSection:
+    if email.host and not email.to:
+        raise refuse("at least one address when notify.email.host is set", found=email.to, key="to")
+    return email
+
+
+def _web_url(url: str) -> str:
+    if url and not url.startswith(("https://", "http://")):
+        raise refuse("a URL starting with https:// (or http://)")
+    return url
+
+
+@settings
+@dataclass(frozen=True)
+class WebhookSection:
+    """[notify.webhook]: notices as JSON POSTs (an empty url: no webhook)."""
+
+    url: Annotated[Text, AfterValidator(_web_url)] = ""
+    timeout_s: Positive = _HOOK.timeout_s
+    secret_file: OptionalPath = _HOOK.secret_file
+
+    def settings(self) -> WebhookSettings | None:
+        """The webhook channel's settings, or None without a URL."""
+        if not self.url:
+            return None
+        return WebhookSettings(url=self.url, timeout_s=self.timeout_s, secret_file=self.secret_file)
+
+
+@settings
+@dataclass(frozen=True)
+class NotifySection:
+    """[notify]: where notices go."""
+
+    email: Annotated[EmailSection, AfterValidator(_someone_to_tell)] = field(default_factory=EmailSection)
+    webhook: WebhookSection = field(default_factory=WebhookSection)
+
+
+@settings
+@dataclass(frozen=True)
+class RiskSection:
+    """[workflow.risk]: the likelihood x severity grid."""
+
+    ico_min_likelihood: Score = _RISK.ico_min_likelihood
+    ico_min_severity: Score = _RISK.ico_min_severity
+    high_risk_min_likelihood: Score = _RISK.high_risk_min_likelihood
+    high_risk_min_severity: Score = _RISK.high_risk_min_severity
+    vulnerable_floor: Score = _RISK.vulnerable_floor
+
+    def policy(self) -> RiskPolicy:
+        """The grid these thresholds make."""
+        return RiskPolicy(
+            ico_min_likelihood=self.ico_min_likelihood,
+            ico_min_severity=self.ico_min_severity,
+            high_risk_min_likelihood=self.high_risk_min_likelihood,
+            high_risk_min_severity=self.high_risk_min_severity,
+            vulnerable_floor=self.vulnerable_floor,
+        )
+
+
+@settings
+@dataclass(frozen=True)
+class PreAssessmentSection:
+    """[workflow.pre_assessment]: how the drafted assessment is made."""
+
+    max_os_lock_timeout_minutes: Positive = _OS_LOCK_MIN
+    max_posture_age_days: Positive = _POSTURE_AGE_DAYS
+    assume_vulnerable: Flag = _PRE.assume_vulnerable
+    high_confidence: Threshold = _PRE.high_confidence
+    low_confidence: Threshold = _PRE.low_confidence
+    serious_file_count: Count = _PRE.serious_file_count
+    serious_identifier_count: Count = _PRE.serious_identifier_count
+
+    def policy(self) -> PreAssessmentPolicy:
+        """The pre-assessment policy these settings make."""
+        return PreAssessmentPolicy(
+            max_os_lock_timeout=timedelta(minutes=self.max_os_lock_timeout_minutes),
+            max_posture_age=timedelta(days=self.max_posture_age_days),
+            assume_vulnerable=self.assume_vulnerable,
+            high_confidence=self.high_confidence,
+            low_confidence=self.low_confidence,
+            serious_file_count=self.serious_file_count,
+            serious_identifier_count=self.serious_identifier_count,
+        )
+
+
+@settings
+@dataclass(frozen=True)
+class WorkflowSection:
+    """[workflow]: grouping, device signals, deadline warnings and timing."""
+
+    tick_interval_s: Positive = _TICK_S
+    grouping_window_minutes: Positive = _GROUPING_MIN
+    device_signal_window_minutes: Positive = _DEVICE_SIGNAL_MIN
+    silent_device_days: Positive = _SILENT_DAYS
+    gap_settle_minutes: Positive = _GAP_SETTLE_MIN
+    high_confidence: Threshold = _POLICY.clock.high_confidence
+    # Hours left before the deadline; 0 = when it has passed.
+    warning_hours: tuple[NonNegative, ...] = _WARNING_HOURS
+    risk: RiskSection = field(default_factory=RiskSection)
+    pre_assessment: PreAssessmentSection = field(default_factory=PreAssessmentSection)
+
+    def policy(self) -> WorkflowPolicy:
+        """The workflow policy these settings make."""
+        return WorkflowPolicy(
+            grouping=GroupingPolicy(
+                destination_window=timedelta(minutes=self.grouping_window_minutes),
+                device_signal_window=timedelta(minutes=self.device_signal_window_minutes),
             ),
-            device_signal_window=timedelta(
-                minutes=_positive(t.get("device_signal_window_minutes", 30), w + "device_signal_window_minutes")
+            device_signals=DeviceSignalPolicy(
+                max_silence=timedelta(days=self.silent_device_days),
+                gap_settle=timedelta(minutes=self.gap_settle_minutes),
             ),
-        ),
-        device_signals=DeviceSignalPolicy(
-            max_silence=timedelta(days=_positive(t.get("silent_device_days", 14), w + "silent_device_days")),
-            gap_settle=timedelta(minutes=_positive(t.get("gap_settle_minutes", 60), w + "gap_settle_minutes")),
-        ),
-        clock=clock,
-        risk=_risk(_table(t, "risk", "workflow")),
-        pre_assessment=_pre_assessment(_table(t, "pre_assessment", "workflow")),
-        tick_interval=timedelta(seconds=_positive(t.get("tick_interval_s", 60), w + "tick_interval_s")),
-    )  # fmt: skip
+            clock=ClockPolicy(
+                high_confidence=self.high_confidence,
+                warning_thresholds=tuple(timedelta(hours=h) for h in sorted(set(self.warning_hours), reverse=True)),
+            ),
+            risk=self.risk.policy(),
+            pre_assessment=self.pre_assessment.policy(),
+            tick_interval=timedelta(seconds=self.tick_interval_s),
+        )
 
 
-_RISK_KEYS = ("ico_min_likelihood", "ico_min_severity", "high_risk_min_likelihood", "high_risk_min_severity",
-              "vulnerable_floor")  # fmt: skip
+@settings
+@dataclass(frozen=True)
+class CollectorFile:
+    """collector.toml as written."""
 
-
-def _risk(t: Mapping[str, Any]) -> RiskPolicy:
-    _reject_unknown(t, set(_RISK_KEYS), "workflow.risk")
-    defaults = RiskPolicy()
-    values = {k: t.get(k, getattr(defaults, k)) for k in _RISK_KEYS}
-    for k, v in values.items():
-        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 5:
-            raise ConfigError(f"workflow.risk.{k} must be a whole number from 1 to 5")
-    return RiskPolicy(**values)
-
-
-def _pre_assessment(t: Mapping[str, Any]) -> PreAssessmentPolicy:
-    p = "workflow.pre_assessment."
-    _reject_unknown(
-        t,
-        {"max_os_lock_timeout_minutes", "max_posture_age_days", "assume_vulnerable", "high_confidence",
-         "low_confidence", "serious_file_count", "serious_identifier_count"},
-        "workflow.pre_assessment",
-    )  # fmt: skip
-    d = PreAssessmentPolicy()
-    return PreAssessmentPolicy(
-        max_os_lock_timeout=timedelta(
-            minutes=_positive(t.get("max_os_lock_timeout_minutes", 15), p + "max_os_lock_timeout_minutes")
-        ),
-        max_posture_age=timedelta(days=_positive(t.get("max_posture_age_days", 30), p + "max_posture_age_days")),
-        assume_vulnerable=_bool(t.get("assume_vulnerable", d.assume_vulnerable), p + "assume_vulnerable"),
-        high_confidence=_fraction(t.get("high_confidence", d.high_confidence), p + "high_confidence"),
-        low_confidence=_fraction(t.get("low_confidence", d.low_confidence), p + "low_confidence"),
-        serious_file_count=int(_positive(t.get("serious_file_count", d.serious_file_count), p + "serious_file_count")),
-        serious_identifier_count=int(
-            _positive(t.get("serious_identifier_count", d.serious_identifier_count), p + "serious_identifier_count")
-        ),
-    )
-
-
-# -- value helpers ----------------------------------------------------------------------
-
-
-def _reject_unknown(table: Mapping[str, Any], known: set[str], where: str) -> None:
-    unknown = sorted(set(table) - known)
-    if unknown:
-        place = f"[{where}]" if where else "the top level"
-        raise ConfigError(f"unknown key(s) in {place}: {', '.join(unknown)}")
-
-
-def _table(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = raw.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"[{f'{where}.' if where else ''}{key}] must be a table")
-    return value
-
-
-def _str(value: Any, name: str) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"{name} must be a string")
-    return value
-
-
-def _bool(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{name} must be true or false")
-    return value
-
-
-def _positive(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigError(f"{name} must be a number above 0")
-    return float(value)
-
-
-def _fraction(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ConfigError(f"{name} must be a number from 0 to 1")
-    return float(value)
-
-
-def _path(value: Any, base_dir: Path, name: str) -> Path | None:
-    text = _str(value, name)
-    if not text:
-        return None
-    p = Path(text).expanduser()
-    return p if p.is_absolute() else base_dir / p
-
-
-def _enum(cls: type[E], value: Any, name: str) -> E:
-    try:
-        return cls(value)
-    except ValueError:
-        raise ConfigError(f"{name} must be one of: {', '.join(str(m.value) for m in cls)}") from None
-
-
-def _enums(cls: type[E], t: Mapping[str, Any], key: str, default: tuple[E, ...], where: str) -> tuple[E, ...]:
-    if key not in t:
-        return default
-    values = t[key]
-    if not isinstance(values, list):
-        raise ConfigError(f"{where}.{key} must be a list")
-    return tuple(_enum(cls, v, f"{where}.{key}[]") for v in values)
+    organisation: OrganisationSection = field(default_factory=OrganisationSection)
+    notify: NotifySection = field(default_factory=NotifySection)
+    workflow: WorkflowSection = field(default_factory=WorkflowSection)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.atomic_files import write_atomically
-from agent.config import AgentConfig
+from agent.config import AgentConfig, ConfigError
 from agent.events import EventSink
 from agent.policy.merge import Merged, merge_policy
 from agent.policy.verify import PolicyRejected, verify_policy
@@ -90,10 +90,16 @@ class PolicyApplier(threading.Thread):
             log.error("central policy version %d refused: %s", wire.version, exc)
             self._sink.emit("policy_applied", {"version": wire.version, "error": str(exc)})
             return False
+        try:
+            merged = merge_policy(self._local, policy)
+        except ConfigError as exc:  # signed, but not a policy this agent can run with: keep what is in force
+            log.error("central policy version %d refused: %s", wire.version, exc)
+            self._sink.emit("policy_applied", {"version": wire.version, "error": str(exc)})
+            return False
         saved = {"version": wire.version, "body": wire.body.hex(), "signature": wire.signature.hex(),
                  "signer_pem": wire.signer_pem.hex()}
         write_atomically(self._local.state_dir / POLICY_FILE, json.dumps(saved).encode(), 0o600)
-        applied = AppliedPolicy(wire.version, merge_policy(self._local, policy))
+        applied = AppliedPolicy(wire.version, merged)
         self._apply(applied)
         self.current = applied
         self._sink.emit(

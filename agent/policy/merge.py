@@ -7,6 +7,10 @@ For each setting the central policy gives:
   folders), and is listed in ``tightened_locally``;
 - lists that add protection (case roots, reference patterns, label map, personal folders)
   are the union of both.
+
+The policy is checked against the shared schema (caseguard.central_policy) before merging,
+and the merged configuration is held to the same rules as the laptop's own file afterwards;
+either failing raises ``ConfigError`` with one line, and the caller keeps what it had.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.config import AgentConfig
+from agent.config import AgentConfig, ConfigError, check_config
+from caseguard.central_policy import validate_policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +33,8 @@ class Merged:
 
 
 def merge_policy(local: AgentConfig, policy: Mapping[str, Any]) -> Merged:
-    """The configuration the agent runs with under ``policy``."""
+    """The configuration the agent runs with under ``policy``; ConfigError if either is not valid."""
+    validate_policy(policy, where="central policy", error=ConfigError)
     explicit = local.explicit
     tightened: list[str] = []
 
@@ -95,7 +101,8 @@ def merge_policy(local: AgentConfig, policy: Mapping[str, Any]) -> Merged:
                               not privacy.reveal_names and central_b),
         )
     merged = dataclasses.replace(local, lock=lock, case_files=case_files, egress=egress, privacy=privacy)
-    return Merged(merged, tuple(tightened))
+    where = f"{local.source or 'agent configuration'} merged with the central policy"
+    return Merged(check_config(merged, where), tuple(tightened))
 
 
 def _union(local: tuple[Path, ...], central: list[str]) -> tuple[Path, ...]:

@@ -1,0 +1,81 @@
+"""The central policy's schema, shared by the collector (which publishes it) and the agent (which merges it).
+
+The keys are a subset of the agent's own settings with the same names, value types and
+meanings (a unit test holds each to the agent's declaration); every key is optional, and a
+key left out (None here) leaves each agent's own setting in force.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
+
+from caseguard.settings import Flag, NonNegative, Positive, Regex, SettingsPath, Text, refuse, settings, validate
+
+
+def check_lock_timing(idle_timeout_s: float | None, warn_s: float | None) -> None:
+    """The warning must start before the lock: ``0 <= warn_s < idle_timeout_s`` (shared by agent and policy)."""
+    if warn_s is not None and idle_timeout_s is not None and not warn_s < idle_timeout_s:
+        raise refuse(f"a number below lock.idle_timeout_s ({idle_timeout_s:g})", found=warn_s, key="warn_s")
+
+
+@settings
+@dataclass(frozen=True)
+class PolicyLock:
+    """Central auto-lock settings."""
+
+    idle_timeout_s: Positive | None = None
+    warn_s: NonNegative | None = None
+    allow_inhibitors: Flag | None = None
+
+
+def _lock_timing(lock: PolicyLock) -> PolicyLock:
+    check_lock_timing(lock.idle_timeout_s, lock.warn_s)
+    return lock
+
+
+@settings
+@dataclass(frozen=True)
+class PolicyCaseFiles:
+    """Central case-file stores and how case files are recognised (added to each laptop's own)."""
+
+    roots: tuple[SettingsPath, ...] | None = None
+    reference_patterns: tuple[Regex, ...] | None = None
+    label_map: Mapping[Text, Text] | None = None
+
+
+@settings
+@dataclass(frozen=True)
+class PolicyEgress:
+    """Central egress settings."""
+
+    personal_dirs: tuple[SettingsPath, ...] | None = None
+    approved_dirs: tuple[SettingsPath, ...] | None = None
+    include_business: Flag | None = None
+
+
+@settings
+@dataclass(frozen=True)
+class PolicyPrivacy:
+    """Central privacy settings."""
+
+    reveal_names: Flag | None = None
+
+
+@settings
+@dataclass(frozen=True)
+class PolicyDocument:
+    """The whole central policy document."""
+
+    lock: Annotated[PolicyLock, AfterValidator(_lock_timing)] | None = None
+    case_files: PolicyCaseFiles | None = None
+    egress: PolicyEgress | None = None
+    privacy: PolicyPrivacy | None = None
+
+
+def validate_policy(raw: Mapping[str, Any], *, where: str, error: type[ValueError]) -> PolicyDocument:
+    """``raw`` checked against the schema; a problem raises ``error`` with one line."""
+    return validate(PolicyDocument, raw, where=where, error=error)
