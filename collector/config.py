@@ -75,7 +75,8 @@ DEFAULT_DATA_DIR = Path("/var/lib/caseguard-collector")
 
 def _database_url(value: str) -> str:
     if not value.startswith(("postgresql://", "postgres://")):
-        raise refuse("a postgresql:// URL")
+        # Only the scheme is repeated back: the rest may hold a password.
+        raise refuse("a postgresql:// URL", found=value.split(":", 1)[0] + ":..." if ":" in value else "...")
     return value
 
 

@@ -50,8 +50,8 @@ def test_the_agent_refuses_a_bad_setting_in_one_line(tmp_path: Path, extra: str,
     [
         ({"CASEGUARD_LOG_LEVEL": "verbose"},  # crashed logging.basicConfig
          'environment: CASEGUARD_LOG_LEVEL: expected a log level (DEBUG, INFO, WARNING or ERROR), got "verbose"'),
-        ({"CASEGUARD_DATABASE_URL": "mysql://db/caseguard"},
-         'environment: CASEGUARD_DATABASE_URL: expected a postgresql:// URL, got "mysql://db/caseguard"'),
+        ({"CASEGUARD_DATABASE_URL": "mysql://cg:s3cret@db/caseguard"},
+         'environment: CASEGUARD_DATABASE_URL: expected a postgresql:// URL, got "mysql:..."'),
     ],
 )
 def test_the_collector_refuses_a_bad_environment_variable_in_one_line(

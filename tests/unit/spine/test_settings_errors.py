@@ -150,8 +150,8 @@ def test_a_fraction_means_the_same_in_the_agent_and_the_collector(tmp_path: Path
 @pytest.mark.parametrize(
     ("environ", "line"),
     [
-        ({"CASEGUARD_DATABASE_URL": "mysql://db/x"},
-         'environment: CASEGUARD_DATABASE_URL: expected a postgresql:// URL, got "mysql://db/x"'),
+        ({"CASEGUARD_DATABASE_URL": "mysql://cg:s3cret@db/x"},  # the password is not repeated
+         'environment: CASEGUARD_DATABASE_URL: expected a postgresql:// URL, got "mysql:..."'),
         ({"CASEGUARD_LOG_LEVEL": "LOUD", "CASEGUARD_DATA_DIR": "/srv"}, "environment: CASEGUARD_LOG_LEVEL:"),
     ],
 )
