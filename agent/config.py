@@ -15,26 +15,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Strict
 
 from caseguard.central_policy import check_lock_timing
 from caseguard.settings import (
     Accepts,
     Count,
+    Days,
     Flag,
     Fraction,
     HostPort,
     LogLevel,
     NonEmptyText,
-    NonNegative,
     OptionalPath,
-    Positive,
     Regex,
+    Seconds,
+    SecondsOrZero,
     SettingsPath,
     Text,
     Threshold,
     as_input,
     refuse,
+    rule,
     settings,
     validate,
 )
@@ -42,6 +44,13 @@ from caseguard.settings import (
 
 class ConfigError(ValueError):
     """The configuration file is missing, unreadable or has a bad value."""
+
+
+# Rules of the agent's own. Backoff grows as multiplier**attempt (attempt capped at 64): a bigger
+# multiplier overflows. gRPC takes message limits as 32-bit integers.
+Multiplier = Annotated[float, Strict(), rule("a number above 0 and at most 10", lambda v: 0 < v <= 10)]
+MessageBytes = Annotated[int, Strict(), rule("a whole number of bytes from 1 to 2147483647", lambda v: 0 < v < 2**31)]
+Threads = Annotated[int, Strict(), rule("a whole number from 1 to 64", lambda v: 0 < v <= 64)]
 
 
 @settings
@@ -54,10 +63,10 @@ class CollectorSettings:
     cert: SettingsPath
     key: SettingsPath
     server_name: Text = ""  # TLS name override, when the address is not in the server certificate
-    timeout_s: Positive = 10.0
-    max_message_bytes: Count = 4 * 1024 * 1024
-    renew_before_days: Positive = 30.0
-    policy_interval_s: Positive = 300.0
+    timeout_s: Seconds = 10.0
+    max_message_bytes: MessageBytes = 4 * 1024 * 1024
+    renew_before_days: Days = 30.0
+    policy_interval_s: Seconds = 300.0
 
 
 @settings
@@ -74,9 +83,9 @@ class OutboxSettings:
 class RetrySettings:
     """Exponential backoff with jitter between failed deliveries."""
 
-    initial_backoff_s: Positive = 0.5
-    max_backoff_s: Positive = 30.0
-    multiplier: Positive = 2.0
+    initial_backoff_s: Seconds = 0.5
+    max_backoff_s: Seconds = 30.0
+    multiplier: Multiplier = 2.0
     jitter: Fraction = 0.2
 
 
@@ -85,7 +94,7 @@ class RetrySettings:
 class HeartbeatSettings:
     """How often the agent says it is alive (with its posture summary)."""
 
-    interval_s: Positive = 300.0
+    interval_s: Seconds = 300.0
 
 
 @settings
@@ -106,12 +115,12 @@ class EgressSettings:
     personal_dirs: tuple[SettingsPath, ...] = ()
     approved_dirs: tuple[SettingsPath, ...] = ()
     include_business: Flag = True
-    settle_s: Positive = 2.0
-    burst_gap_s: Positive = 5.0
-    volume_poll_s: Positive = 1.0
+    settle_s: Seconds = 2.0
+    burst_gap_s: Seconds = 5.0
+    volume_poll_s: Seconds = 1.0
     scan_limit: Count = 20_000
-    classifier_threads: Count = 2
-    rediscover_s: Positive = 600.0
+    classifier_threads: Threads = 2
+    rediscover_s: Seconds = 600.0
     homes: tuple[SettingsPath, ...] = ()  # whose personal clouds to look for; default: every local person's home
 
 
@@ -121,11 +130,11 @@ class LockSettings:
     """Auto-lock policy, enforced by the per-user session component."""
 
     enabled: Flag = True
-    idle_timeout_s: Positive = 300.0
-    warn_s: NonNegative = 30.0  # less than idle_timeout_s (checked with the file)
+    idle_timeout_s: Seconds = 300.0
+    warn_s: SecondsOrZero = 30.0  # less than idle_timeout_s (checked with the file)
     allow_inhibitors: Flag = False
     command: tuple[NonEmptyText, ...] = ()
-    retry_s: Positive = 60.0
+    retry_s: Seconds = 60.0
 
 
 @settings
@@ -141,8 +150,8 @@ class SessionSettings:
 class PostureSettings:
     """How often posture is re-read (reported only when it changes)."""
 
-    lock_interval_s: Positive = 300.0
-    encryption_interval_s: Positive = 3600.0
+    lock_interval_s: Seconds = 300.0
+    encryption_interval_s: Seconds = 3600.0
 
 
 @settings
@@ -151,7 +160,7 @@ class CaseFilesSettings:
     """Where the protected case-file stores are and how case files are recognised."""
 
     roots: tuple[SettingsPath, ...] = ()
-    reconcile_interval_s: Positive = 3600.0
+    reconcile_interval_s: Seconds = 3600.0
     reference_patterns: tuple[Regex, ...] = ()
     label_map: Mapping[Text, Text] = field(default_factory=dict)
     content_threshold: Threshold = 0.5

@@ -23,14 +23,16 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 from caseguard.settings import (
     Count,
+    Days,
     Flag,
+    HoursOrZero,
     LogLevel,
+    Minutes,
     NonEmptyText,
-    NonNegative,
     OptionalPath,
     Port,
-    Positive,
     Score,
+    Seconds,
     SettingsPath,
     Text,
     Threshold,
@@ -227,7 +229,7 @@ class EmailSection:
     starttls: Flag = _MAIL.starttls
     credentials_file: OptionalPath = _MAIL.credentials_file
     ca_file: OptionalPath = _MAIL.ca_file
-    timeout_s: Positive = _MAIL.timeout_s
+    timeout_s: Seconds = _MAIL.timeout_s
     subject_prefix: Text = _MAIL.subject_prefix
 
     def settings(self) -> SmtpSettings | None:
@@ -265,7 +267,7 @@ class WebhookSection:
     """[notify.webhook]: notices as JSON POSTs (an empty url: no webhook)."""
 
     url: Annotated[Text, AfterValidator(_web_url)] = ""
-    timeout_s: Positive = _HOOK.timeout_s
+    timeout_s: Seconds = _HOOK.timeout_s
     secret_file: OptionalPath = _HOOK.secret_file
 
     def settings(self) -> WebhookSettings | None:
@@ -311,8 +313,8 @@ class RiskSection:
 class PreAssessmentSection:
     """[workflow.pre_assessment]: how the drafted assessment is made."""
 
-    max_os_lock_timeout_minutes: Positive = _OS_LOCK_MIN
-    max_posture_age_days: Positive = _POSTURE_AGE_DAYS
+    max_os_lock_timeout_minutes: Minutes = _OS_LOCK_MIN
+    max_posture_age_days: Days = _POSTURE_AGE_DAYS
     assume_vulnerable: Flag = _PRE.assume_vulnerable
     high_confidence: Threshold = _PRE.high_confidence
     low_confidence: Threshold = _PRE.low_confidence
@@ -337,14 +339,14 @@ class PreAssessmentSection:
 class WorkflowSection:
     """[workflow]: grouping, device signals, deadline warnings and timing."""
 
-    tick_interval_s: Positive = _TICK_S
-    grouping_window_minutes: Positive = _GROUPING_MIN
-    device_signal_window_minutes: Positive = _DEVICE_SIGNAL_MIN
-    silent_device_days: Positive = _SILENT_DAYS
-    gap_settle_minutes: Positive = _GAP_SETTLE_MIN
+    tick_interval_s: Seconds = _TICK_S
+    grouping_window_minutes: Minutes = _GROUPING_MIN
+    device_signal_window_minutes: Minutes = _DEVICE_SIGNAL_MIN
+    silent_device_days: Days = _SILENT_DAYS
+    gap_settle_minutes: Minutes = _GAP_SETTLE_MIN
     high_confidence: Threshold = _POLICY.clock.high_confidence
     # Hours left before the deadline; 0 = when it has passed.
-    warning_hours: tuple[NonNegative, ...] = _WARNING_HOURS
+    warning_hours: tuple[HoursOrZero, ...] = _WARNING_HOURS
     risk: RiskSection = field(default_factory=RiskSection)
     pre_assessment: PreAssessmentSection = field(default_factory=PreAssessmentSection)
 

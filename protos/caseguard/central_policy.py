@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
-from caseguard.settings import Flag, NonNegative, Positive, Regex, SettingsPath, Text, refuse, settings, validate
+from caseguard.settings import Flag, Regex, Seconds, SecondsOrZero, SettingsPath, Text, refuse, settings, validate
 
 
 def check_lock_timing(idle_timeout_s: float | None, warn_s: float | None) -> None:
@@ -27,8 +27,8 @@ def check_lock_timing(idle_timeout_s: float | None, warn_s: float | None) -> Non
 class PolicyLock:
     """Central auto-lock settings."""
 
-    idle_timeout_s: Positive | None = None
-    warn_s: NonNegative | None = None
+    idle_timeout_s: Seconds | None = None
+    warn_s: SecondsOrZero | None = None
     allow_inhibitors: Flag | None = None
 
 

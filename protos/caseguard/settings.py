@@ -25,7 +25,16 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Strict, TypeAdapter, ValidationError, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    AllowInfNan,
+    BeforeValidator,
+    ConfigDict,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+)
 from pydantic import with_config as _with_config
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
@@ -55,7 +64,9 @@ def refuse(expected: str, found: Any = dataclasses.MISSING, key: str = "", detai
     return PydanticCustomError(_RULE, "expected {expected}", ctx)
 
 
-def _rule(expected: str, ok: Callable[[Any], bool]) -> AfterValidator:
+def rule(expected: str, ok: Callable[[Any], bool]) -> AfterValidator:
+    """A check for ``Annotated[...]``: values for which ``ok`` is false are refused as not ``expected``."""
+
     def check(value: Any) -> Any:
         if not ok(value):
             raise refuse(expected)
@@ -65,21 +76,36 @@ def _rule(expected: str, ok: Callable[[Any], bool]) -> AfterValidator:
 
 
 # -- value types ------------------------------------------------------------------------
-# Strict scalars: TOML's true is not 1.0 and "30" is not 30. Integers are accepted as numbers.
+# Strict scalars: TOML's true is not 1.0 and "30" is not 30. Integers are accepted as numbers;
+# inf and nan are not (a timer of inf seconds cannot be set).
 
 Flag = Annotated[bool, Strict()]
 Text = Annotated[str, Strict()]
-NonEmptyText = Annotated[str, Strict(), _rule("a non-empty string", bool)]
-Number = Annotated[float, Strict()]
-Positive = Annotated[float, Strict(), _rule("a number above 0", lambda v: v > 0)]
-NonNegative = Annotated[float, Strict(), _rule("a number of at least 0", lambda v: v >= 0)]
-Fraction = Annotated[float, Strict(), _rule("a number from 0 to 1", lambda v: 0 <= v <= 1)]
+NonEmptyText = Annotated[str, Strict(), rule("a non-empty string", bool)]
+Number = Annotated[float, Strict(), AllowInfNan(False)]
+Positive = Annotated[float, Strict(), AllowInfNan(False), rule("a number above 0", lambda v: v > 0)]
+NonNegative = Annotated[float, Strict(), AllowInfNan(False), rule("a number of at least 0", lambda v: v >= 0)]
+Fraction = Annotated[float, Strict(), rule("a number from 0 to 1", lambda v: 0 <= v <= 1)]
 # A score a value must reach ("at or above this"): 0 would let everything through.
-Threshold = Annotated[float, Strict(), _rule("a number above 0 and at most 1", lambda v: 0 < v <= 1)]
-Count = Annotated[int, Strict(), _rule("a whole number above 0", lambda v: v > 0)]
-Score = Annotated[int, Strict(), _rule("a whole number from 1 to 5", lambda v: 1 <= v <= 5)]
-Port = Annotated[int, Strict(), _rule("a port number (1 to 65535)", lambda v: 0 < v < 65536)]
-HostPort = Annotated[str, Strict(), _rule("HOST:PORT", lambda v: ":" in v)]
+Threshold = Annotated[float, Strict(), rule("a number above 0 and at most 1", lambda v: 0 < v <= 1)]
+Count = Annotated[int, Strict(), rule("a whole number above 0", lambda v: v > 0)]
+Score = Annotated[int, Strict(), rule("a whole number from 1 to 5", lambda v: 1 <= v <= 5)]
+Port = Annotated[int, Strict(), rule("a port number (1 to 65535)", lambda v: 0 < v < 65536)]
+
+# Durations are capped at ten years: beyond that, timers and timedelta overflow.
+_YEARS_10_S = 10 * 365 * 24 * 3600
+
+
+def _within(unit_s: int, zero: bool) -> Callable[[float], bool]:
+    return lambda v: (v >= 0 if zero else v > 0) and v <= _YEARS_10_S / unit_s
+
+
+Seconds = Annotated[float, Strict(), rule("a number of seconds above 0, at most ten years", _within(1, False))]
+SecondsOrZero = Annotated[float, Strict(), rule("a number of seconds from 0 to ten years", _within(1, True))]
+Minutes = Annotated[float, Strict(), rule("a number of minutes above 0, at most ten years", _within(60, False))]
+HoursOrZero = Annotated[float, Strict(), rule("a number of hours from 0 to ten years", _within(3600, True))]
+Days = Annotated[float, Strict(), rule("a number of days above 0, at most ten years", _within(86400, False))]
+HostPort = Annotated[str, Strict(), rule("HOST:PORT", lambda v: ":" in v)]
 
 
 def _regex(value: str) -> str:
@@ -209,6 +235,7 @@ _UNKNOWN = ("unexpected_keyword_argument", "extra_forbidden")
 _EXPECTED: Mapping[str, str] = {
     "float_type": "a number",
     "float_parsing": "a number",
+    "finite_number": "a finite number",
     "int_type": "a whole number",
     "int_parsing": "a whole number",
     "int_from_float": "a whole number",

@@ -18,8 +18,10 @@ from collector.config import parse_config as parse_collector_config
 
 BASE = {"state_dir": "s", "collector": {"address": "c:1", "ca": "ca", "cert": "c", "key": "k"}}
 
+extremes = st.sampled_from([float("inf"), float("-inf"), float("nan"), 1e308, -1e308, 2**63 - 1, -(2**63), 0, -0.0,
+                           2**31, 1e-308])
 scalars = st.one_of(
-    st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.floats(allow_nan=False),
+    extremes, st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.floats(allow_nan=False),
     st.text(max_size=8), st.datetimes(min_value=datetime(1, 1, 1)),
 )
 toml_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
@@ -52,7 +54,7 @@ def _with(raw: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, A
     return out
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.sampled_from(AGENT_PATHS), toml_values)
 def test_the_agent_never_fails_except_with_one_line_about_the_key(path: tuple[str, ...], value: Any) -> None:
     try:
@@ -62,7 +64,7 @@ def test_the_agent_never_fails_except_with_one_line_about_the_key(path: tuple[st
         assert "\n" not in message and message.startswith(f"agent.toml: {path[0]}"), message
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.sampled_from(COLLECTOR_PATHS), toml_values)
 def test_the_collector_never_fails_except_with_one_line_about_the_key(path: tuple[str, ...], value: Any) -> None:
     try:

@@ -31,7 +31,13 @@ key = "device.key"
 
 def _agent_error(tmp_path: Path, extra: str) -> str:
     path = tmp_path / "agent.toml"
-    path.write_text(BASE + extra if extra.startswith("[") else extra + BASE)  # top-level keys come first
+    if extra.startswith("[collector]\n"):  # BASE ends in that table
+        text = BASE + extra.removeprefix("[collector]\n")
+    elif extra.startswith("["):
+        text = BASE + extra
+    else:  # top-level keys come before any table
+        text = extra + BASE
+    path.write_text(text)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     message = str(caught.value)
@@ -97,6 +103,12 @@ def test_an_unknown_key_names_the_likely_intended_one(tmp_path: Path, extra: str
          "case_files.content_threshold: expected a number above 0 and at most 1"),
         ("[outbox]\nmax_events = -1\n", "outbox.max_events: expected a whole number above 0, got -1"),
         ("outbox = 3\n", "outbox: expected a table, got 3"),
+        # values that passed before and then overflowed a timer, the backoff or gRPC's 32-bit limit
+        ("[collector]\npolicy_interval_s = inf\n", "collector.policy_interval_s: expected a number of seconds above 0"),
+        ("[lock]\nretry_s = 1e300\n", "lock.retry_s: expected a number of seconds above 0, at most ten years"),
+        ("[retry]\nmultiplier = 1e308\n", "retry.multiplier: expected a number above 0 and at most 10, got 1e+308"),
+        ("[collector]\nmax_message_bytes = 1099511627776\n", "collector.max_message_bytes: expected a whole number of"),
+        ("[lock]\nidle_timeout_s = nan\n", "lock.idle_timeout_s: expected a number of seconds above 0"),
     ],
 )
 def test_bad_values_at_any_depth_name_the_key_path(tmp_path: Path, extra: str, line: str) -> None:
@@ -124,6 +136,9 @@ def test_a_bad_collector_address_names_the_key_the_user_wrote(tmp_path: Path) ->
          "workflow.pre_assessment.low_confidence: expected a number, got an array"),
         ("[workflow]\nwarning_hours = [24, 'soon']\n", 'workflow.warning_hours[1]: expected a number, got "soon"'),
         ("[notify.email]\nfrm = 'x'\n", "notify.email.frm: unknown key (did you mean from?)"),
+        ("[workflow]\nsilent_device_days = 1e300\n",  # was an OverflowError in timedelta
+         "workflow.silent_device_days: expected a number of days above 0, at most ten years, got 1e+300"),
+        ("[workflow]\ntick_interval_s = inf\n", "workflow.tick_interval_s: expected a number of seconds above 0"),
         ("[organisation]\ndata_categories = ['health', 'gossip']\n",
          'organisation.data_categories[1]: expected a known value, got "gossip"'),
     ],
@@ -186,7 +201,7 @@ def _local() -> AgentConfig:
 @pytest.mark.parametrize(
     ("policy", "line"),
     [
-        ({"lock": {"idle_timeout_s": -5}}, "lock.idle_timeout_s: expected a number above 0, got -5"),
+        ({"lock": {"idle_timeout_s": -5}}, "lock.idle_timeout_s: expected a number of seconds above 0, at most ten"),
         ({"lock": {"idle_timeout_s": True}}, "lock.idle_timeout_s: expected a number, got true"),
         ({"case_files": {"reference_patterns": ["("]}}, "case_files.reference_patterns[0]: expected a valid regular"),
         ({"egress": {"approved_dirs": "/corp"}}, "egress.approved_dirs: expected a list"),
@@ -244,4 +259,5 @@ def test_the_running_agent_keeps_its_settings_when_a_signed_policy_is_invalid(tm
     assert applier.check_once() is False
     assert applied == [] and applier.version == 0 and not (tmp_path / "state" / "policy.json").exists()
     assert sink.events == [("policy_applied", {
-        "version": 3, "error": "central policy: lock.idle_timeout_s: expected a number above 0, got -5"})]
+        "version": 3,
+        "error": "central policy: lock.idle_timeout_s: expected a number of seconds above 0, at most ten years, got -5"})]
