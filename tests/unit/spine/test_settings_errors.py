@@ -260,4 +260,5 @@ def test_the_running_agent_keeps_its_settings_when_a_signed_policy_is_invalid(tm
     assert applied == [] and applier.version == 0 and not (tmp_path / "state" / "policy.json").exists()
     assert sink.events == [("policy_applied", {
         "version": 3,
-        "error": "central policy: lock.idle_timeout_s: expected a number of seconds above 0, at most ten years, got -5"})]
+        "error": "central policy: lock.idle_timeout_s: expected a number of seconds above 0, at most ten years, "
+                 "got -5"})]
