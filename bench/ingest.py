@@ -41,7 +41,7 @@ def _free_port() -> int:
 
 def _register_in_postgres(url: str, agents: int, work: Path) -> None:
     from collector.pki import fingerprint_of_pem
-    from collector.store.postgres import PostgresStore
+    from collector.store.events import PostgresStore
 
     pg = PostgresStore(url, require_current_schema=False)
     pg.migrate()
@@ -52,7 +52,7 @@ def _register_in_postgres(url: str, agents: int, work: Path) -> None:
 
 def _setup(work: Path, agents: int) -> list[Path]:
     from collector.pki import PkiPaths, init_pki, issue_device_certificate, write_device_bundle
-    from collector.store.sqlite import SQLiteStore
+    from collector.store.events import SQLiteStore
 
     paths = PkiPaths.in_data_dir(work)
     init_pki(paths, [])
@@ -73,7 +73,7 @@ def _serve_noop(data_dir: str, listen: str) -> None:
     from collector.api.server import ServerTLS, build_server
     from collector.pki import PkiPaths
     from collector.store.base import IngestOutcome
-    from collector.store.sqlite import SQLiteStore
+    from collector.store.events import SQLiteStore
 
     class NoopStore(SQLiteStore):
         def ingest(self, batches, received_at_us):

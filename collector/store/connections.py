@@ -16,8 +16,6 @@ from typing import Any, Generic, TypeVar
 
 import psycopg
 
-from collector.store.base import StoreError
-
 C = TypeVar("C")
 
 
@@ -51,14 +49,16 @@ class ThreadConnections(Generic[C]):
         self._local = threading.local()
 
 
-def sqlite_connections(path: Path, *, cache_kib: int | None = None) -> ThreadConnections[sqlite3.Connection]:
-    """Per-thread connections to the collector's SQLite file: WAL, synchronous=FULL, 30 s busy timeout."""
+def sqlite_connections(
+    path: Path, *, cache_kib: int | None = None, timeout_s: float = 30.0
+) -> ThreadConnections[sqlite3.Connection]:
+    """Per-thread autocommit connections to the collector's SQLite file: WAL, synchronous=FULL, busy timeout."""
 
     def connect() -> sqlite3.Connection:
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout_s)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives power loss
-        db.execute("PRAGMA busy_timeout=30000")
+        db.execute(f"PRAGMA busy_timeout={max(1, round(timeout_s * 1000))}")
         db.execute("PRAGMA foreign_keys=ON")
         if cache_kib is not None:
             db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
@@ -72,17 +72,17 @@ def postgres_connections(
     *,
     autocommit: bool = False,
     on_connect: Callable[[psycopg.Connection[Any]], object] | None = None,
-    error: Callable[[psycopg.Error], Exception] = lambda exc: StoreError(f"cannot connect to PostgreSQL: {exc}"),
 ) -> ThreadConnections[psycopg.Connection[Any]]:
-    """Per-thread PostgreSQL connections; ``error`` turns a failed connect into the store's own error."""
+    """Per-thread PostgreSQL connections (a failed connect raises psycopg's error; the store translates it)."""
 
     def connect() -> psycopg.Connection[Any]:
+        db = psycopg.connect(url, autocommit=autocommit)
         try:
-            db = psycopg.connect(url, autocommit=autocommit)
             if on_connect is not None:
                 on_connect(db)
-            return db
-        except psycopg.Error as exc:
-            raise error(exc) from exc
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     return ThreadConnections(connect, lambda db: db.close(), lambda db: not db.closed)

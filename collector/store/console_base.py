@@ -82,7 +82,7 @@ class IncidentNote:
 
 
 class ConsoleStore(Protocol):
-    """Storage for the console; see collector/store/console_sqlite.py."""
+    """Storage for the console; see collector/store/console.py."""
 
     # accounts
     def add_user(self, name: str, role: str, password_hash: str, at_us: int) -> None:
@@ -183,13 +183,11 @@ class ConsoleStore(Protocol):
 
 def open_console_store(data_dir: Path, database_url: str | None = None) -> ConsoleStore:
     """The console's store, in the same database as the events and the workflow (PostgreSQL: a migrated schema)."""
-    if database_url:
-        if not database_url.startswith(("postgresql://", "postgres://")):
-            raise ConsoleStoreError("--database-url must be a postgresql:// URL")
-        from collector.store.console_postgres import PostgresConsoleStore
-
-        return PostgresConsoleStore(database_url)
-    from collector.store.console_sqlite import SQLiteConsoleStore
+    if database_url and not database_url.startswith(("postgresql://", "postgres://")):
+        raise ConsoleStoreError("--database-url must be a postgresql:// URL")
+    from collector.store.console import PostgresConsoleStore, SQLiteConsoleStore
     from collector.store.factory import SQLITE_FILE
 
+    if database_url:
+        return PostgresConsoleStore(database_url)
     return SQLiteConsoleStore(data_dir / SQLITE_FILE)

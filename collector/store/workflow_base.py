@@ -163,7 +163,7 @@ class WorkflowTx(WorkflowReads, Protocol):
 
 
 class WorkflowStore(WorkflowReads, Protocol):
-    """Storage for the breach workflow; see collector/store/workflow_sqlite.py."""
+    """Storage for the breach workflow; see collector/store/workflow.py."""
 
     def transaction(self) -> AbstractContextManager[WorkflowTx]:
         """One durable write transaction, serialised with every other writer (other processes too)."""

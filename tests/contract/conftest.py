@@ -11,11 +11,9 @@ import psycopg
 import pytest
 
 from collector.store.base import Store
-from collector.store.postgres import PostgresStore
-from collector.store.sqlite import SQLiteStore
+from collector.store.events import PostgresStore, SQLiteStore
+from collector.store.workflow import SETTLE_S, PostgresWorkflowStore, SQLiteWorkflowStore
 from collector.store.workflow_base import WorkflowStore
-from collector.store.workflow_postgres import SETTLE_S, PostgresWorkflowStore
-from collector.store.workflow_sqlite import SQLiteWorkflowStore
 from tests.postgres_server import create_database, drop_database
 
 

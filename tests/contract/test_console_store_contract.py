@@ -23,6 +23,7 @@ import pytest
 from collector.api.event_codec import POSTURE_KINDS, device_posture
 from collector.domain.event_facts import EncryptionState
 from collector.store.base import IncomingEvent, Store
+from collector.store.console import PostgresConsoleStore, SQLiteConsoleStore
 from collector.store.console_base import (
     Assignment,
     ConsoleSession,
@@ -34,16 +35,13 @@ from collector.store.console_base import (
     UserExists,
     open_console_store,
 )
-from collector.store.console_postgres import PostgresConsoleStore
-from collector.store.console_sqlite import SQLiteConsoleStore
-from collector.store.postgres import PostgresStore, SchemaOutOfDate
-from collector.store.postgres_schema import MIGRATIONS
-from collector.store.sqlite import SQLiteStore
+from collector.store.events import PostgresStore, SchemaOutOfDate, SQLiteStore
+from collector.store.migrations import SCHEMA_VERSION
+from collector.store.workflow import PostgresWorkflowStore, SQLiteWorkflowStore
 from collector.store.workflow_base import WorkflowStore
-from collector.store.workflow_postgres import PostgresWorkflowStore
-from collector.store.workflow_sqlite import SQLiteWorkflowStore
 from collector.workflow.service import WorkflowService
 from collector.workflow.times import to_us
+from tests.contract.schema_v4 import POSTGRES_V4
 from tests.postgres_server import create_database, drop_database
 from tests.unit.workflow.helpers import EGRESS, ENCRYPTED, LOCKED, NOT_ENCRYPTED, Clock, body
 
@@ -490,14 +488,14 @@ def test_postgres_refuses_a_schema_that_was_not_migrated(database_url: str) -> N
 def test_a_postgres_database_of_the_previous_version_is_migrated_to_hold_the_console(database_url: str) -> None:
     with psycopg.connect(database_url) as db:  # as a collector before the console's migration left it
         db.execute("CREATE TABLE caseguard_schema (version INTEGER NOT NULL)")
-        for sql in MIGRATIONS[:3]:
+        for sql in POSTGRES_V4[:3]:
             db.execute(sql)
         db.execute("INSERT INTO caseguard_schema(version) VALUES (3)")
     with pytest.raises(SchemaOutOfDate):
         open_console_store(Path("/nonexistent"), database_url)
     migrator = PostgresStore(database_url, require_current_schema=False)
     try:
-        assert migrator.migrate() == (3, len(MIGRATIONS))
+        assert migrator.migrate() == (3, SCHEMA_VERSION)
     finally:
         migrator.close()
     store = open_console_store(Path("/nonexistent"), database_url)

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from collector.enrollment.tokens import TokenRecord, new_token
+from collector.store.enrollment import PostgresEnrollmentStore, SQLiteEnrollmentStore
 from collector.store.enrollment_base import EnrollmentStore
-from collector.store.enrollment_postgres import PostgresEnrollmentStore
-from collector.store.enrollment_sqlite import SQLiteEnrollmentStore
-from collector.store.postgres import PostgresStore
+from collector.store.events import PostgresStore
 from tests.postgres_server import create_database, drop_database
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collector.store.sqlite import SQLiteStore
+from collector.store.events import SQLiteStore
 
 PYTHON = sys.executable
 

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from collector.store.base import IncomingEvent
-from collector.store.postgres import PostgresStore
+from collector.store.events import PostgresStore
 from collector.workflow.times import to_us, utc_now
 from tests.integration.harness import PYTHON, Collector, free_port, run_cli, wait_for
 from tests.postgres_server import create_database, drop_database

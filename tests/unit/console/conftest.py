@@ -9,7 +9,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from collector.console.passwords import Passwords
-from collector.store.console_sqlite import SQLiteConsoleStore
+from collector.store.console import SQLiteConsoleStore
 from tests.unit.workflow.helpers import World
 
 

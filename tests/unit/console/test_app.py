@@ -11,7 +11,7 @@ import pytest
 from collector.console.app import build_deps
 from collector.console.passwords import Passwords
 from collector.console.server import ConsoleConfigError, ConsoleListen, ConsoleServer, check_listen
-from collector.store.console_sqlite import SQLiteConsoleStore
+from collector.store.console import SQLiteConsoleStore
 from tests.unit.workflow.helpers import World
 
 PASSWORD = "correct horse battery"

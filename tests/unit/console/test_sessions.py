@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from collector.console.sessions import SessionPolicy, Sessions, token_hash, tokens_match
-from collector.store.console_sqlite import SQLiteConsoleStore
+from collector.store.console import SQLiteConsoleStore
 from tests.unit.workflow.helpers import World
 
 

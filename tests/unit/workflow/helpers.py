@@ -12,8 +12,8 @@ from google.protobuf import json_format
 
 from caseguard.v1 import events_pb2
 from collector.store.base import IncomingEvent
-from collector.store.sqlite import SQLiteStore
-from collector.store.workflow_sqlite import SQLiteWorkflowStore
+from collector.store.events import SQLiteStore
+from collector.store.workflow import SQLiteWorkflowStore
 from collector.workflow.policy import WorkflowPolicy
 from collector.workflow.service import WorkflowService
 from collector.workflow.times import to_us

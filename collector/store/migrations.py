@@ -1,0 +1,97 @@
+"""Schema versions: one list of migrations for both dialects, applied in one locked transaction.
+
+A database runs the steps after its version, in order, inside the
+dialect's migration transaction (SQLite: the file's writer lock; PostgreSQL: an advisory lock,
+so two collectors running `migrate` at once apply each step once). The version lives where it
+always did: ``PRAGMA user_version`` on SQLite, ``caseguard_schema`` on PostgreSQL.
+
+Versions 1 to 4 were written separately for each database (and in a different order: SQLite
+added the console before enrolment, PostgreSQL after). Step 5 brings any of them to the shared
+definition: it creates the tables and indexes a database lacks and converts the two table shapes
+that differed (SQLite's sequence_gaps key, PostgreSQL's unique constraint on wf_audit.seq).
+tests/contract/test_schema_upgrade.py builds databases with the frozen version-4 SQL and
+checks that every row survives and the schema ends up exactly as a new database's.
+
+A simple list rather than Alembic: the stores need no autogeneration or downgrades, the
+migration must run inside the dialect's own lock (and SQLite's migrate-on-open), and a step is a
+few lines of SQL. A later step that changes a table must also freeze that table's old shape for
+step 5 (which creates missing tables from the current definition).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from collector.store.base import StoreError
+from collector.store.database import Database
+from collector.store.dialects import LockFailed, SqlDialect
+from collector.store.schema import create_index_sql, create_table_sql, metadata
+
+
+class SchemaOutOfDate(StoreError):
+    """The database needs `caseguard-collector migrate` (or is newer than this collector)."""
+
+
+Step = Callable[[Any, SqlDialect], None]
+
+
+def _shared_definition(cur: Any, dialect: SqlDialect) -> None:
+    """Step 5: from any earlier version (or none), to the one definition in ``schema``."""
+    tables = dialect.table_columns(cur)
+    dialect.upgrade_v4_shapes(cur, tables)
+    tables = dialect.table_columns(cur)
+    for table in metadata.sorted_tables:
+        if table.name not in tables:
+            for statement in create_table_sql(table, dialect.sa_dialect):
+                cur.execute(statement)
+    indexes = dialect.index_names(cur)
+    for table in metadata.sorted_tables:
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            if index.name not in indexes:
+                cur.execute(create_index_sql(index, dialect.sa_dialect))
+
+
+# MIGRATIONS[n] brings a database from version n to n + 1. Steps 1-4 were per-dialect SQL and
+# are retired: step 5 reaches the same end from any of them.
+MIGRATIONS: tuple[Step | None, ...] = (None, None, None, None, _shared_definition)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(database: Database) -> int:
+    """The database's applied schema version (0 for an empty database)."""
+    with database.snapshot() as tx:
+        return database.dialect.read_schema_version(tx.cursor)
+
+
+def require_current(database: Database) -> None:
+    """Refuse a database whose schema is not exactly this collector's."""
+    version = schema_version(database)
+    if version != SCHEMA_VERSION:
+        raise SchemaOutOfDate(
+            f"database schema is version {version}, this collector needs {SCHEMA_VERSION}: "
+            "run `caseguard-collector migrate --database-url ...`"
+        )
+
+
+def migrate(database: Database) -> tuple[int, int]:
+    """Apply pending migrations in one transaction; returns (from, to) versions."""
+    dialect = database.dialect
+    try:
+        with dialect.migration_transaction(database.connection()) as cur:
+            start = dialect.read_schema_version(cur)
+            if start > SCHEMA_VERSION:
+                raise SchemaOutOfDate(
+                    f"{dialect.where()}: schema version {start} is newer than this collector understands"
+                )
+            for number in range(start, SCHEMA_VERSION):
+                step = MIGRATIONS[number]
+                if step is not None:
+                    step(cur, dialect)
+            if start != SCHEMA_VERSION:
+                dialect.write_schema_version(cur, SCHEMA_VERSION)
+    except dialect.driver_error as exc:
+        raise StoreError(f"migration to schema {SCHEMA_VERSION} failed: {dialect.reason(exc)}") from exc
+    except LockFailed as exc:
+        raise StoreError(f"migration could not take its lock: {exc}") from exc
+    return start, SCHEMA_VERSION
