@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from collector.domain.audit_chain import ChainEntry, append_entry
 from collector.domain.canonical_json import JsonValue, canonical_json
@@ -412,15 +412,16 @@ class SQLiteWorkflowStore(SQLWorkflowStore):
         super().__init__(SQLiteDialect(path))
 
 
+class _Options(TypedDict, total=False):
+    """``SQLWorkflowStore``'s keyword options (see its signature for their defaults)."""
+
+    lock_timeout_s: float
+    settle_s: float
+    monotonic: Callable[[], float]
+
+
 class PostgresWorkflowStore(SQLWorkflowStore):
     """The workflow's store in a shared PostgreSQL database (refuses a schema `migrate` has not updated)."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        lock_timeout_s: float = LOCK_TIMEOUT_S,
-        settle_s: float = SETTLE_S,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(PostgresDialect(url), lock_timeout_s=lock_timeout_s, settle_s=settle_s, monotonic=monotonic)
+    def __init__(self, url: str, **options: Unpack[_Options]) -> None:
+        super().__init__(PostgresDialect(url), **options)
