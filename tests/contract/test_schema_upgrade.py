@@ -286,15 +286,15 @@ def _postgres_v4(url: str) -> None:
         db.execute("CREATE TABLE caseguard_schema (version INTEGER NOT NULL)")
         db.execute("INSERT INTO caseguard_schema(version) VALUES (0)")
         for number, migration in enumerate(POSTGRES_V4, start=1):
-            db.execute(migration)  # type: ignore[arg-type]
+            db.execute(migration)
             db.execute("UPDATE caseguard_schema SET version = %s", (number,))
         for table, (columns, rows) in V4_ROWS.items():
             marks = ",".join(["%s"] * len(columns))
             with db.cursor() as cur:
-                cur.executemany(f"INSERT INTO {table}({', '.join(columns)}) VALUES ({marks})", rows)  # type: ignore[arg-type]
+                cur.executemany(f"INSERT INTO {table}({', '.join(columns)}) VALUES ({marks})", rows)
         # The old collector gave ids from sequences; rows inserted with explicit ids leave them behind.
         for table in ("events", "sequence_gaps", "wf_notifications", "console_notes"):
-            db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")  # type: ignore[arg-type]
+            db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
 
 
 # -- what to compare ---------------------------------------------------------------------
