@@ -52,10 +52,11 @@ def open_enrollment_store(data_dir: Path, database_url: str | None = None) -> En
 
 def migrate(data_dir: Path, database_url: str | None = None) -> tuple[int, int]:
     """Bring the schema up to date; returns (from, to) versions."""
-    from collector.store.events import EventStore
+    from collector.store.database import Database
+    from collector.store.migrations import migrate as apply_migrations
 
-    store = EventStore(open_dialect(data_dir, database_url), require_current_schema=False)
+    database = Database(open_dialect(data_dir, database_url))
     try:
-        return store.migrate()
+        return apply_migrations(database)
     finally:
-        store.close()
+        database.close()

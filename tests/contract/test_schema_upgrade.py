@@ -24,6 +24,7 @@ from collector.domain.audit_chain import append_entry
 from collector.domain.instants import iso_utc
 from collector.store.base import IncomingEvent, SequenceGap
 from collector.store.events import EventStore, PostgresStore, SQLiteStore
+from collector.store.factory import SQLITE_FILE, migrate
 from collector.store.migrations import SCHEMA_VERSION, SchemaOutOfDate
 from collector.store.schema import metadata
 from collector.store.workflow import PostgresWorkflowStore, SQLiteWorkflowStore, SQLWorkflowStore
@@ -453,3 +454,13 @@ def test_a_database_newer_than_this_collector_is_refused(tmp_path: Path) -> None
     db.close()
     with pytest.raises(SchemaOutOfDate, match="newer than this collector"):
         SQLiteStore(path)
+
+
+def test_migrate_reports_the_version_it_started_from(tmp_path: Path) -> None:
+    """`caseguard-collector migrate` says what it did: from nothing, from version 4, and then nothing to do."""
+    assert migrate(tmp_path / "new") == (0, SCHEMA_VERSION)
+    old = tmp_path / "old"
+    old.mkdir()
+    _sqlite_v4(old / SQLITE_FILE)
+    assert migrate(old) == (4, SCHEMA_VERSION)
+    assert migrate(old) == (SCHEMA_VERSION, SCHEMA_VERSION)
