@@ -107,7 +107,7 @@ def _cmd_run(config: AgentConfig, args: argparse.Namespace) -> int:
 
 
 def _cmd_enroll(config: AgentConfig, args: argparse.Namespace) -> int:
-    from agent.enrollment import EnrollmentError, enroll
+    from agent.transport.enrollment import EnrollmentError, enroll
 
     try:
         name = enroll(config, args.collector, args.token, args.ca_fingerprint, args.label)

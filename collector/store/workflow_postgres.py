@@ -40,13 +40,14 @@ from psycopg import pq
 from collector.domain.audit_chain import ChainEntry, append_entry
 from collector.domain.canonical_json import JsonValue, canonical_json
 from collector.domain.incident import Incident, IncidentState
+from collector.domain.incident_record import IncidentRecord
 from collector.domain.instants import iso_utc, parse_iso_utc
 from collector.domain.risk import RiskAssessment
 from collector.domain.snapshots import SnapshotError, restore, snapshot
 from collector.store.base import StoredEvent, StoreError
 from collector.store.connections import postgres_connections
 from collector.store.postgres import PostgresStore
-from collector.store.workflow_base import DeviceActivity, EventRow, IncidentRecord, PendingNotification
+from collector.store.workflow_base import DeviceActivity, EventRow, PendingNotification
 
 WORKFLOW_LOCK = 0x77666C6F  # "wflo": the advisory lock every workflow transaction takes first
 _TAKE_WORKFLOW_LOCK = "SELECT pg_advisory_xact_lock(%s)"

@@ -19,13 +19,14 @@ from typing import Any
 from collector.domain.audit_chain import ChainEntry, append_entry
 from collector.domain.canonical_json import JsonValue, canonical_json
 from collector.domain.incident import Incident, IncidentState
+from collector.domain.incident_record import IncidentRecord
 from collector.domain.instants import iso_utc, parse_iso_utc
 from collector.domain.risk import RiskAssessment
 from collector.domain.snapshots import SnapshotError, restore, snapshot
 from collector.store.base import StoredEvent, StoreError
 from collector.store.connections import sqlite_connections
 from collector.store.sqlite import SQLiteStore
-from collector.store.workflow_base import DeviceActivity, EventRow, IncidentRecord, PendingNotification
+from collector.store.workflow_base import DeviceActivity, EventRow, PendingNotification
 
 _CLOSED_STATES = (str(IncidentState.CLOSED), str(IncidentState.DISMISSED))
 _EVENT_COLUMNS = "e.id, e.device, e.event_id, e.seq, e.kind, e.occurred_at, e.received_at, e.agent_version, e.body"

@@ -20,7 +20,6 @@ from typing import Any, Protocol
 import psycopg
 import pytest
 
-from collector.api.event_codec import POSTURE_KINDS, device_posture
 from collector.domain.event_facts import EncryptionState
 from collector.store.base import IncomingEvent, Store
 from collector.store.console_base import (
@@ -42,6 +41,7 @@ from collector.store.sqlite import SQLiteStore
 from collector.store.workflow_base import WorkflowStore
 from collector.store.workflow_postgres import PostgresWorkflowStore
 from collector.store.workflow_sqlite import SQLiteWorkflowStore
+from collector.wire.event_codec import POSTURE_KINDS, device_posture
 from collector.workflow.service import WorkflowService
 from collector.workflow.times import to_us
 from tests.postgres_server import create_database, drop_database

@@ -2,7 +2,7 @@
 
 Every state change takes ``--by NAME`` (the actor written to the audit log) and prints the
 incident afterwards (``--json``: one JSON object). Times given without a zone are UK local
-time (Europe/London). Errors a person can fix exit 1 with a message; see ``collector.cli``.
+time (Europe/London). Errors a person can fix exit 1 with a message; see ``collector.cli.main``.
 """
 
 from __future__ import annotations
@@ -14,20 +14,20 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from collector.config import default_config_path, load_config, workflow_service
 from collector.domain.canonical_json import JsonValue
-from collector.domain.clocks import LONDON
 from collector.domain.ico_report import IcoReportDraft, to_json, to_text
 from collector.domain.incident import IncidentState, SubjectsGround
+from collector.domain.incident_record import IncidentRecord
 from collector.domain.register import write_register_csv
 from collector.store.factory import open_workflow_store
-from collector.store.workflow_base import IncidentRecord
 from collector.workflow.audit import verify_audit
 from collector.workflow.errors import UnknownIncident
+from collector.workflow.moments import moment
 from collector.workflow.service import WorkflowService
 from collector.workflow.views import detail_text, incident_detail, incident_summary, summary_line
 
@@ -186,17 +186,6 @@ def _done(service: WorkflowService, args: argparse.Namespace, record: IncidentRe
 
 
 # -- life-cycle steps -------------------------------------------------------------------
-
-
-def moment(text: str) -> datetime:
-    """ISO 8601 text as UTC; without a zone it is UK local time."""
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date and time like 2026-11-20T17:30") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=LONDON)
-    return value.astimezone(UTC)
 
 
 def _optional_moment(text: str | None) -> datetime | None:

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from collector.api import codec
+from collector.cli import console as console_cli
+from collector.cli import enrollment as enrollment_cli
+from collector.cli import workflow as workflow_cli
 from collector.config import (
     DEFAULT_DATA_DIR,
     CollectorEnvironment,
@@ -22,13 +24,11 @@ from collector.config import (
     load_config,
     read_environment,
 )
-from collector.console import cli as console_cli
 from collector.domain.errors import DomainError
-from collector.enrollment import cli as enrollment_cli
 from collector.pki import PkiError, PkiPaths, init_pki, issue_device_certificate, write_device_bundle
 from collector.store.base import Device, DeviceExists, Store, StoreError, UnknownDevice
 from collector.store.factory import migrate, open_enrollment_store, open_store, open_workflow_store
-from collector.workflow import cli as workflow_cli
+from collector.wire import codec
 from collector.workflow.errors import WorkflowError
 
 log = logging.getLogger("collector")
