@@ -41,8 +41,10 @@ from caseguard.settings import (
     validate,
 )
 
+from agent.errors import UsageError
 
-class ConfigError(ValueError):
+
+class ConfigError(UsageError, ValueError):
     """The configuration file is missing, unreadable or has a bad value."""
 
 

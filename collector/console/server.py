@@ -20,6 +20,7 @@ import uvicorn
 from collector.console.app import build_app, build_deps
 from collector.console.context import ConsoleDeps, ConsoleSettings
 from collector.domain.ico_prefill import OrgProfile
+from collector.errors import UsageError
 from collector.store.base import Store
 from collector.store.console_base import ConsoleStore, open_console_store
 from collector.store.group_commit import GroupCommitWriter
@@ -28,7 +29,7 @@ from collector.workflow.service import WorkflowService
 log = logging.getLogger(__name__)
 
 
-class ConsoleConfigError(ValueError):
+class ConsoleConfigError(UsageError, ValueError):
     """The console cannot be served as asked (address, certificate)."""
 
 
