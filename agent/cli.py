@@ -22,6 +22,8 @@ from agent.transport.credentials import load_credentials
 
 log = logging.getLogger("agent")
 
+JSON_HELP = "print JSON instead of text (lists: one object a line)"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for the console script: run one command and return its exit code.
@@ -76,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     emit.set_defaults(func=_cmd_emit)
 
     status = sub.add_parser("status", help="outbox depth, oldest undelivered event, last delivery, shed counts")
-    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.add_argument("--json", action="store_true", help=JSON_HELP)
     status.set_defaults(func=_cmd_status)
 
     ping = sub.add_parser("ping", help="call the collector's Heartbeat and print its view of this device")
@@ -84,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
 
     classify = sub.add_parser("classify", help="judge files as the agent would (one JSON object a line)")
     classify.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (folders are walked)")
-    classify.add_argument("--json", action="store_true", help="one JSON object a line")
+    classify.add_argument("--json", action="store_true", help=JSON_HELP)
     classify.set_defaults(func=_cmd_classify)
 
     lost = sub.add_parser("report-lost", help="report a lost or stolen device to the IG team (from another device)")
@@ -160,12 +162,12 @@ def _cmd_emit(config: AgentConfig, args: argparse.Namespace) -> int:
     if args.count < 1:
         print("caseguard-agent: --count must be at least 1", file=sys.stderr)
         return 2
-    c = config.collector
-    device_id = load_credentials(c.ca, c.cert, c.key).device_id
     try:
         body: dict[str, Any] | None = json.loads(args.body) if args.body else None
     except json.JSONDecodeError as exc:
         raise UsageError(f"--body is not JSON: {exc.msg} at character {exc.pos}") from None
+    c = config.collector
+    device_id = load_credentials(c.ca, c.cert, c.key).device_id
     outbox = open_outbox(config, device_id)
     try:
         chunk = 5_000

@@ -19,8 +19,10 @@ from collector.config import load_config, workflow_service
 from collector.console.audit import ConsoleAudit
 from collector.console.passwords import Passwords, WeakPassword, check_new_password
 from collector.console.roles import ROLE_TEXT, Role
+from collector.errors import UsageError
+from collector.store.base import UnknownDevice
 from collector.store.console_base import ConsoleStore, ConsoleStoreError, open_console_store
-from collector.store.factory import open_workflow_store
+from collector.store.factory import open_store, open_workflow_store
 
 NAME_RULE = "lower-case letters, digits, '.', '-' or '_' (2-64 characters, starting with a letter or digit)"
 
@@ -88,9 +90,15 @@ def _with_stores(args: argparse.Namespace, work: Any) -> int:
 def _read_password(args: argparse.Namespace, name: str) -> str:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
+    elif not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for the password: give it on one line with --password-stdin")
     else:
-        password = getpass.getpass(f"password for {name}: ")
-        if getpass.getpass("again: ") != password:
+        try:
+            password = getpass.getpass(f"password for {name}: ")
+            again = getpass.getpass("again: ")
+        except EOFError:
+            raise UsageError("no password given") from None
+        if again != password:
             raise ConsoleStoreError("the two passwords are not the same")
     try:
         check_new_password(name, password)
@@ -171,7 +179,20 @@ def _set_password(args: argparse.Namespace) -> int:
     return _with_stores(args, work)
 
 
+def _require_device(args: argparse.Namespace, name: str) -> None:
+    store = open_store(args.data_dir, args.database_url)
+    try:
+        known = store.get_device(name) is not None
+    finally:
+        store.close()
+    if not known:
+        # Enrolment names a laptop after its label plus a random suffix (LAPTOP-0042-7f3a9c).
+        raise UnknownDevice(f"no device named {name!r}: see `caseguard-collector devices list` for enrolled names")
+
+
 def _assign_owner(args: argparse.Namespace) -> int:
+    _require_device(args, args.device)
+
     def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
         user = console.get_user(args.user)
         if user is None or user.role != Role.STAFF:

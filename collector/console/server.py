@@ -93,7 +93,13 @@ class ConsoleServer:
             limit_concurrency=200,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="console", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="console", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit:  # uvicorn's way of saying it could not bind; start() reports it
+            log.debug("console server thread ended at start-up")
 
     def start(self, timeout: float = 15.0) -> None:
         """Start serving; raise ``ConsoleConfigError`` if it cannot listen."""
