@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from collector.cli.options import BY, JSON, actor
+from collector.cli import audit
+from collector.cli.options import BY, CONFIG, JSON, actor
 from collector.durations import InvalidDuration, parse_duration
 from collector.enrollment import tokens
 from collector.errors import CollectorError, UsageError
@@ -32,7 +33,7 @@ def add_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
 
     pol = sub.add_parser("policy", help="the central policy agents apply").add_subparsers(dest="pol", required=True)
     pset = pol.add_parser(
-        "set", parents=[data_dir, BY], help="validate, sign and publish a policy file as a new version"
+        "set", parents=[data_dir, CONFIG, BY], help="validate, sign and publish a policy file as a new version"
     )
     pset.add_argument("file", type=Path, help="policy TOML (see deploy/policy.example.toml)")
     pset.set_defaults(func=_set_policy)
@@ -107,6 +108,7 @@ def _set_policy(args: argparse.Namespace) -> int:
         version = store.add_policy(body, signature, signer, _now_us(), actor(args))
     finally:
         store.close()
+    audit.record(args, "policy.publish", f"policy v{version}", {"version": version})
     print(f"policy version {version} published; agents apply it at their next check")
     return 0
 

@@ -19,10 +19,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
+from collector.cli import audit
 from collector.cli import console as console_cli
 from collector.cli import enrollment as enrollment_cli
 from collector.cli import workflow as workflow_cli
-from collector.cli.options import CONFIG, JSON, STORE, Parser, apply_environment
+from collector.cli.options import BY_OPTIONAL, CONFIG, JSON, STORE, Parser, apply_environment
 from collector.config import ConfigError, read_environment
 from collector.errors import EXIT_FAILED, EXIT_OK, CollectorError, UsageError
 from collector.pki import PkiPaths, init_pki, issue_device_certificate, write_device_bundle
@@ -124,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     issue.add_argument("name", help="the device's name (its identity)")
     issue.add_argument("--out", type=Path, required=True, help="folder for device.pem, device.key and ca.pem")
     issue.set_defaults(func=_cmd_devices_issue)
-    revoke = devices.add_parser("revoke", parents=[data_dir], help="refuse a device from now on")
+    revoke = devices.add_parser("revoke", parents=[data_dir, CONFIG, BY_OPTIONAL], help="refuse a device from now on")
     revoke.add_argument("name")
     revoke.set_defaults(func=_cmd_devices_revoke)
     dlist = devices.add_parser("list", parents=[data_dir, JSON], help="devices with last seen, events and gaps")
@@ -226,6 +227,7 @@ def _cmd_devices_revoke(args: argparse.Namespace) -> int:
         store.revoke_device(args.name, _now_us())
     finally:
         store.close()
+    audit.record(args, "device.revoke", args.name)
     print(f"revoked {args.name}: the collector refuses it from now on")
     return 0
 
