@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Strict
 
+from agent.errors import UsageError
 from caseguard.central_policy import check_lock_timing
 from caseguard.settings import (
     Accepts,
@@ -40,8 +41,6 @@ from caseguard.settings import (
     settings,
     validate,
 )
-
-from agent.errors import UsageError
 
 
 class ConfigError(UsageError, ValueError):
