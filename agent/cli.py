@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -12,38 +13,59 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
-from agent.config import AgentConfig, ConfigError, load_config
-from agent.events import KIND_CLASSES, UnknownEventKind
-from agent.transport.codec import InvalidEventBody
-from agent.transport.credentials import CredentialsError, load_credentials
+from agent.config import AgentConfig, load_config
+from agent.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, AgentError, UsageError
+from agent.events import KIND_CLASSES
+from agent.transport.credentials import load_credentials
 
 log = logging.getLogger("agent")
 
+JSON_HELP = "print JSON instead of text (lists: one object a line)"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point for the console script."""
+    """Entry point for the console script: run one command and return its exit code.
+
+    The error boundary: every ``AgentError`` becomes one line on stderr and its exit code
+    (0 done, 1 failed, 2 usage or configuration; see ``agent.errors``); a closed output
+    pipe (``| head``) ends quietly with 0.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         config = load_config(Path(args.config))
-    except ConfigError as exc:
-        print(f"caseguard-agent: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    try:
+        logging.basicConfig(
+            level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        )
         result: int = args.func(config, args)
+        sys.stdout.flush()  # a closed pipe shows up here as often as in print()
         return result
-    except (CredentialsError, InvalidEventBody, UnknownEventKind) as exc:
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)  # so the interpreter's flush at exit stays quiet too
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_OK
+    except AgentError as exc:
         print(f"caseguard-agent: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
+    except OSError as exc:  # a file or folder the user named
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"caseguard-agent: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr and exit 2 (subcommands inherit it)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``PROG: MESSAGE (see PROG --help)`` and exit 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="caseguard-agent", description="Caseguard endpoint agent.")
+    p = _Parser(prog="caseguard-agent", description="Caseguard endpoint agent.")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the agent until stopped")
@@ -56,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     emit.set_defaults(func=_cmd_emit)
 
     status = sub.add_parser("status", help="outbox depth, oldest undelivered event, last delivery, shed counts")
-    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.add_argument("--json", action="store_true", help=JSON_HELP)
     status.set_defaults(func=_cmd_status)
 
     ping = sub.add_parser("ping", help="call the collector's Heartbeat and print its view of this device")
@@ -64,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
 
     classify = sub.add_parser("classify", help="judge files as the agent would (one JSON object a line)")
     classify.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (folders are walked)")
-    classify.add_argument("--json", action="store_true", help="one JSON object a line")
+    classify.add_argument("--json", action="store_true", help=JSON_HELP)
     classify.set_defaults(func=_cmd_classify)
 
     lost = sub.add_parser("report-lost", help="report a lost or stolen device to the IG team (from another device)")
@@ -107,7 +129,7 @@ def _cmd_run(config: AgentConfig, args: argparse.Namespace) -> int:
 
 
 def _cmd_enroll(config: AgentConfig, args: argparse.Namespace) -> int:
-    from agent.enrollment import EnrollmentError, enroll
+    from agent.transport.enrollment import EnrollmentError, enroll
 
     try:
         name = enroll(config, args.collector, args.token, args.ca_fingerprint, args.label)
@@ -140,9 +162,12 @@ def _cmd_emit(config: AgentConfig, args: argparse.Namespace) -> int:
     if args.count < 1:
         print("caseguard-agent: --count must be at least 1", file=sys.stderr)
         return 2
+    try:
+        body: dict[str, Any] | None = json.loads(args.body) if args.body else None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--body is not JSON: {exc.msg} at character {exc.pos}") from None
     c = config.collector
     device_id = load_credentials(c.ca, c.cert, c.key).device_id
-    body: dict[str, Any] | None = json.loads(args.body) if args.body else None
     outbox = open_outbox(config, device_id)
     try:
         chunk = 5_000

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Strict
 
+from agent.errors import UsageError
 from caseguard.central_policy import check_lock_timing
 from caseguard.settings import (
     Accepts,
@@ -42,7 +43,7 @@ from caseguard.settings import (
 )
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError, ValueError):
     """The configuration file is missing, unreadable or has a bad value."""
 
 

@@ -14,6 +14,8 @@ import enum
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from agent.errors import UsageError
+
 
 class DeliveryClass(enum.IntEnum):
     """How precious an event is when the outbox is full (higher is kept longer)."""
@@ -55,7 +57,7 @@ def delivery_class(kind: str) -> DeliveryClass:
         raise UnknownEventKind(kind) from None
 
 
-class UnknownEventKind(ValueError):
+class UnknownEventKind(UsageError, ValueError):
     """An event kind that the wire contract does not have."""
 
 

@@ -48,6 +48,7 @@ from collector.domain.ico_form import DataSubjectCategory, PersonalDataCategory,
 from collector.domain.ico_prefill import OrgProfile
 from collector.domain.pre_assessment import PreAssessmentPolicy
 from collector.domain.risk import RiskPolicy
+from collector.errors import UsageError
 from collector.notify.mail import SmtpChannel, SmtpSettings
 from collector.notify.webhook import WebhookChannel, WebhookSettings
 from collector.store.workflow_base import WorkflowStore
@@ -56,7 +57,7 @@ from collector.workflow.service import NO_ORGANISATION, WorkflowService
 from collector.workflow.times import utc_now
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError, ValueError):
     """The configuration file is missing, unreadable or has a bad value."""
 
 

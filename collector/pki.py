@@ -20,12 +20,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from collector.errors import CollectorError
+
 CA_VALIDITY = dt.timedelta(days=3650)
 SERVER_VALIDITY = dt.timedelta(days=825)
 DEVICE_VALIDITY = dt.timedelta(days=397)
 
 
-class PkiError(RuntimeError):
+class PkiError(CollectorError, RuntimeError):
     """The PKI is missing, already exists, or a certificate cannot be made."""
 
 
@@ -39,6 +41,18 @@ class PkiPaths:
     def in_data_dir(cls, data_dir: Path) -> PkiPaths:
         """The PKI folder of a data dir."""
         return cls(data_dir / "pki")
+
+    def missing(self) -> PkiError:
+        """The one error for a data folder without a PKI, saying how to make one."""
+        hint = f"run `caseguard-collector pki init --data-dir {self.root.parent}` first"
+        return PkiError(f"no PKI in {self.root}: {hint}")
+
+    def ca_cert_pem(self) -> bytes:
+        """The CA certificate as PEM; PkiError if `pki init` has not been run."""
+        try:
+            return self.ca_cert.read_bytes()
+        except FileNotFoundError:
+            raise self.missing() from None
 
     @property
     def ca_cert(self) -> Path:
@@ -183,7 +197,7 @@ def load_ca(paths: PkiPaths) -> tuple[x509.Certificate, ec.EllipticCurvePrivateK
         cert = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
         key = serialization.load_pem_private_key(paths.ca_key.read_bytes(), password=None)
     except FileNotFoundError:
-        raise PkiError(f"no CA in {paths.root}: run `caseguard-collector pki init` first") from None
+        raise paths.missing() from None
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise PkiError("CA key is not an EC key")
     return cert, key

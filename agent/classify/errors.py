@@ -5,6 +5,8 @@ It never escapes the package: the classifier turns it into a verdict's ``error``
 
 from __future__ import annotations
 
+from agent.errors import AgentError
+
 # Reasons after which nothing more of the file is read: the file is hostile or the budget is gone.
 FATAL_REASONS: frozenset[str] = frozenset(
     {
@@ -35,7 +37,7 @@ ALL_REASONS: frozenset[str] = FATAL_REASONS | {
 }
 
 
-class ExtractionError(Exception):
+class ExtractionError(AgentError):
     """Extraction stopped for ``reason`` (one of ``ALL_REASONS``)."""
 
     def __init__(self, reason: str) -> None:

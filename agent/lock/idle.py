@@ -16,12 +16,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from agent.errors import AgentError
 from agent.posture.commands import CommandRunner, run_command
 
 log = logging.getLogger(__name__)
 
 
-class IdleClockLost(RuntimeError):
+class IdleClockLost(AgentError, RuntimeError):
     """The idle clock can no longer answer; ``reason`` is a short code such as ``x-server-gone``."""
 
     def __init__(self, reason: str, detail: str = "") -> None:

@@ -18,12 +18,13 @@ from typing import Any, Protocol
 
 import psutil
 
+from agent.errors import AgentError
 from agent.posture.commands import CommandRunner
 
 log = logging.getLogger(__name__)
 
 
-class LockError(RuntimeError):
+class LockError(AgentError, RuntimeError):
     """A locker could not issue its lock request; the message is a short, log-safe reason."""
 
 

@@ -28,6 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agent.errors import AgentError
+
 # How much an idle reading may run backwards without counting as input (clock jitter).
 _INPUT_TOLERANCE_S = 0.05
 
@@ -170,7 +172,7 @@ class ReportInhibitors:
 Action = Notify | Lock | Verify | Emit | ReportInhibitors
 
 
-class PolicyError(RuntimeError):
+class PolicyError(AgentError, RuntimeError):
     """An event arrived that the current state cannot take (a controller bug)."""
 
 

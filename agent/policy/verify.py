@@ -11,10 +11,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from agent.errors import AgentError
+
 POLICY_SIGNER_NAME = "Caseguard policy signer"
 
 
-class PolicyRejected(ValueError):
+class PolicyRejected(AgentError, ValueError):
     """A policy that is not signed by our CA's policy signer, or not valid."""
 
 

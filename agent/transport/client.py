@@ -10,6 +10,7 @@ from typing import Any
 
 import grpc
 
+from agent.errors import AgentError
 from agent.transport import codec
 from agent.transport.credentials import DeviceCredentials
 
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 _SERVICE = "/caseguard.v1.Collector/"
 
 
-class DeliveryError(Exception):
+class DeliveryError(AgentError):
     """A call failed with a gRPC status; ``code`` drives the retry rules."""
 
     def __init__(self, code: grpc.StatusCode, details: str, address: str) -> None:

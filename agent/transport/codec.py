@@ -9,6 +9,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
+from agent.errors import UsageError
 from agent.outbox import PendingEvent
 from caseguard.v1 import collector_pb2, events_pb2
 
@@ -16,7 +17,7 @@ _BODY_FIELDS = frozenset(f.name for f in events_pb2.Event.DESCRIPTOR.oneofs_by_n
 _SEND_EVENTS_FIELD_TAG = b"\x0a"  # SendEventsRequest.events: field 1, wire type 2 (length-delimited)
 
 
-class InvalidEventBody(ValueError):
+class InvalidEventBody(UsageError, ValueError):
     """A producer handed over a body that does not fit its message in events.proto."""
 
 

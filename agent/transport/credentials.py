@@ -8,8 +8,10 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from agent.errors import UsageError
 
-class CredentialsError(RuntimeError):
+
+class CredentialsError(UsageError, RuntimeError):
     """The device certificate, key or CA cannot be used."""
 
 

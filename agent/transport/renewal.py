@@ -11,9 +11,9 @@ from cryptography import x509
 
 from agent.atomic_files import write_atomically
 from agent.config import AgentConfig
-from agent.enrollment import EnrollmentError, check_issued, new_key_and_request
 from agent.transport.client import CollectorClient, DeliveryError
 from agent.transport.credentials import load_credentials
+from agent.transport.enrollment import EnrollmentError, check_issued, new_key_and_request
 
 log = logging.getLogger(__name__)
 

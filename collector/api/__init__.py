@@ -1,1 +1,1 @@
-"""The gRPC face of the collector: codec, identity, servicer and server builder."""
+"""The gRPC face of the collector: identity, servicers and server builder (conversions live in ``collector.wire``)."""

@@ -10,12 +10,12 @@ from typing import NoReturn
 import grpc
 
 from caseguard.v1 import enrollment_pb2, enrollment_pb2_grpc
-from collector.api import codec
 from collector.enrollment import tokens
 from collector.enrollment.certificates import device_name_for, issue_from_csr
 from collector.pki import PkiError, PkiPaths
 from collector.store.base import StoreError
 from collector.store.enrollment_base import EnrollmentStore
+from collector.wire import codec
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,12 @@ from collections import OrderedDict
 
 import grpc
 
+from collector.errors import CollectorError
 from collector.pki import fingerprint_of_pem
 from collector.store.base import Device, Store
 
 
-class CallerRefused(Exception):
+class CallerRefused(CollectorError):
     """The caller may not use the service; carries the status to return."""
 
     def __init__(self, code: grpc.StatusCode, message: str) -> None:

@@ -11,7 +11,6 @@ from typing import NoReturn, Protocol
 import grpc
 
 from caseguard.v1 import collector_pb2, collector_pb2_grpc
-from collector.api import codec
 from collector.api.identity import CallerRefused, DeviceAuthenticator
 from collector.api.lost_reports import file_lost_report
 from collector.enrollment.certificates import issue_from_csr
@@ -19,6 +18,7 @@ from collector.pki import PkiError, PkiPaths
 from collector.store.base import Device, IncomingEvent, Store, StoreError, UnknownDevice
 from collector.store.enrollment_base import EnrollmentStore
 from collector.store.group_commit import GroupCommitWriter
+from collector.wire import codec
 
 log = logging.getLogger(__name__)
 

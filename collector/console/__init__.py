@@ -9,5 +9,6 @@ sessions, roles, assignments, notes and device owners, and nothing else.
 - ``passwords``, ``ratelimit``, ``sessions``: argon2 hashes, sign-in throttling, cookie sessions and CSRF tokens.
 - ``context``: the request wrapper every route goes through (session, role, CSRF, errors).
 - ``routes/``: one module per area (sign-in, inbox, incident, ICO draft, register, devices, self-report, audit).
-- ``app`` builds the application; ``server`` runs it in the collector's process; ``cli`` adds ``users`` commands.
+- ``app`` builds the application; ``server`` runs it in the collector's process.
+  (``collector.cli.console`` adds the ``users`` commands.)
 """

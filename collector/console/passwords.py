@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from collector.errors import UsageError
+
 MIN_LENGTH = 12
 MAX_LENGTH = 1024  # hashing a megabyte per attempt would be a denial of service
 
 
-class WeakPassword(ValueError):
+class WeakPassword(UsageError, ValueError):
     """A new password does not meet the rules; the message says which."""
 
 

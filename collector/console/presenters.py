@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from collector.api.event_codec import POSTURE_KINDS, EventDecodeError, device_posture
 from collector.domain.alerts import Alert, AlertKind
 from collector.domain.clocks import LONDON, format_london
 from collector.domain.event_facts import DestinationClass, DevicePosture, EncryptionState
 from collector.domain.incident import Incident
+from collector.domain.incident_record import IncidentRecord
 from collector.domain.risk import RiskPolicy
 from collector.store.base import Device
 from collector.store.console_base import Assignment, ConsoleStore
-from collector.store.workflow_base import IncidentRecord
+from collector.wire.event_codec import POSTURE_KINDS, EventDecodeError, device_posture
 from collector.workflow.times import from_us, to_us
 
 ALERT_KIND_TEXT: Mapping[str, str] = {

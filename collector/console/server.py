@@ -20,6 +20,7 @@ import uvicorn
 from collector.console.app import build_app, build_deps
 from collector.console.context import ConsoleDeps, ConsoleSettings
 from collector.domain.ico_prefill import OrgProfile
+from collector.errors import UsageError
 from collector.store.base import Store
 from collector.store.console_base import ConsoleStore, open_console_store
 from collector.store.group_commit import GroupCommitWriter
@@ -28,7 +29,7 @@ from collector.workflow.service import WorkflowService
 log = logging.getLogger(__name__)
 
 
-class ConsoleConfigError(ValueError):
+class ConsoleConfigError(UsageError, ValueError):
     """The console cannot be served as asked (address, certificate)."""
 
 
@@ -92,7 +93,13 @@ class ConsoleServer:
             limit_concurrency=200,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="console", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="console", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit:  # uvicorn's way of saying it could not bind; start() reports it
+            log.debug("console server thread ended at start-up")
 
     def start(self, timeout: float = 15.0) -> None:
         """Start serving; raise ``ConsoleConfigError`` if it cannot listen."""

@@ -2,7 +2,7 @@
 
 Modules, in the order data flows through them:
 
-- ``event_facts``: plain copies of the agent events that matter (filled by ``collector.api.codec``).
+- ``event_facts``: plain copies of the agent events that matter (filled by ``collector.wire.event_codec``).
 - ``alerts``: one breach-class signal as an ``Alert``; ``device_signals``: silence and sequence gaps.
 - ``grouping``: which open incident a new alert joins; splitting an alert back out.
 - ``incident`` and ``lifecycle``: the incident value and its state machine (a transition table).

@@ -6,8 +6,10 @@ one class and show its message, which is written for an IG officer.
 
 from __future__ import annotations
 
+from collector.errors import CollectorError
 
-class DomainError(Exception):
+
+class DomainError(CollectorError):
     """Base class for every error raised by ``collector.domain``."""
 
 

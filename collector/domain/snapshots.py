@@ -17,11 +17,12 @@ from typing import Any, TypeVar
 
 from collector.domain.canonical_json import JsonValue
 from collector.domain.instants import iso_utc, parse_iso_utc
+from collector.errors import CollectorError
 
 T = TypeVar("T")
 
 
-class SnapshotError(ValueError):
+class SnapshotError(CollectorError, ValueError):
     """A snapshot does not match the shape of the class it is restored as."""
 
 

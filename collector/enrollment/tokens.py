@@ -8,18 +8,14 @@ binds the proof to the key it is enrolling.
 from __future__ import annotations
 
 import hmac
-import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
 from caseguard.enrollment_proof import proof, secret_hash
-
-_DURATION = re.compile(r"(\d+)\s*([smhd])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+from collector.errors import CollectorError
 
 
-class TokenError(ValueError):
+class TokenError(CollectorError, ValueError):
     """A token that is malformed, unknown, expired, used up or wrongly proven."""
 
 
@@ -60,11 +56,3 @@ def check(record: TokenRecord | None, presented: bytes, csr_der: bytes, now_us: 
         raise TokenError("the enrolment token has expired: ask IT for a new one")
     if record.uses_left <= 0:
         raise TokenError("the enrolment token has already been used: ask IT for a new one")
-
-
-def parse_duration(text: str) -> timedelta:
-    """'24h', '90m', '7d', '1d12h' -> timedelta."""
-    parts = _DURATION.findall(text.strip().lower())
-    if not parts or "".join(n + u for n, u in parts) != text.strip().lower().replace(" ", ""):
-        raise TokenError(f"{text!r} is not a duration like 24h, 90m or 7d")
-    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))

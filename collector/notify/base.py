@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from collector.errors import CollectorError
 
-class NotifyError(Exception):
+
+class NotifyError(CollectorError):
     """A notification could not be delivered (the message says why; it holds no personal data)."""
 
 

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from caseguard.central_policy import validate_policy
+from collector.errors import UsageError
 
 
-class PolicyError(ValueError):
+class PolicyError(UsageError, ValueError):
     """A policy document that is not valid."""
 
 

@@ -6,8 +6,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from collector.errors import CollectorError
 
-class StoreError(RuntimeError):
+
+class StoreError(CollectorError, RuntimeError):
     """Storage failed; nothing from the failed call was committed."""
 
 

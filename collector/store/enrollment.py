@@ -29,6 +29,10 @@ def _token(r: Sequence[Any]) -> TokenRecord:
     return TokenRecord(r[0], bytes(r[1]), int(r[2]), int(r[3]), int(r[4]))
 
 
+class _Spent(StoreError):
+    """A token had no use left (raised inside the transaction to roll it back)."""
+
+
 class SQLEnrollmentStore:
     """``EnrollmentStore`` over one database; one connection per thread."""
 
@@ -61,10 +65,6 @@ class SQLEnrollmentStore:
 
     def enroll_device(self, token_id: str, name: str, cert_fingerprint: str, now_us: int) -> bool:
         """Consume a token use and register the device in one transaction."""
-
-        class _Spent(Exception):
-            """The token had no use left (rolls the transaction back)."""
-
         try:
             with self._database.transaction() as tx:
                 used = tx.run(

@@ -35,6 +35,7 @@ from typing import Any, TypedDict, Unpack
 from collector.domain.audit_chain import ChainEntry, append_entry
 from collector.domain.canonical_json import JsonValue, canonical_json
 from collector.domain.incident import Incident, IncidentState
+from collector.domain.incident_record import IncidentRecord
 from collector.domain.instants import iso_utc, parse_iso_utc
 from collector.domain.risk import RiskAssessment
 from collector.domain.snapshots import SnapshotError, restore, snapshot
@@ -42,7 +43,7 @@ from collector.store.base import StoredEvent, StoreError
 from collector.store.database import LOCK_TIMEOUT_S, Database, Failure, Tx
 from collector.store.dialects import PostgresDialect, SqlDialect, SQLiteDialect
 from collector.store.events import EventStore
-from collector.store.workflow_base import DeviceActivity, EventRow, IncidentRecord, PendingNotification
+from collector.store.workflow_base import DeviceActivity, EventRow, PendingNotification
 
 __all__ = [
     "LOCK_TIMEOUT_S",

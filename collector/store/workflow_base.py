@@ -16,30 +16,10 @@ from typing import Any, Protocol
 
 from collector.domain.audit_chain import ChainEntry
 from collector.domain.canonical_json import JsonValue
-from collector.domain.incident import Incident
-from collector.domain.risk import RiskAssessment
+from collector.domain.incident_record import IncidentRecord
 from collector.store.base import StoredEvent
 
 EVENT_CURSOR = "event_cursor"
-
-
-@dataclass(frozen=True)
-class IncidentRecord:
-    """An incident as stored: the domain value plus the workflow's own notes about it.
-
-    ``draft`` is the evidence-based pre-assessment (None when the domain offers none);
-    ``notified_grade`` is the risk grade the IG team was last told about.
-    """
-
-    incident: Incident
-    draft: RiskAssessment | None = None
-    notified_grade: str | None = None
-    updated_at_us: int = 0
-
-    @property
-    def incident_id(self) -> str:
-        """The incident's id."""
-        return self.incident.incident_id
 
 
 @dataclass(frozen=True)

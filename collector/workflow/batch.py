@@ -18,11 +18,12 @@ from collector.domain.canonical_json import JsonValue
 from collector.domain.clocks import LONDON
 from collector.domain.grouping import attach_alert, grouping_keys, place_alert
 from collector.domain.incident import AuditRecord, Transition
+from collector.domain.incident_record import IncidentRecord
 from collector.domain.instants import iso_utc
 from collector.domain.lifecycle import SYSTEM_ACTOR, open_incident
 from collector.domain.pre_assessment import pre_assess_incident
 from collector.domain.risk import RiskAssessment
-from collector.store.workflow_base import IncidentRecord, WorkflowTx
+from collector.store.workflow_base import WorkflowTx
 from collector.workflow.errors import UnknownIncident
 from collector.workflow.evidence import lost_device_evidence
 from collector.workflow.grades import RiskGrade, current_grade

@@ -18,8 +18,9 @@ from collector.domain.clocks import ClockKind, WarningKey, warnings_due
 from collector.domain.device_signals import sequence_gap_alerts, silent_device_alert
 from collector.domain.event_facts import SeqRange
 from collector.domain.incident import OPEN_STATES
+from collector.domain.incident_record import IncidentRecord
 from collector.domain.lifecycle import SYSTEM_ACTOR
-from collector.store.workflow_base import IncidentRecord, WorkflowStore
+from collector.store.workflow_base import WorkflowStore
 from collector.workflow.batch import IncidentBatch
 from collector.workflow.notices import NoticeKind, notice_payload
 from collector.workflow.policy import WorkflowPolicy

@@ -14,6 +14,7 @@ from datetime import datetime
 from collector.domain.canonical_json import JsonValue
 from collector.domain.grouping import attach_alert, split_alert
 from collector.domain.incident import IncidentState, ReportType, SubjectsGround
+from collector.domain.incident_record import IncidentRecord
 from collector.domain.instants import iso_utc
 from collector.domain.lifecycle import (
     Assess,
@@ -31,7 +32,7 @@ from collector.domain.lifecycle import (
     apply,
 )
 from collector.domain.risk import RiskAssessment, confirm_assessment, score_assessment
-from collector.store.workflow_base import IncidentRecord, WorkflowStore
+from collector.store.workflow_base import WorkflowStore
 from collector.workflow.batch import IncidentBatch
 from collector.workflow.errors import NothingToAssess, WorkflowError
 from collector.workflow.policy import WorkflowPolicy

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collector.errors import CollectorError
 
-class WorkflowError(Exception):
+
+class WorkflowError(CollectorError):
     """Base class for errors raised by ``collector.workflow``; messages are for IG officers."""
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from collector.api.event_codec import POSTURE_KINDS, EventDecodeError, device_posture
 from collector.domain.alerts import AlertKind
 from collector.domain.event_facts import DevicePosture
 from collector.domain.incident import Incident
 from collector.store.workflow_base import WorkflowReads
+from collector.wire.event_codec import POSTURE_KINDS, EventDecodeError, device_posture
 from collector.workflow.times import from_us
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,9 @@ from datetime import datetime
 from collector.domain.canonical_json import JsonValue
 from collector.domain.ico_prefill import OrgProfile, prefill_ico_report
 from collector.domain.ico_report import IcoReportDraft, missing_answers, update_draft
+from collector.domain.incident_record import IncidentRecord
 from collector.domain.register import RegisterRow, register_rows
-from collector.store.workflow_base import IncidentRecord, WorkflowReads, WorkflowStore
+from collector.store.workflow_base import WorkflowReads, WorkflowStore
 from collector.workflow.batch import IncidentBatch
 from collector.workflow.evidence import lost_device_evidence
 from collector.workflow.policy import WorkflowPolicy

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from collector.domain.incident_record import IncidentRecord
 from collector.domain.risk import RiskAssessment
-from collector.store.workflow_base import IncidentRecord
 
 
 class RiskGrade(enum.StrEnum):

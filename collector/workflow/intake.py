@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from collector.api.event_codec import ALERT_KINDS, EventDecodeError, alert_from_event
 from collector.domain.alerts import Alert, alert_for_lost_device_check_in
 from collector.domain.errors import DomainError
 from collector.store.workflow_base import EVENT_CURSOR, EventRow, WorkflowStore
+from collector.wire.event_codec import ALERT_KINDS, EventDecodeError, alert_from_event
 from collector.workflow.batch import IncidentBatch
 from collector.workflow.policy import WorkflowPolicy
 from collector.workflow.times import from_us

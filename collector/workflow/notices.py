@@ -13,8 +13,8 @@ from datetime import datetime
 from collector.domain.canonical_json import JsonValue
 from collector.domain.clocks import ClockPolicy, clock_status, format_london
 from collector.domain.event_facts import DestinationClass
+from collector.domain.incident_record import IncidentRecord
 from collector.domain.instants import iso_utc
-from collector.store.workflow_base import IncidentRecord
 from collector.workflow.grades import current_grade
 
 

@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from collector.domain.clocks import ClockPolicy, clock_status, format_london
+from collector.domain.incident_record import IncidentRecord
 from collector.domain.instants import iso_utc
 from collector.domain.lifecycle import allowed_events
 from collector.domain.risk import RiskAssessment
 from collector.domain.snapshots import snapshot
-from collector.store.workflow_base import IncidentRecord
 from collector.workflow.grades import current_grade
 
 

@@ -20,7 +20,6 @@ from typing import Any, Protocol
 import psycopg
 import pytest
 
-from collector.api.event_codec import POSTURE_KINDS, device_posture
 from collector.domain.event_facts import EncryptionState
 from collector.store.base import IncomingEvent, Store
 from collector.store.console import PostgresConsoleStore, SQLiteConsoleStore
@@ -39,6 +38,7 @@ from collector.store.events import PostgresStore, SchemaOutOfDate, SQLiteStore
 from collector.store.migrations import SCHEMA_VERSION
 from collector.store.workflow import PostgresWorkflowStore, SQLiteWorkflowStore
 from collector.store.workflow_base import WorkflowStore
+from collector.wire.event_codec import POSTURE_KINDS, device_posture
 from collector.workflow.service import WorkflowService
 from collector.workflow.times import to_us
 from tests.contract.schema_v4 import POSTGRES_V4

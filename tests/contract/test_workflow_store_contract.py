@@ -21,10 +21,11 @@ import pytest
 
 from collector.domain.audit_chain import GENESIS_HASH, ProblemKind
 from collector.domain.incident import IncidentState
+from collector.domain.incident_record import IncidentRecord
 from collector.store.base import IncomingEvent, StoreError
 from collector.store.events import PostgresStore, SchemaOutOfDate
 from collector.store.workflow import WORKFLOW_LOCK, PostgresWorkflowStore
-from collector.store.workflow_base import EVENT_CURSOR, IncidentRecord, WorkflowStore
+from collector.store.workflow_base import EVENT_CURSOR, WorkflowStore
 from collector.workflow.audit import verify_audit
 from collector.workflow.service import WorkflowService
 from collector.workflow.times import to_us

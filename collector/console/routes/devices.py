@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from collector.api.event_codec import POSTURE_KINDS, EventDecodeError, device_posture
 from collector.console.context import Ctx, page, refuse
 from collector.console.presenters import ENCRYPTION_TEXT, london, london_us
 from collector.console.roles import Permission, Role
 from collector.store.base import StoreError, UnknownDevice
+from collector.wire.event_codec import POSTURE_KINDS, EventDecodeError, device_posture
 from collector.workflow.errors import WorkflowError
 from collector.workflow.times import to_us
 

@@ -26,9 +26,9 @@ from collector.domain.errors import DomainError
 from collector.domain.ico_form import LABELS
 from collector.domain.ico_report import FORM, IcoReportDraft, missing_answers, to_json
 from collector.domain.instants import iso_utc
-from collector.workflow.cli import moment
 from collector.workflow.errors import UnknownIncident, WorkflowError
 from collector.workflow.exports import build_ico_draft
+from collector.workflow.moments import moment
 
 _HINTS = typing.get_type_hints(IcoReportDraft)
 _SHORT = frozenset({

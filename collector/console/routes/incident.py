@@ -30,10 +30,10 @@ from collector.console.roles import Permission, Role
 from collector.domain.clocks import deadline
 from collector.domain.errors import DomainError
 from collector.domain.incident import SUBJECTS_GROUND_TEXT, IncidentState, SubjectsGround
+from collector.domain.incident_record import IncidentRecord
 from collector.store.console_base import ConsoleStoreError, IncidentNote
-from collector.store.workflow_base import IncidentRecord
-from collector.workflow.cli import moment
 from collector.workflow.errors import UnknownIncident, WorkflowError
+from collector.workflow.moments import moment
 from collector.workflow.times import to_us
 from collector.workflow.views import incident_detail
 

@@ -18,7 +18,7 @@ from collector.console.context import Ctx, form_values, page
 from collector.console.presenters import london_us
 from collector.console.roles import Permission
 from collector.store.base import StoreError
-from collector.workflow.cli import moment
+from collector.workflow.moments import moment
 from collector.workflow.times import to_us
 
 log = logging.getLogger(__name__)

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect as SaDialect
 
+from collector.errors import CollectorError
 from collector.store.base import IncomingEvent
 from collector.store.connections import ThreadConnections
 
@@ -112,5 +113,5 @@ class SqlDialect(ABC):
         return str(exc)
 
 
-class LockFailed(Exception):
+class LockFailed(CollectorError):
     """A transaction could not take its locks in time (wrapped by the store's own error)."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from collector.api.event_codec import POSTURE_KINDS, device_posture
 from collector.domain.event_facts import EncryptionState
 from collector.store.console import SQLiteConsoleStore
 from collector.store.console_base import ConsoleSession, ConsoleStoreError, IncidentNote, UnknownUser, UserExists
+from collector.wire.event_codec import POSTURE_KINDS, device_posture
 from collector.workflow.times import to_us
 from tests.unit.workflow.helpers import EGRESS, ENCRYPTED, NOT_ENCRYPTED, World
 

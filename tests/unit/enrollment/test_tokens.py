@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 
 from caseguard.enrollment_proof import MalformedToken, parse_token, proof, secret_hash
+from collector.durations import InvalidDuration, parse_duration
 from collector.enrollment import tokens
 
 
@@ -52,9 +54,22 @@ def test_malformed_token_text() -> None:
 
 @pytest.mark.parametrize(("text", "seconds"), [("24h", 86400), ("90m", 5400), ("7d", 604800), ("1d12h", 129600)])
 def test_durations(text: str, seconds: int) -> None:
-    assert tokens.parse_duration(text) == timedelta(seconds=seconds)
+    assert parse_duration(text) == timedelta(seconds=seconds)
 
 
-def test_bad_duration() -> None:
-    with pytest.raises(tokens.TokenError):
-        tokens.parse_duration("tomorrow")
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("tomorrow", "is not a duration like 24h"),
+        ("3weeks", "unknown unit 'weeks'"),
+        ("24", "has no unit: write e.g. 24h"),
+        ("1d12", "has no unit: write e.g. 12h"),
+        ("0h", "must be above zero"),
+        ("0d0m", "must be above zero"),
+        ("", "is not a duration"),
+        ("-1h", "is not a duration"),
+    ],
+)
+def test_bad_durations_say_what_is_wrong(text: str, says: str) -> None:
+    with pytest.raises(InvalidDuration, match=re.escape(says)):
+        parse_duration(text)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from collector.api.event_codec import EventDecodeError, alert_from_event, device_posture
 from collector.domain.alerts import AlertKind
 from collector.domain.event_facts import DestinationClass, EncryptionState
 from collector.store.base import StoredEvent
+from collector.wire.event_codec import EventDecodeError, alert_from_event, device_posture
 from tests.unit.workflow.helpers import EGRESS, ENCRYPTED, LOCKED, NOT_ENCRYPTED, body
 
 US = 1_760_950_800_000_000  # 2025-10-20T09:00:00Z

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
+from collector.cli.workflow import parse_answer
 from collector.domain.errors import InvalidDraftField
 from collector.domain.ico_prefill import OrgProfile
 from collector.domain.ico_report import ANSWER_FIELDS, to_json
-from collector.workflow.cli import parse_answer
 from collector.workflow.service import WorkflowService
 from tests.unit.workflow.helpers import EGRESS, T0, World
 

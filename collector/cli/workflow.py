@@ -2,7 +2,7 @@
 
 Every state change takes ``--by NAME`` (the actor written to the audit log) and prints the
 incident afterwards (``--json``: one JSON object). Times given without a zone are UK local
-time (Europe/London). Errors a person can fix exit 1 with a message; see ``collector.cli``.
+time (Europe/London). Errors a person can fix exit 1 with a message; see ``collector.cli.main``.
 """
 
 from __future__ import annotations
@@ -11,23 +11,23 @@ import argparse
 import dataclasses
 import io
 import json
-import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from collector.config import default_config_path, load_config, workflow_service
+from collector.cli.options import BY, CONFIG, JSON, actor
+from collector.config import load_config, workflow_service
 from collector.domain.canonical_json import JsonValue
-from collector.domain.clocks import LONDON
 from collector.domain.ico_report import IcoReportDraft, to_json, to_text
 from collector.domain.incident import IncidentState, SubjectsGround
+from collector.domain.incident_record import IncidentRecord
 from collector.domain.register import write_register_csv
 from collector.store.factory import open_workflow_store
-from collector.store.workflow_base import IncidentRecord
 from collector.workflow.audit import verify_audit
 from collector.workflow.errors import UnknownIncident
+from collector.workflow.moments import moment
 from collector.workflow.service import WorkflowService
 from collector.workflow.views import detail_text, incident_detail, incident_summary, summary_line
 
@@ -36,16 +36,8 @@ Handler = Callable[[WorkflowService, argparse.Namespace], int]
 
 def add_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
     """Register the ``incidents``, ``audit`` and ``workflow`` command groups on ``sub``."""
-    common = argparse.ArgumentParser(add_help=False, parents=[data_dir])
-    common.add_argument(
-        "--config",
-        type=Path,
-        default=default_config_path(os.environ),
-        help="collector.toml (default: $CASEGUARD_COLLECTOR_CONFIG; see deploy/collector.example.toml)",
-    )
-    common.add_argument("--json", action="store_true", help="print JSON instead of text")
-    by = argparse.ArgumentParser(add_help=False)
-    by.add_argument("--by", required=True, metavar="NAME", help="who is doing this (written to the audit log)")
+    common = argparse.ArgumentParser(add_help=False, parents=[data_dir, CONFIG, JSON])
+    by = BY
     one = argparse.ArgumentParser(add_help=False, parents=[common, by])
     one.add_argument("incident", metavar="INCIDENT_ID")
 
@@ -124,17 +116,14 @@ def add_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
 
 def add_device_commands(devices: Any, data_dir: argparse.ArgumentParser) -> None:
     """Register ``devices found`` (the end of a lost device's story) on the ``devices`` group."""
-    p = devices.add_parser("found", parents=[data_dir], help="a device reported lost is back with IT")
+    p = devices.add_parser("found", parents=[data_dir, CONFIG, JSON, BY], help="a device reported lost is back with IT")
     p.add_argument("name")
-    p.add_argument("--by", required=True, metavar="NAME", help="who is recording this (written to the audit log)")
     p.add_argument("--reason", required=True, help="how it was recovered")
-    p.add_argument("--config", type=Path, default=default_config_path(os.environ), help="collector.toml")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=_runner(_device_found))
 
 
 def _device_found(service: WorkflowService, args: argparse.Namespace) -> int:
-    service.commands.device_found(args.name, by=args.by, reason=args.reason)
+    service.commands.device_found(args.name, by=actor(args), reason=args.reason)
     _print(args, {"device": args.name, "lost": False}, f"{args.name} is no longer marked lost")
     return 0
 
@@ -188,24 +177,13 @@ def _done(service: WorkflowService, args: argparse.Namespace, record: IncidentRe
 # -- life-cycle steps -------------------------------------------------------------------
 
 
-def moment(text: str) -> datetime:
-    """ISO 8601 text as UTC; without a zone it is UK local time."""
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date and time like 2026-11-20T17:30") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=LONDON)
-    return value.astimezone(UTC)
-
-
 def _optional_moment(text: str | None) -> datetime | None:
     return None if text is None else moment(text)
 
 
 def _confirm(service: WorkflowService, args: argparse.Namespace) -> int:
     record = service.commands.confirm(
-        args.incident, by=args.by, aware_at=moment(args.aware_at), reason=args.reason,
+        args.incident, by=actor(args), aware_at=moment(args.aware_at), reason=args.reason,
         justification=args.justification,
     )  # fmt: skip
     return _done(service, args, record)
@@ -217,10 +195,10 @@ def _simple(step: str) -> Handler:
     def handler(service: WorkflowService, args: argparse.Namespace) -> int:
         c = service.commands
         steps: dict[str, Callable[[], IncidentRecord]] = {
-            "dismiss": lambda: c.dismiss(args.incident, by=args.by, reason=args.reason),
-            "close": lambda: c.close(args.incident, by=args.by, note=args.note),
-            "reopen": lambda: c.reopen(args.incident, by=args.by, reason=args.reason),
-            "record_action": lambda: c.record_action(args.incident, by=args.by, text=args.text),
+            "dismiss": lambda: c.dismiss(args.incident, by=actor(args), reason=args.reason),
+            "close": lambda: c.close(args.incident, by=actor(args), note=args.note),
+            "reopen": lambda: c.reopen(args.incident, by=actor(args), reason=args.reason),
+            "record_action": lambda: c.record_action(args.incident, by=actor(args), text=args.text),
         }
         return _done(service, args, steps[step]())
 
@@ -230,20 +208,20 @@ def _simple(step: str) -> Handler:
 def _assess(service: WorkflowService, args: argparse.Namespace) -> int:
     vulnerable = None if args.vulnerable is None else args.vulnerable == "yes"
     record = service.commands.assess(
-        args.incident, by=args.by, likelihood=args.likelihood, severity=args.severity, vulnerable=vulnerable,
+        args.incident, by=actor(args), likelihood=args.likelihood, severity=args.severity, vulnerable=vulnerable,
         note=args.note,
     )  # fmt: skip
     return _done(service, args, record)
 
 
 def _decide(service: WorkflowService, args: argparse.Namespace) -> int:
-    record = service.commands.decide(args.incident, by=args.by, reportable=args.reportable, reason=args.reason)
+    record = service.commands.decide(args.incident, by=actor(args), reportable=args.reportable, reason=args.reason)
     return _done(service, args, record)
 
 
 def _notify_ico(service: WorkflowService, args: argparse.Namespace) -> int:
     record = service.commands.notify_ico(
-        args.incident, by=args.by, follow_up=args.follow_up, submitted_at=_optional_moment(args.submitted_at),
+        args.incident, by=actor(args), follow_up=args.follow_up, submitted_at=_optional_moment(args.submitted_at),
         ico_case_reference=args.ico_reference, late_reasons=args.late_reasons, note=args.note,
     )  # fmt: skip
     return _done(service, args, record)
@@ -251,20 +229,20 @@ def _notify_ico(service: WorkflowService, args: argparse.Namespace) -> int:
 
 def _inform(service: WorkflowService, args: argparse.Namespace) -> int:
     record = service.commands.inform_subjects(
-        args.incident, by=args.by, how=args.how, informed_at=_optional_moment(args.informed_at)
+        args.incident, by=actor(args), how=args.how, informed_at=_optional_moment(args.informed_at)
     )
     return _done(service, args, record)
 
 
 def _exempt(service: WorkflowService, args: argparse.Namespace) -> int:
     record = service.commands.exempt_subjects(
-        args.incident, by=args.by, ground=SubjectsGround(args.ground), reason=args.reason
+        args.incident, by=actor(args), ground=SubjectsGround(args.ground), reason=args.reason
     )
     return _done(service, args, record)
 
 
 def _split(service: WorkflowService, args: argparse.Namespace) -> int:
-    return _done(service, args, service.commands.split(args.incident, args.alert, by=args.by, reason=args.reason))
+    return _done(service, args, service.commands.split(args.incident, args.alert, by=actor(args), reason=args.reason))
 
 
 # -- ICO draft and register -------------------------------------------------------------
@@ -291,13 +269,15 @@ def parse_answer(assignment: str) -> tuple[str, JsonValue]:
 
 def _edit_ico(service: WorkflowService, args: argparse.Namespace) -> int:
     changes = dict(parse_answer(a) for a in args.set)
-    draft = service.exports.edit_ico_draft(args.incident, changes, by=args.by)
+    draft = service.exports.edit_ico_draft(args.incident, changes, by=actor(args))
     _print(args, json.loads(to_json(draft)), to_text(draft))
     return 0
 
 
 def _export_ico(service: WorkflowService, args: argparse.Namespace) -> int:
-    draft = service.exports.export_ico_draft(args.incident, by=args.by, include_recorded_actions=args.include_actions)
+    draft = service.exports.export_ico_draft(
+        args.incident, by=actor(args), include_recorded_actions=args.include_actions
+    )
     if args.out is None:
         print(to_json(draft) if args.json else to_text(draft))
         return 0
@@ -313,7 +293,7 @@ def _export_ico(service: WorkflowService, args: argparse.Namespace) -> int:
 
 
 def _register(service: WorkflowService, args: argparse.Namespace) -> int:
-    rows = service.exports.export_register(by=args.by)
+    rows = service.exports.export_register(by=actor(args))
     if args.json and args.out is None:
         for row in rows:
             print(json.dumps(dataclasses.asdict(row), sort_keys=True))

@@ -29,6 +29,7 @@ from collector.domain.event_facts import (
     LostDeviceFacts,
     VolumeFacts,
 )
+from collector.errors import CollectorError
 from collector.store.base import StoredEvent
 
 ALERT_KINDS: tuple[str, ...] = ("case_file_egress", "case_files_found", "lock_failed", "lost_device_report")
@@ -37,7 +38,7 @@ POSTURE_KINDS: tuple[str, ...] = ("encryption_posture", "lock_posture", "heartbe
 E = TypeVar("E", bound=enum.Enum)
 
 
-class EventDecodeError(ValueError):
+class EventDecodeError(CollectorError, ValueError):
     """A stored event's body cannot be read as its kind."""
 
 

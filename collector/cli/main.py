@@ -1,4 +1,9 @@
-"""`caseguard-collector`: parse arguments, open the store, run the command."""
+"""`caseguard-collector`: parse arguments, open the store, run the command.
+
+The error boundary is here: every ``CollectorError`` (and a file the user named that cannot be
+read or written) becomes one line on stderr and its exit code (0 done, 1 failed, 2 usage or
+configuration; see ``collector.errors``). A closed output pipe (``| head``) ends quietly.
+"""
 
 from __future__ import annotations
 
@@ -10,73 +15,82 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from collector.api import codec
-from collector.config import (
-    DEFAULT_DATA_DIR,
-    CollectorEnvironment,
-    ConfigError,
-    load_config,
-    read_environment,
-)
-from collector.console import cli as console_cli
-from collector.domain.errors import DomainError
-from collector.enrollment import cli as enrollment_cli
-from collector.pki import PkiError, PkiPaths, init_pki, issue_device_certificate, write_device_bundle
-from collector.store.base import Device, DeviceExists, Store, StoreError, UnknownDevice
-from collector.store.factory import migrate, open_enrollment_store, open_store, open_workflow_store
-from collector.workflow import cli as workflow_cli
-from collector.workflow.errors import WorkflowError
+from collector.cli import audit
+from collector.cli import console as console_cli
+from collector.cli import enrollment as enrollment_cli
+from collector.cli import workflow as workflow_cli
+from collector.cli.options import BY_OPTIONAL, CONFIG, JSON, STORE, Parser, apply_environment
+from collector.config import ConfigError, read_environment
+from collector.errors import EXIT_FAILED, EXIT_OK, CollectorError, UsageError
+from collector.pki import PkiPaths, init_pki, issue_device_certificate, write_device_bundle
+from collector.store.base import Device, DeviceExists, Store
+from collector.store.factory import migrate, open_store
+from collector.wire import codec
 
 log = logging.getLogger("collector")
 
+PROG = "caseguard-collector"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point for the console script."""
+    """Entry point for the console script: run one command and return its exit code."""
     try:
         env = read_environment(os.environ)
     except ConfigError as exc:
-        print(f"caseguard-collector: {exc}", file=sys.stderr)
-        return 2
-    args = _parser(env).parse_args(argv)
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    args = _parser().parse_args(argv)
+    apply_environment(args, env)
     logging.basicConfig(
         level=env.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    return run_command(PROG, lambda: args.func(args))
+
+
+def run_command(prog: str, command: Callable[[], int]) -> int:
+    """Run ``command`` behind the error boundary: one line on stderr and an exit code, never a traceback."""
     try:
-        result: int = args.func(args)
-        return result
-    except ConfigError as exc:  # a setting the user can fix: one line, exit 2 (usage or configuration)
-        print(f"caseguard-collector: {exc}", file=sys.stderr)
-        return 2
-    except (PkiError, StoreError, DomainError, WorkflowError, argparse.ArgumentTypeError) as exc:
-        print(f"caseguard-collector: {exc}", file=sys.stderr)
-        return 1
+        code = command()
+        sys.stdout.flush()  # a closed pipe shows up here as often as in print()
+        return code
+    except BrokenPipeError:
+        return _quiet_after_broken_pipe()
+    except CollectorError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except argparse.ArgumentTypeError as exc:  # a value checked after parsing (e.g. a time)
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return UsageError.exit_code
+    except OSError as exc:  # a file or folder the user named
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"{prog}: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
 
 
-def _parser(env: CollectorEnvironment | None = None) -> argparse.ArgumentParser:
-    env = env if env is not None else read_environment(os.environ)
-    p = argparse.ArgumentParser(prog="caseguard-collector", description="Caseguard collector.")
-    data_dir = argparse.ArgumentParser(add_help=False)
-    data_dir.add_argument(
-        "--data-dir",
-        type=Path,
-        default=env.data_dir,
-        help=f"where the store and PKI live (default: $CASEGUARD_DATA_DIR or {DEFAULT_DATA_DIR})",
-    )
-    data_dir.add_argument(
-        "--database-url",
-        default=env.database_url,
-        help="postgresql://... to keep everything in PostgreSQL instead of SQLite in --data-dir "
-        "(default: $CASEGUARD_DATABASE_URL); the PKI stays in --data-dir",
-    )
+def _quiet_after_broken_pipe() -> int:
+    # The reader went away (`| head`): that is normal use, not a failure. Point stdout at
+    # /dev/null so the interpreter's own flush at exit cannot complain either.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = Parser(prog=PROG, description="Caseguard collector.")
+    data_dir = STORE
     sub = p.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", parents=[data_dir], help="receive events from agents (mTLS gRPC)")
+    serve = sub.add_parser("serve", parents=[STORE, CONFIG], help="receive events from agents (mTLS gRPC)")
     serve.add_argument("--listen", default="0.0.0.0:7443", help="HOST:PORT for agents (default 0.0.0.0:7443)")
     serve.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024, help="largest request accepted")
     serve.add_argument("--workers", type=int, default=16, help="gRPC worker threads")
@@ -84,12 +98,6 @@ def _parser(env: CollectorEnvironment | None = None) -> argparse.ArgumentParser:
         "--enroll-listen",
         default=None,
         help="HOST:PORT where laptops enrol with a token (no client certificate; off unless given)",
-    )
-    serve.add_argument(
-        "--config",
-        type=Path,
-        default=env.config,
-        help="collector.toml: organisation, notifications, workflow policy (see deploy/collector.example.toml)",
     )
     serve.add_argument(
         "--console",
@@ -117,24 +125,21 @@ def _parser(env: CollectorEnvironment | None = None) -> argparse.ArgumentParser:
     issue.add_argument("name", help="the device's name (its identity)")
     issue.add_argument("--out", type=Path, required=True, help="folder for device.pem, device.key and ca.pem")
     issue.set_defaults(func=_cmd_devices_issue)
-    revoke = devices.add_parser("revoke", parents=[data_dir], help="refuse a device from now on")
+    revoke = devices.add_parser("revoke", parents=[data_dir, CONFIG, BY_OPTIONAL], help="refuse a device from now on")
     revoke.add_argument("name")
     revoke.set_defaults(func=_cmd_devices_revoke)
-    dlist = devices.add_parser("list", parents=[data_dir], help="devices with last seen, events and gaps")
-    dlist.add_argument("--json", action="store_true", help="one JSON object a line")
+    dlist = devices.add_parser("list", parents=[data_dir, JSON], help="devices with last seen, events and gaps")
     dlist.set_defaults(func=_cmd_devices_list)
     workflow_cli.add_device_commands(devices, data_dir)
     console_cli.add_owner_commands(devices, data_dir)
 
     events = sub.add_parser("events", help="stored events").add_subparsers(dest="events", required=True)
-    elist = events.add_parser("list", parents=[data_dir], help="events in the order they were stored")
+    elist = events.add_parser("list", parents=[data_dir, JSON], help="events in the order they were stored")
     elist.add_argument("--device", help="only this device")
     elist.add_argument("--limit", type=int, help="at most this many")
-    elist.add_argument("--json", action="store_true", help="one JSON object a line")
     elist.set_defaults(func=_cmd_events_list)
-    gaps = events.add_parser("gaps", parents=[data_dir], help="sequence numbers that never arrived")
+    gaps = events.add_parser("gaps", parents=[data_dir, JSON], help="sequence numbers that never arrived")
     gaps.add_argument("--device", help="only this device")
-    gaps.add_argument("--json", action="store_true", help="one JSON object a line")
     gaps.set_defaults(func=_cmd_events_gaps)
 
     enrollment_cli.add_commands(sub, data_dir)
@@ -156,70 +161,14 @@ def _now_us() -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from collector.api.server import ServerLimits, ServerTLS, build_server
-    from collector.api.servicer import CollectorServicer
-    from collector.config import workflow_service
-    from collector.store.group_commit import GroupCommitWriter
-    from collector.workflow.runner import WorkflowRunner
+    from collector.runtime import CollectorRuntime, ServeOptions
 
-    paths = PkiPaths.in_data_dir(args.data_dir)
-    try:
-        tls = ServerTLS(paths.ca_cert.read_bytes(), paths.server_cert.read_bytes(), paths.server_key.read_bytes())
-    except FileNotFoundError:
-        hint = f"run `caseguard-collector pki init --data-dir {args.data_dir}`"
-        raise PkiError(f"no PKI in {paths.root}: {hint}") from None
-    config = load_config(args.config)
-    store = _store(args)
-    workflow_store = open_workflow_store(args.data_dir, args.database_url)
-    workflow = workflow_service(workflow_store, config)
-    writer = GroupCommitWriter(store, on_committed=workflow.on_committed)
-    enrollment_store = open_enrollment_store(args.data_dir, args.database_url)
-    servicer = CollectorServicer(store, writer, workflow=workflow, pki=paths, enrollment=enrollment_store)
-    limits = ServerLimits(max_message_bytes=args.max_message_bytes, workers=args.workers)
-    try:
-        running = build_server(store, args.listen, tls, limits, servicer=servicer, writer=writer)
-    except (OSError, RuntimeError) as exc:
-        workflow_store.close()
-        store.close()
-        print(f"caseguard-collector: cannot listen on {args.listen}: {exc}", file=sys.stderr)
-        return 1
-    runner = WorkflowRunner(workflow)
-    runner.start()
-    enrol_server = None
-    if args.enroll_listen:
-        from collector.api.enrollment_servicer import EnrollmentServicer, build_enrollment_server
-
-        try:
-            enrol_server, _ = build_enrollment_server(args.enroll_listen, EnrollmentServicer(paths, enrollment_store))
-        except OSError as exc:
-            running.stop()
-            runner.stop()
-            print(f"caseguard-collector: cannot listen for enrolment on {args.enroll_listen}: {exc}", file=sys.stderr)
-            return 1
-    console = None
-    if args.console:
-        from collector.console.server import ConsoleConfigError, start_console
-
-        try:
-            console = start_console(
-                args.console,
-                data_dir=args.data_dir,
-                database_url=args.database_url,
-                cert=args.console_cert or paths.server_cert,
-                key=args.console_key or paths.server_key,
-                plain_http=args.console_plain_http,
-                events=store,
-                workflow=workflow,
-                writer=writer,
-                org=config.org,
-            )
-        except (ConsoleConfigError, StoreError) as exc:
-            running.stop()
-            runner.stop()
-            workflow_store.close()
-            store.close()
-            print(f"caseguard-collector: console: {exc}", file=sys.stderr)
-            return 1
+    options = ServeOptions(
+        data_dir=args.data_dir, database_url=args.database_url, config=args.config, listen=args.listen,
+        enroll_listen=args.enroll_listen, console=args.console, console_cert=args.console_cert,
+        console_key=args.console_key, console_plain_http=args.console_plain_http,
+        max_message_bytes=args.max_message_bytes, workers=args.workers,
+    )  # fmt: skip
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -227,24 +176,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    print(f"caseguard-collector: serving on {args.listen} (port {running.port})", flush=True)
-    if console is not None:
-        print(f"caseguard-collector: console on {console.url}", flush=True)
-    if enrol_server is not None:
-        print(f"caseguard-collector: enrolment on {args.enroll_listen}", flush=True)
-    # Poll rather than block: SIGTERM may be delivered to a worker thread, and the main thread
-    # only runs Python signal handlers when it wakes.
-    while not stop.wait(0.5):
-        pass
-    if console is not None:
-        console.stop()
-    if enrol_server is not None:
-        enrol_server.stop(2).wait()
-    running.stop()
-    runner.stop()
-    enrollment_store.close()
-    workflow_store.close()
-    store.close()
+    with CollectorRuntime(options) as runtime:
+        print(f"{PROG}: serving on {args.listen} (port {runtime.port})", flush=True)
+        if runtime.console_url is not None:
+            print(f"{PROG}: console on {runtime.console_url}", flush=True)
+        if runtime.enroll_port is not None:
+            print(f"{PROG}: enrolment on {args.enroll_listen}", flush=True)
+        # Poll rather than block: SIGTERM may be delivered to a worker thread, and the main thread
+        # only runs Python signal handlers when it wakes.
+        while not stop.wait(0.5):
+            pass
     return 0
 
 
@@ -265,17 +206,15 @@ def _cmd_pki_init(args: argparse.Namespace) -> int:
 
 def _cmd_devices_issue(args: argparse.Namespace) -> int:
     paths = PkiPaths.in_data_dir(args.data_dir)
+    ca_pem = paths.ca_cert_pem()
     store = _store(args)
     try:
         if store.get_device(args.name) is not None:
-            print(f"caseguard-collector: device {args.name!r} is already enrolled", file=sys.stderr)
-            return 1
+            raise DeviceExists(f"device {args.name!r} is already enrolled")
         issued = issue_device_certificate(paths, args.name)
+        # The bundle first: a folder that cannot be written leaves no device registered without a key.
+        write_device_bundle(args.out, issued, ca_pem)
         store.register_device(args.name, issued.fingerprint, _now_us())
-        write_device_bundle(args.out, issued, paths.ca_cert.read_bytes())
-    except DeviceExists as exc:
-        print(f"caseguard-collector: {exc}", file=sys.stderr)
-        return 1
     finally:
         store.close()
     print(f"issued {args.name}: {args.out}/device.pem, device.key, ca.pem ({issued.fingerprint})")
@@ -286,11 +225,9 @@ def _cmd_devices_revoke(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
         store.revoke_device(args.name, _now_us())
-    except UnknownDevice as exc:
-        print(f"caseguard-collector: {exc}", file=sys.stderr)
-        return 1
     finally:
         store.close()
+    audit.record(args, "device.revoke", args.name)
     print(f"revoked {args.name}: the collector refuses it from now on")
     return 0
 
@@ -334,8 +271,6 @@ def _cmd_events_list(args: argparse.Namespace) -> int:
                 print(json.dumps(codec.event_to_dict(e), sort_keys=True))
             else:
                 print(f"{codec.us_to_iso(e.received_at_us)} {e.device} #{e.seq} {e.kind} {e.event_id}")
-    except BrokenPipeError:  # `| head` is normal use
-        sys.stderr.close()
     finally:
         store.close()
     return 0

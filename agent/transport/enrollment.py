@@ -22,11 +22,12 @@ from cryptography.x509.oid import NameOID
 
 from agent.atomic_files import write_atomically
 from agent.config import AgentConfig
+from agent.errors import AgentError
 from caseguard.enrollment_proof import parse_token, proof, secret_hash
 from caseguard.v1 import enrollment_pb2, enrollment_pb2_grpc
 
 
-class EnrollmentError(RuntimeError):
+class EnrollmentError(AgentError, RuntimeError):
     """Enrolment did not happen; the message says why, for the person running it."""
 
 

@@ -6,11 +6,15 @@ import argparse
 import json
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from collector.cli import audit
+from collector.cli.options import BY, CONFIG, JSON, actor
+from collector.durations import InvalidDuration, parse_duration
 from collector.enrollment import tokens
+from collector.errors import CollectorError, UsageError
 from collector.pki import PkiPaths, fingerprint_of_pem
 from collector.policy.document import PolicyError, canonical, parse_policy_toml
 from collector.policy.signing import sign
@@ -21,20 +25,19 @@ def add_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
     """Register the enrol-token and policy command groups."""
     tok = sub.add_parser("enroll-token", help="tokens that let laptops enrol").add_subparsers(dest="tok", required=True)
     create = tok.add_parser("create", parents=[data_dir], help="make an expiring enrolment token")
-    create.add_argument("--expires", default="24h", help="lifetime, e.g. 24h, 90m, 7d (default 24h)")
+    create.add_argument("--expires", type=_lifetime, default="24h", help="lifetime, e.g. 24h, 90m, 7d (default 24h)")
     create.add_argument("--uses", type=int, default=1, help="how many laptops may enrol with it (default 1)")
     create.set_defaults(func=_create_token)
-    tlist = tok.add_parser("list", parents=[data_dir], help="tokens, their expiry and uses left (never the secret)")
-    tlist.add_argument("--json", action="store_true")
+    tlist = tok.add_parser("list", parents=[data_dir, JSON], help="tokens with expiry and uses left (never the secret)")
     tlist.set_defaults(func=_list_tokens)
 
     pol = sub.add_parser("policy", help="the central policy agents apply").add_subparsers(dest="pol", required=True)
-    pset = pol.add_parser("set", parents=[data_dir], help="validate, sign and publish a policy file as a new version")
+    pset = pol.add_parser(
+        "set", parents=[data_dir, CONFIG, BY], help="validate, sign and publish a policy file as a new version"
+    )
     pset.add_argument("file", type=Path, help="policy TOML (see deploy/policy.example.toml)")
-    pset.add_argument("--by", required=True, help="who is publishing it (recorded with the version)")
     pset.set_defaults(func=_set_policy)
-    pshow = pol.add_parser("show", parents=[data_dir], help="the current policy version")
-    pshow.add_argument("--json", action="store_true")
+    pshow = pol.add_parser("show", parents=[data_dir, JSON], help="the current policy version")
     pshow.set_defaults(func=_show_policy)
 
 
@@ -46,11 +49,20 @@ def _iso(us: int) -> str:
     return datetime.fromtimestamp(us / 1e6, UTC).isoformat()
 
 
+def _lifetime(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except InvalidDuration as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _create_token(args: argparse.Namespace) -> int:
     if args.uses < 1:
-        print("caseguard-collector: --uses must be at least 1", file=sys.stderr)
-        return 2
-    lifetime = tokens.parse_duration(args.expires)
+        raise UsageError("--uses must be at least 1")
+    # Everything that can fail comes before the token is stored: a token nobody was shown
+    # (because the PKI is missing) must not sit live in the database.
+    pin = fingerprint_of_pem(PkiPaths.in_data_dir(args.data_dir).ca_cert_pem())
+    lifetime: timedelta = args.expires
     token = tokens.new_token()
     now = _now_us()
     record = tokens.TokenRecord(token.token_id, token.secret_hash, now + int(lifetime.total_seconds() * 1e6),
@@ -60,7 +72,6 @@ def _create_token(args: argparse.Namespace) -> int:
         store.add_token(record)
     finally:
         store.close()
-    pin = fingerprint_of_pem(PkiPaths.in_data_dir(args.data_dir).ca_cert.read_bytes())
     print(token.text)
     print(f"expires {_iso(record.expires_at_us)}; {args.uses} use(s); --ca-fingerprint {pin}", file=sys.stderr)
     return 0
@@ -84,16 +95,20 @@ def _list_tokens(args: argparse.Namespace) -> int:
 def _set_policy(args: argparse.Namespace) -> int:
     try:
         policy = parse_policy_toml(args.file.read_text(encoding="utf-8"))
-    except (OSError, PolicyError) as exc:
-        print(f"caseguard-collector: {args.file}: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:
+        raise UsageError(f"{args.file}: {exc.strerror or exc}") from None
+    except PolicyError as exc:
+        raise PolicyError(f"{args.file}: {exc}") from None
     body = canonical(policy)
-    signature, signer = sign(PkiPaths.in_data_dir(args.data_dir), body)
+    paths = PkiPaths.in_data_dir(args.data_dir)
+    paths.ca_cert_pem()  # no PKI: say so before anything is made or stored
+    signature, signer = sign(paths, body)
     store = open_enrollment_store(args.data_dir, args.database_url)
     try:
-        version = store.add_policy(body, signature, signer, _now_us(), args.by)
+        version = store.add_policy(body, signature, signer, _now_us(), actor(args))
     finally:
         store.close()
+    audit.record(args, "policy.publish", f"policy v{version}", {"version": version})
     print(f"policy version {version} published; agents apply it at their next check")
     return 0
 
@@ -105,8 +120,7 @@ def _show_policy(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if current is None:
-        print("no central policy yet: agents use their local configuration", file=sys.stderr)
-        return 1
+        raise CollectorError("no central policy yet: agents use their local configuration")
     view = {"version": current.version, "published_at": _iso(current.created_at_us), "by": current.created_by,
             "policy": json.loads(current.body)}
     print(json.dumps(view, sort_keys=True, indent=None if args.json else 2))

@@ -2,7 +2,7 @@
 
 Passwords are read from a prompt (twice, not echoed) or, with ``--password-stdin``, from
 one line of standard input (for scripts). Account changes are recorded in the audit log
-with the operating-system user who made them as the actor (``cli:NAME``).
+with ``--by NAME`` as the actor, or the operating-system account (``cli:USER``) without it.
 """
 
 from __future__ import annotations
@@ -10,18 +10,19 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from collector.config import default_config_path, load_config, workflow_service
+from collector.cli.options import BY_OPTIONAL, CONFIG, JSON, actor
+from collector.config import load_config, workflow_service
 from collector.console.audit import ConsoleAudit
 from collector.console.passwords import Passwords, WeakPassword, check_new_password
 from collector.console.roles import ROLE_TEXT, Role
+from collector.errors import UsageError
+from collector.store.base import UnknownDevice
 from collector.store.console_base import ConsoleStore, ConsoleStoreError, open_console_store
-from collector.store.factory import open_workflow_store
+from collector.store.factory import open_store, open_workflow_store
 
 NAME_RULE = "lower-case letters, digits, '.', '-' or '_' (2-64 characters, starting with a letter or digit)"
 
@@ -36,16 +37,14 @@ def valid_name(name: str) -> str:
 
 def add_user_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
     """Register ``users add|list|disable|enable|set-password`` on ``sub``."""
-    common = argparse.ArgumentParser(add_help=False, parents=[data_dir])
-    common.add_argument("--config", type=Path, default=default_config_path(os.environ), help="collector.toml")
+    common = argparse.ArgumentParser(add_help=False, parents=[data_dir, CONFIG, BY_OPTIONAL])
     users = sub.add_parser("users", help="web console accounts").add_subparsers(dest="users", required=True)
     p = users.add_parser("add", parents=[common], help="create a console account")
     p.add_argument("name", type=valid_name)
     p.add_argument("--role", required=True, choices=[r.value for r in Role], help="what the account may do")
     p.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
     p.set_defaults(func=_add)
-    p = users.add_parser("list", parents=[common], help="accounts with role and state")
-    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p = users.add_parser("list", parents=[common, JSON], help="accounts with role and state")
     p.set_defaults(func=_list)
     for name, help_text in (("disable", "refuse an account and end its sessions"), ("enable", "allow it again")):
         p = users.add_parser(name, parents=[common], help=help_text)
@@ -59,8 +58,7 @@ def add_user_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
 
 def add_owner_commands(devices: Any, data_dir: argparse.ArgumentParser) -> None:
     """Register ``devices assign-owner|remove-owner|owners`` (who may report a device lost)."""
-    common = argparse.ArgumentParser(add_help=False, parents=[data_dir])
-    common.add_argument("--config", type=Path, default=default_config_path(os.environ), help="collector.toml")
+    common = argparse.ArgumentParser(add_help=False, parents=[data_dir, CONFIG, BY_OPTIONAL])
     p = devices.add_parser("assign-owner", parents=[common], help="let a staff account report this device lost")
     p.add_argument("device")
     p.add_argument("user")
@@ -69,16 +67,8 @@ def add_owner_commands(devices: Any, data_dir: argparse.ArgumentParser) -> None:
     p.add_argument("device")
     p.add_argument("user")
     p.set_defaults(func=_remove_owner)
-    p = devices.add_parser("owners", parents=[common], help="devices and their owners")
-    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p = devices.add_parser("owners", parents=[common, JSON], help="devices and their owners")
     p.set_defaults(func=_owners)
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _now_us() -> int:
@@ -100,9 +90,15 @@ def _with_stores(args: argparse.Namespace, work: Any) -> int:
 def _read_password(args: argparse.Namespace, name: str) -> str:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
+    elif not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for the password: give it on one line with --password-stdin")
     else:
-        password = getpass.getpass(f"password for {name}: ")
-        if getpass.getpass("again: ") != password:
+        try:
+            password = getpass.getpass(f"password for {name}: ")
+            again = getpass.getpass("again: ")
+        except EOFError:
+            raise UsageError("no password given") from None
+        if again != password:
             raise ConsoleStoreError("the two passwords are not the same")
     try:
         check_new_password(name, password)
@@ -117,7 +113,7 @@ def _add(args: argparse.Namespace) -> int:
     def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
         if console.get_user(args.name) is not None:
             raise ConsoleStoreError(f"there is already an account named {args.name!r}")
-        audit.record(_actor(), "console.user_add", args.name, {"role": args.role})
+        audit.record(actor(args), "console.user_add", args.name, {"role": args.role})
         console.add_user(args.name, args.role, Passwords().hash(password), _now_us())
         print(f"added {args.name} ({ROLE_TEXT[Role(args.role)]})")
         return 0
@@ -151,7 +147,7 @@ def _require(console: ConsoleStore, name: str) -> None:
 def _disable(args: argparse.Namespace) -> int:
     def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
         _require(console, args.name)
-        audit.record(_actor(), "console.user_disable", args.name, {})
+        audit.record(actor(args), "console.user_disable", args.name, {})
         console.set_disabled(args.name, _now_us())
         print(f"disabled {args.name}: signed out everywhere, and cannot sign in")
         return 0
@@ -162,7 +158,7 @@ def _disable(args: argparse.Namespace) -> int:
 def _enable(args: argparse.Namespace) -> int:
     def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
         _require(console, args.name)
-        audit.record(_actor(), "console.user_enable", args.name, {})
+        audit.record(actor(args), "console.user_enable", args.name, {})
         console.set_disabled(args.name, None)
         print(f"enabled {args.name}")
         return 0
@@ -175,7 +171,7 @@ def _set_password(args: argparse.Namespace) -> int:
 
     def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
         _require(console, args.name)
-        audit.record(_actor(), "console.password_set", args.name, {})
+        audit.record(actor(args), "console.password_set", args.name, {})
         console.set_password_hash(args.name, Passwords().hash(password))
         print(f"new password set for {args.name}")
         return 0
@@ -183,12 +179,25 @@ def _set_password(args: argparse.Namespace) -> int:
     return _with_stores(args, work)
 
 
+def _require_device(args: argparse.Namespace, name: str) -> None:
+    store = open_store(args.data_dir, args.database_url)
+    try:
+        known = store.get_device(name) is not None
+    finally:
+        store.close()
+    if not known:
+        # Enrolment names a laptop after its label plus a random suffix (LAPTOP-0042-7f3a9c).
+        raise UnknownDevice(f"no device named {name!r}: see `caseguard-collector devices list` for enrolled names")
+
+
 def _assign_owner(args: argparse.Namespace) -> int:
+    _require_device(args, args.device)
+
     def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
         user = console.get_user(args.user)
         if user is None or user.role != Role.STAFF:
             raise ConsoleStoreError(f"{args.user!r} is not a staff account (see `caseguard-collector users list`)")
-        audit.record(_actor(), "device.owner_add", args.device, {"owner": args.user})
+        audit.record(actor(args), "device.owner_add", args.device, {"owner": args.user})
         console.assign_owner(args.device, args.user, _now_us())
         print(f"{args.user} can now report {args.device} lost from the console")
         return 0
@@ -200,7 +209,7 @@ def _remove_owner(args: argparse.Namespace) -> int:
     def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
         if args.user not in console.owners().get(args.device, []):
             raise ConsoleStoreError(f"{args.user!r} does not own {args.device!r}")
-        audit.record(_actor(), "device.owner_remove", args.device, {"owner": args.user})
+        audit.record(actor(args), "device.owner_remove", args.device, {"owner": args.user})
         console.remove_owner(args.device, args.user)
         print(f"{args.user} no longer owns {args.device}")
         return 0
