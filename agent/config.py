@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.egress.volumes_linux import DEFAULT_MEDIA_ROOTS
+
 
 class ConfigError(ValueError):
     """The configuration file is missing, unreadable or has a bad value."""
@@ -81,6 +83,8 @@ class EgressSettings:
     classifier_threads: int = 2
     rediscover_s: float = 600.0
     homes: tuple[Path, ...] = ()  # whose personal clouds to look for; default: every local person's home
+    # Linux: where udisks mounts removable media (<root>/<user>/<label>); a loop image counts only there.
+    media_roots: tuple[Path, ...] = tuple(Path(r) for r in DEFAULT_MEDIA_ROOTS)
 
 
 @dataclass(frozen=True)
@@ -244,7 +248,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
     _reject_unknown(
         eg,
         {"enabled", "personal_dirs", "approved_dirs", "include_business", "settle_s", "burst_gap_s", "volume_poll_s",
-         "scan_limit", "classifier_threads", "rediscover_s", "homes"},
+         "scan_limit", "classifier_threads", "rediscover_s", "homes", "media_roots"},
         "egress",
     )
     egress = EgressSettings(
@@ -259,6 +263,9 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
         classifier_threads=int(_positive(eg.get("classifier_threads", 2), "egress.classifier_threads")),
         rediscover_s=_positive(eg.get("rediscover_s", 600.0), "egress.rediscover_s"),
         homes=tuple(path_of(h, "egress.homes[]") for h in _list(eg, "homes", [])),
+        media_roots=tuple(
+            path_of(r, "egress.media_roots[]") for r in _list(eg, "media_roots", list(DEFAULT_MEDIA_ROOTS))
+        ),
     )
 
     cf = _table(raw, "case_files")
