@@ -106,6 +106,8 @@ class SessionChannelServer:
                     if not line:
                         return
                     reply = self._handle(line)
+                    while line and not line.endswith(b"\n"):  # drop a long line's rest: one reply per line
+                        line = reader.readline(MAX_LINE + 1)
                     conn.sendall(json.dumps(reply).encode() + b"\n")
         except OSError:
             return
