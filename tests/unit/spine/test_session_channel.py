@@ -47,8 +47,11 @@ def socket_path() -> Iterator[Path]:
     shutil.rmtree(d, ignore_errors=True)
 
 
+Served = tuple[SessionChannelServer, RecordingSink, list[tuple[str, Any]]]
+
+
 @pytest.fixture
-def server(socket_path: Path) -> Iterator[tuple[SessionChannelServer, RecordingSink, list[tuple[str, Any]]]]:
+def server(socket_path: Path) -> Iterator[Served]:
     sink = RecordingSink()
     seen: list[tuple[str, Any]] = []
     srv = SessionChannelServer(socket_path, sink, lambda kind, body: seen.append((kind, dict(body))))
@@ -80,7 +83,7 @@ class Peer:
 
 
 @pytest.fixture
-def peer(server: tuple[SessionChannelServer, RecordingSink, list[tuple[str, Any]]], socket_path: Path) -> Iterator[Peer]:
+def peer(server: Served, socket_path: Path) -> Iterator[Peer]:
     p = Peer(socket_path)
     yield p
     p.close()
