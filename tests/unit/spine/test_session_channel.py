@@ -136,6 +136,17 @@ def test_stop_closes_connected_sessions_and_removes_the_socket(socket_path: Path
     assert srv.connected == 0
 
 
+def test_stop_after_a_failed_start_does_not_raise(socket_path: Path) -> None:
+    socket_path.parent.mkdir(parents=True, exist_ok=True)
+    blocker = socket_path.parent / "a-file"
+    blocker.write_text("not a directory")
+    srv = SessionChannelServer(blocker / "session.sock", RecordingSink())
+    with pytest.raises(OSError):
+        srv.start()
+    srv.stop()  # the runtime's shutdown goes on to stop everything else
+    assert blocker.read_text() == "not a directory"
+
+
 def test_start_replaces_a_stale_socket_file(socket_path: Path) -> None:
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     socket_path.write_bytes(b"left over from a crash")
