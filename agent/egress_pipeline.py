@@ -78,9 +78,14 @@ class EgressPipeline:
         self.watcher = EgressWatcher(
             self._file_ready, self._degraded, settle_s=config.egress.settle_s, burst_gap_s=config.egress.burst_gap_s
         )
+        # A source made here is ours to release at stop (the Linux one holds mountinfo open).
+        self._own_source: VolumeSource | None = None
+        if volume_source is None:
+            volume_source = self._own_source = default_volume_source(
+                org_key, media_roots=[str(r) for r in config.egress.media_roots]
+            )
         self.volumes = VolumeMonitor(
-            volume_source
-            or default_volume_source(org_key, media_roots=[str(r) for r in config.egress.media_roots]),
+            volume_source,
             self._volume_added,
             self._volume_removed,
             poll_interval_s=config.egress.volume_poll_s,
@@ -111,6 +116,9 @@ class EgressPipeline:
         """Stop every thread; queued classifications not yet done are dropped (files stay put)."""
         self._stop.set()
         self.volumes.stop()
+        close = getattr(self._own_source, "close", None)
+        if close is not None:
+            close()
         self.watcher.stop()
         if self._roots_observer is not None:
             self._roots_observer.stop()
