@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Strict
 
+from agent.egress.volumes_linux import DEFAULT_MEDIA_ROOTS
 from agent.errors import UsageError
 from caseguard.central_policy import check_lock_timing
 from caseguard.settings import (
@@ -123,6 +124,8 @@ class EgressSettings:
     classifier_threads: Threads = 2
     rediscover_s: Seconds = 600.0
     homes: tuple[SettingsPath, ...] = ()  # whose personal clouds to look for; default: every local person's home
+    # Linux: where udisks mounts removable media (<root>/<user>/<label>); a loop image counts only there.
+    media_roots: tuple[SettingsPath, ...] = tuple(Path(r) for r in DEFAULT_MEDIA_ROOTS)
 
 
 @settings

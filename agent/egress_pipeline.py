@@ -43,7 +43,7 @@ from agent.egress.homes import user_homes
 from agent.egress.model import Destination, Volume, destination_for_volume
 from agent.egress.personal_dirs import discover_personal
 from agent.egress.scan import scan_once
-from agent.egress.volumes import VolumeMonitor, default_volume_source
+from agent.egress.volumes import VolumeMonitor, VolumeSource, default_volume_source
 from agent.egress.watcher import EgressWatcher
 from agent.events import EventSink
 from agent.protected.index import ProtectedIndex
@@ -57,7 +57,10 @@ _STOP = object()
 class EgressPipeline:
     """Owns the egress threads: volume monitor, destination watcher, classifier, index upkeep."""
 
-    def __init__(self, config: AgentConfig, sink: EventSink, org_key: bytes) -> None:
+    def __init__(
+        self, config: AgentConfig, sink: EventSink, org_key: bytes, *, volume_source: VolumeSource | None = None
+    ) -> None:
+        """``volume_source``: where removable volumes come from (default: this OS's, chosen once)."""
         self._config = config
         self._sink = sink
         self._key = org_key
@@ -75,8 +78,14 @@ class EgressPipeline:
         self.watcher = EgressWatcher(
             self._file_ready, self._degraded, settle_s=config.egress.settle_s, burst_gap_s=config.egress.burst_gap_s
         )
+        # A source made here is ours to release at stop (the Linux one holds mountinfo open).
+        self._own_source: VolumeSource | None = None
+        if volume_source is None:
+            volume_source = self._own_source = default_volume_source(
+                org_key, media_roots=[str(r) for r in config.egress.media_roots]
+            )
         self.volumes = VolumeMonitor(
-            default_volume_source(org_key),
+            volume_source,
             self._volume_added,
             self._volume_removed,
             poll_interval_s=config.egress.volume_poll_s,
@@ -107,6 +116,9 @@ class EgressPipeline:
         """Stop every thread; queued classifications not yet done are dropped (files stay put)."""
         self._stop.set()
         self.volumes.stop()
+        close = getattr(self._own_source, "close", None)
+        if close is not None:
+            close()
         self.watcher.stop()
         if self._roots_observer is not None:
             self._roots_observer.stop()

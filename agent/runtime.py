@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from agent.config import AgentConfig
 from agent.egress.homes import user_homes
 from agent.egress_pipeline import EgressPipeline, load_org_key
 from agent.outbox import Outbox, PendingEvent
-from agent.policy.applier import AppliedPolicy, PolicyApplier, load_cached
+from agent.policy.applier import AppliedPolicy, PolicyApplier, PolicySource, load_cached
 from agent.policy.session_file import write_session_policy
 from agent.posture.encryption import encryption_reader
 from agent.posture.monitor import PostureMonitor, PostureProbe
@@ -24,9 +24,9 @@ from agent.session_channel import SessionChannelServer
 from agent.transport import codec
 from agent.transport.client import CollectorClient
 from agent.transport.credentials import DeviceCredentials, load_credentials
-from agent.transport.renewal import CertificateRenewer
+from agent.transport.renewal import CertificateRenewer, RenewalClient
 from agent.transport.retry import Backoff
-from agent.transport.sender import Sender
+from agent.transport.sender import EventClient, Sender
 from agent.version import AGENT_VERSION
 
 log = logging.getLogger(__name__)
@@ -74,10 +74,19 @@ class _SessionView:
             self.last_lock_at = datetime.now(UTC)
 
 
+class AgentClient(EventClient, PolicySource, RenewalClient, Protocol):
+    """Everything the runtime's threads ask of the collector (CollectorClient in production)."""
+
+    def close(self) -> None: ...
+
+
 class AgentRuntime:
     """Everything `caseguard-agent run` does, startable and stoppable from tests."""
 
-    def __init__(self, config: AgentConfig, credentials: DeviceCredentials | None = None) -> None:
+    def __init__(
+        self, config: AgentConfig, credentials: DeviceCredentials | None = None, *, client: AgentClient | None = None
+    ) -> None:
+        """``client``: the transport to the collector (default: mTLS gRPC to the configured addresses)."""
         self.local_config = config
         cached = load_cached(config)  # the last central policy accepted, re-verified
         if cached is not None:
@@ -87,7 +96,7 @@ class AgentRuntime:
         self.credentials = credentials or load_credentials(c.ca, c.cert, c.key)
         self.outbox = open_outbox(config, self.credentials.device_id)
         self.sink = OutboxSink(self.outbox)
-        self.client = CollectorClient(
+        self.client: AgentClient = client or CollectorClient(
             c.addresses,
             self.credentials,
             server_name=c.server_name,

@@ -75,10 +75,10 @@ class SessionChannelServer:
                     c.shutdown(socket.SHUT_RDWR)
         if self._thread.is_alive():  # start() may have failed before the thread began
             self._thread.join(timeout=5)
-        if self._listener is not None:
+        if self._listener is not None:  # only a socket we bound is ours to remove
             self._listener.close()
-        with contextlib.suppress(FileNotFoundError):
-            self._path.unlink()
+            with contextlib.suppress(OSError):
+                self._path.unlink()
 
     def _accept_loop(self) -> None:
         assert self._listener is not None
@@ -106,6 +106,8 @@ class SessionChannelServer:
                     if not line:
                         return
                     reply = self._handle(line)
+                    while line and not line.endswith(b"\n"):  # drop a long line's rest: one reply per line
+                        line = reader.readline(MAX_LINE + 1)
                     conn.sendall(json.dumps(reply).encode() + b"\n")
         except OSError:
             return

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -140,13 +140,19 @@ class VolumeMonitor:
             logger.exception("volume monitor: %s callback failed", name)
 
 
-def default_volume_source(serial_key: bytes, *, platform: str = sys.platform) -> VolumeSource:
-    """The volume source for this OS, chosen once; falls back to a psutil-based one with a warning."""
+def default_volume_source(
+    serial_key: bytes, *, platform: str = sys.platform, media_roots: Sequence[str] | None = None
+) -> VolumeSource:
+    """The volume source for this OS, chosen once; falls back to a psutil-based one with a warning.
+
+    ``media_roots`` (Linux): where udisks mounts removable media; None for the usual ones.
+    """
     try:
         if platform.startswith("linux"):
-            from agent.egress.volumes_linux import LinuxVolumeSource
+            from agent.egress.volumes_linux import DEFAULT_MEDIA_ROOTS, LinuxVolumeSource
 
-            return LinuxVolumeSource(serial_key)
+            roots = DEFAULT_MEDIA_ROOTS if media_roots is None else media_roots
+            return LinuxVolumeSource(serial_key, media_roots=roots)
         if platform == "win32":
             from agent.egress.volumes_windows import WindowsVolumeSource
 

@@ -7,13 +7,15 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from agent.atomic_files import write_atomically
 from agent.config import AgentConfig, ConfigError
 from agent.events import EventSink
 from agent.policy.merge import Merged, merge_policy
 from agent.policy.verify import PolicyRejected, verify_policy
-from agent.transport.client import CollectorClient, DeliveryError
+from agent.transport.client import DeliveryError
+from agent.transport.codec import SignedPolicyWire
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +45,19 @@ def load_cached(config: AgentConfig) -> AppliedPolicy | None:
         return None
 
 
+class PolicySource(Protocol):
+    """What the applier needs from a transport (CollectorClient in production)."""
+
+    def get_policy(self, have_version: int) -> SignedPolicyWire | None: ...
+
+
 class PolicyApplier(threading.Thread):
     """Asks the collector for newer policy, verifies it, keeps it and hands the new config to ``apply``."""
 
     def __init__(
         self,
         local: AgentConfig,
-        client: CollectorClient,
+        client: PolicySource,
         sink: EventSink,
         apply: Callable[[AppliedPolicy], None],
         stop: threading.Event,

@@ -6,16 +6,27 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from cryptography import x509
 
 from agent.atomic_files import write_atomically
 from agent.config import AgentConfig
-from agent.transport.client import CollectorClient, DeliveryError
-from agent.transport.credentials import load_credentials
+from agent.transport.client import DeliveryError
+from agent.transport.credentials import DeviceCredentials, load_credentials
 from agent.transport.enrollment import EnrollmentError, check_issued, new_key_and_request
 
 log = logging.getLogger(__name__)
+
+
+class RenewalClient(Protocol):
+    """What renewal needs from a transport (CollectorClient in production)."""
+
+    device_id: str
+
+    def renew_certificate(self, csr_der: bytes) -> bytes: ...
+
+    def reload_credentials(self, credentials: DeviceCredentials) -> None: ...
 
 
 class CertificateRenewer(threading.Thread):
@@ -24,7 +35,7 @@ class CertificateRenewer(threading.Thread):
     def __init__(
         self,
         config: AgentConfig,
-        client: CollectorClient,
+        client: RenewalClient,
         stop: threading.Event,
         *,
         check_every_s: float = 3600.0,

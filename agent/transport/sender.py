@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from agent.outbox import Outbox
@@ -37,7 +37,10 @@ class Sender(threading.Thread):
         batch_size: int = 500,
         max_message_bytes: int = 4 * 1024 * 1024,
         idle_poll_s: float = 1.0,
+        pause: Callable[[float], object] | None = None,
     ) -> None:
+        """``pause(seconds)`` waits between retries; by default on the stop event, so ``stop()``
+        interrupts it (tests pass a recorder to see which delay each failure earned)."""
         super().__init__(name="caseguard-sender", daemon=True)
         self._outbox = outbox
         self._client = client
@@ -48,6 +51,7 @@ class Sender(threading.Thread):
         self._idle_poll_s = idle_poll_s
         self._stop_event = threading.Event()
         self._wake = threading.Event()
+        self._pause_for = pause if pause is not None else self._stop_event.wait
         self._attempt = 0
         self.delivered = 0
 
@@ -74,7 +78,7 @@ class Sender(threading.Thread):
                 self._wake.clear()
 
     def _deliver_once(self) -> bool:
-        """One batch; returns True if something was delivered (so go again at once)."""
+        """One batch; returns True to go again at once (delivered, or already waited after a failure)."""
         self._outbox.take_shed_report()
         batch = self._outbox.peek(self._current_batch)
         if not batch:
@@ -99,7 +103,7 @@ class Sender(threading.Thread):
                 log.warning("sender: delivery failed (%s); retry in %.1fs", exc.code.name, delay)
             self._attempt += 1
             self._pause(delay)
-            return False
+            return True  # the pause was the wait: retry now, not after another idle poll
         self._attempt = 0
         self._current_batch = min(self._batch_size, self._current_batch * 2)
         self._outbox.ack(acked)
@@ -112,4 +116,4 @@ class Sender(threading.Thread):
         return bool(acked or rejected)
 
     def _pause(self, seconds: float) -> None:
-        self._stop_event.wait(seconds)
+        self._pause_for(seconds)

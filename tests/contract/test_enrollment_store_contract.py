@@ -24,7 +24,9 @@ def enrollment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Enrol
         return
     server: str = request.getfixturevalue("postgres_server_url")
     url = create_database(server)
-    PostgresStore(url, require_current_schema=False).migrate()
+    schema = PostgresStore(url, require_current_schema=False)
+    schema.migrate()
+    schema.close()
     pg = PostgresEnrollmentStore(url)
     yield pg
     pg.close()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import Agent, Collector
+from tests.integration.harness import Agent, Collector, private_media_root
 from tests.integration.xvfb import XServer, run_xserver
 
 
@@ -21,12 +23,23 @@ def collector(tmp_path: Path) -> Iterator[Collector]:
 
 
 @pytest.fixture
-def make_agent(tmp_path: Path, collector: Collector) -> Iterator[Callable[..., Agent]]:
+def media_root() -> Iterator[Path]:
+    """This test's own udisks-style media root under /media; the test agents look nowhere else."""
+    root = private_media_root()
+    yield root
+    if root.exists():
+        mounted = [p for p in root.glob("*/*") if os.path.ismount(p)]
+        assert not mounted, f"still mounted after the test: {mounted}"
+        shutil.rmtree(root)
+
+
+@pytest.fixture
+def make_agent(tmp_path: Path, collector: Collector, media_root: Path) -> Iterator[Callable[..., Agent]]:
     agents: list[Agent] = []
 
     def make(name: str, settings: str = "", addresses: list[str] | None = None) -> Agent:
         certs = collector.issue(name, tmp_path / f"{name}-certs")
-        a = Agent(tmp_path, name, addresses or [collector.address], certs, settings)
+        a = Agent(tmp_path, name, addresses or [collector.address], certs, settings, media_root=media_root)
         a.write_config()
         agents.append(a)
         return a

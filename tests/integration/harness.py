@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +150,11 @@ class Collector:
             db.close()
 
 
+def private_media_root() -> Path:
+    """A media root of a test's own under /media (created only when something is mounted there)."""
+    return Path("/media") / f"caseguard-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
 @dataclass
 class Agent:
     """An agent's config, state dir and (when running) its `caseguard-agent run` process."""
@@ -157,6 +164,9 @@ class Agent:
     addresses: list[str]
     cert_dir: Path
     settings: str = ""
+    # Where this agent looks for udisks-style mounts (<root>/<user>/<label>). Tests give every agent
+    # its own, so a loop image someone else mounted under /media is never taken for a test's stick.
+    media_root: Path = field(default_factory=private_media_root)
     proc: subprocess.Popen[str] | None = None
     session_procs: list[subprocess.Popen[str]] = field(default_factory=list)
 
@@ -171,13 +181,17 @@ class Agent:
 
     def write_config(self) -> None:
         addrs = ", ".join(f'"{a}"' for a in self.addresses)
+        roots = f'media_roots = ["{self.media_root}"]\n'
+        settings, found = re.subn(r"^\[egress\]\n", lambda m: m.group(0) + roots, self.settings, count=1, flags=re.M)
+        if not found:
+            settings += "[egress]\n" + roots
         self.config.write_text(
             f'state_dir = "{self.root / (self.name + "-state")}"\n'
             f"[collector]\naddresses = [{addrs}]\n"
             f'ca = "{self.cert_dir / "ca.pem"}"\ncert = "{self.cert_dir / "device.pem"}"\n'
             f'key = "{self.cert_dir / "device.key"}"\ntimeout_s = 5\n'
             f"[retry]\ninitial_backoff_s = 0.1\nmax_backoff_s = 1.0\n"
-            f'[session]\nsocket = "{self.session_socket}"\n' + self.settings
+            f'[session]\nsocket = "{self.session_socket}"\n' + settings
         )
 
     def emit(self, count: int, kind: str = "test") -> None:

@@ -104,11 +104,23 @@ def build_site(root: Path) -> Iterator[Site]:
         collector.stop()
 
 
+_CLIENTS: list[httpx.Client] = []  # closed after each test, so no connection outlives it
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
+
+
 def client(site: Site) -> httpx.Client:
-    """An HTTP client that trusts only the collector's CA."""
-    return httpx.Client(
+    """An HTTP client that trusts only the collector's CA (closed when the test ends)."""
+    c = httpx.Client(
         base_url=site.url, verify=ssl.create_default_context(cafile=str(site.ca)), follow_redirects=False, timeout=20
     )
+    _CLIENTS.append(c)
+    return c
 
 
 def sign_in(site: Site, name: str, password: str = PASSWORD) -> httpx.Client:

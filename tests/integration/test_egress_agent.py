@@ -1,7 +1,8 @@
 """Egress detection end to end: the real agent watching real destinations, the real collector.
 
-Removable media is a real ext4 image loop-mounted under /media/<user>/<LABEL> (the udisks
-convention); that needs root, which CI has, and fails loudly without it.
+Removable media is a real ext4 image loop-mounted at <media root>/<user>/<LABEL> (the udisks
+convention), where the media root is the test's own directory under /media; that needs root,
+which CI has, and fails loudly without it.
 """
 
 from __future__ import annotations
@@ -97,22 +98,32 @@ def _umount(mount_point: Path) -> None:
     subprocess.run(["umount", str(mount_point)], check=True, capture_output=True)
 
 
-@pytest.fixture
-def stick(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+def _image(path: Path, label: str) -> Path:
     if os.geteuid() != 0:
         pytest.fail("removable-media tests loop-mount an ext4 image and need root (CI runs as root)", pytrace=False)
     for tool in ("mkfs.ext4", "mount", "umount"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} missing: apt-get install -y e2fsprogs mount", pytrace=False)
-    image = tmp_path / "stick.img"
-    with open(image, "wb") as f:
+    with open(path, "wb") as f:
         f.truncate(32 * 1024 * 1024)
-    subprocess.run(["mkfs.ext4", "-q", "-L", "STICK", str(image)], check=True)
-    mount_point = Path("/media") / "cgstaff" / "STICK"
+    subprocess.run(["mkfs.ext4", "-q", "-L", label, str(path)], check=True)
+    return path
+
+
+def _unmount_and_remove(user_dir: Path) -> None:
+    for mount_point in user_dir.glob("*"):
+        if os.path.ismount(mount_point):
+            subprocess.run(["umount", str(mount_point)], check=False)
+    shutil.rmtree(user_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def stick(tmp_path: Path, media_root: Path) -> Iterator[tuple[Path, Path]]:
+    """An ext4 image and where udisks would mount it for staff member cgstaff, under the test's media root."""
+    image = _image(tmp_path / "stick.img", "STICK")
+    mount_point = media_root / "cgstaff" / "STICK"
     yield image, mount_point
-    if os.path.ismount(mount_point):
-        subprocess.run(["umount", str(mount_point)], check=False)
-    shutil.rmtree(mount_point.parent, ignore_errors=True)
+    _unmount_and_remove(mount_point.parent)
 
 
 def test_usb_stick_copy_unmount_and_remount(
@@ -181,3 +192,47 @@ def test_a_20000_file_burst_loses_no_case_file(
     assert collector.count("case_file_egress", "laptop-b") == 500
     degraded = _events(collector, "laptop-b", "coverage_degraded")
     assert all(e["recovered"] or e["reason"] != "watcher-died" for e in degraded)
+
+
+@pytest.fixture
+def foreign_volume(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """Someone else's image and a udisks-style place under /media that is not the test's media root."""
+    image = _image(tmp_path / "foreign.img", "FOREIGN")
+    user_dir = Path("/media") / f"cg-foreign-{os.getpid()}-{tmp_path.name[-12:]}"
+    yield image, user_dir / "FOREIGN"
+    _unmount_and_remove(user_dir)
+
+
+def test_a_volume_mounted_outside_the_agents_media_roots_is_not_reported(
+    collector: Collector,
+    make_agent: Callable[..., Agent],
+    layout: tuple[Path, Path],
+    stick: tuple[Path, Path],
+    foreign_volume: tuple[Path, Path],
+) -> None:
+    """Another party's loop image under /media (case file and all) is none of this test agent's business."""
+    personal, protected = layout
+    image, mount_point = stick
+    foreign_image, foreign_point = foreign_volume
+    rng = random.Random(17)
+    collector.start()
+    agent = make_agent("laptop-h", settings=_agent_settings(personal, protected))
+    _mount(foreign_image, foreign_point)  # already there when the agent takes its first snapshot
+    (foreign_point / "theirs-1.txt").write_bytes(_case_note(rng))
+    agent.start()
+    wait_for(lambda: bool(_events(collector, "laptop-h", "agent_started")), 20, "the agent")
+
+    _mount(image, mount_point)  # the control: the agent's own stick is seen, so the monitor is looking
+    wait_for(lambda: bool(_events(collector, "laptop-h", "volume_mounted")), 15, "volume_mounted")
+    time.sleep(1)
+    (foreign_point / "theirs-2.txt").write_bytes(_case_note(rng))
+    (mount_point / "ours.txt").write_bytes(_case_note(rng))
+    wait_for(lambda: bool(_events(collector, "laptop-h", "case_file_egress")), 30, "egress on the agent's stick")
+    time.sleep(3)  # room for anything about the foreign volume to arrive too (the settle time is 1 s)
+
+    mounted = _events(collector, "laptop-h", "volume_mounted")
+    assert [v["volume"]["label"] for v in mounted] == ["STICK"]
+    egress = _events(collector, "laptop-h", "case_file_egress")
+    assert [e["volume"]["label"] for e in egress] == ["STICK"]
+    assert _events(collector, "laptop-h", "case_files_found") == []
+    assert "FOREIGN" not in json.dumps(_events(collector, "laptop-h", "coverage_degraded"))

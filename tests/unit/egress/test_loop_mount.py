@@ -1,4 +1,7 @@
-"""End to end on a real loop-mounted ext4 image under /media/<user>/<LABEL> (the udisks convention).
+"""End to end on a real loop-mounted ext4 image at <root>/<user>/<LABEL> (the udisks convention).
+
+The root is a directory of the test's own under /media, given to the volume source as its only
+media root: a loop image someone else mounted under /media is not this test's volume.
 
 Needs root (mount); fails loudly without it, as CI runs these for real.
 """
@@ -10,6 +13,7 @@ import shutil
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -40,12 +44,18 @@ def image(tmp_path: Path):
     with open(img, "wb") as f:
         f.truncate(16 * 1024 * 1024)
     run("mkfs.ext4", "-q", "-L", LABEL, str(img))
-    mount_point = Path("/media/cgtest") / LABEL
+    root = Path("/media") / f"caseguard-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    mount_point = root / "cgtest" / LABEL
     mount_point.mkdir(parents=True, exist_ok=True)
     yield img, mount_point
     if os.path.ismount(mount_point):
         subprocess.run(["umount", str(mount_point)], check=False)
-    shutil.rmtree(mount_point.parent, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _source(mount_point: Path) -> LinuxVolumeSource:
+    """A volume source whose only media root is the test's own (two levels above the mount point)."""
+    return LinuxVolumeSource(b"org-key", media_roots=[str(mount_point.parent.parent)])
 
 
 def wait(predicate, timeout: float = 5.0) -> bool:
@@ -85,7 +95,7 @@ def test_loop_volume_is_found_watched_unmounted_and_rewatched_on_remount(image):
         with lock:
             removed.append(volume)
 
-    source = LinuxVolumeSource(b"org-key")
+    source = _source(mount_point)
     # A long poll interval: prompt detection below can only come from mountinfo's POLLPRI.
     monitor = VolumeMonitor(source, on_added, on_removed, poll_interval_s=30.0)
     watcher.start()
@@ -138,7 +148,7 @@ def test_quick_remount_unseen_by_the_monitor_is_still_rewatched(image):
         lost_grace_s=0.5,
     )
     run("mount", "-o", "loop", str(img), str(mount_point))
-    source = LinuxVolumeSource(b"org-key")
+    source = _source(mount_point)
     try:
         (volume,) = [v for v in source.snapshot() if v.identity.mount_point == str(mount_point)]
         destination = destination_for_volume(volume)

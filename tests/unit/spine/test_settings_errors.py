@@ -254,7 +254,7 @@ def test_the_running_agent_keeps_its_settings_when_a_signed_policy_is_invalid(tm
     body = canonical({"lock": {"idle_timeout_s": -5}})  # signed without the publishing checks
     signature, signer = sign(pki, body)
     sink, applied = _Sink(), list[AppliedPolicy]()
-    applier = PolicyApplier(local, _Client(SignedPolicyWire(3, body, signature, signer)),  # type: ignore[arg-type]
+    applier = PolicyApplier(local, _Client(SignedPolicyWire(3, body, signature, signer)),
                             sink, applied.append, threading.Event(), None)  # type: ignore[arg-type]
     assert applier.check_once() is False
     assert applied == [] and applier.version == 0 and not (tmp_path / "state" / "policy.json").exists()
