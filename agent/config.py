@@ -121,6 +121,7 @@ class EgressSettings:
     scan_limit: Count = 20_000
     classifier_threads: Threads = 2
     rediscover_s: Seconds = 600.0
+    retry_s: Seconds = 60.0  # how often an unreadable, missing or failing destination or root is retried
     homes: tuple[SettingsPath, ...] = ()  # whose personal clouds to look for; default: every local person's home
 
 
