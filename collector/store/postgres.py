@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from collector.ingest.sequence import reconcile
+from collector.ingest.sequence import enter_epoch, reconcile
 from collector.store.base import (
     Device,
     DeviceExists,
@@ -112,9 +112,12 @@ class PostgresStore:
             with db.cursor() as cur:
                 names = sorted(by_device)
                 cur.execute(
-                    "SELECT name, max_seq FROM devices WHERE name = ANY(%s) ORDER BY name FOR UPDATE", (names,)
+                    "SELECT name, max_seq, outbox_epoch FROM devices WHERE name = ANY(%s) ORDER BY name FOR UPDATE",
+                    (names,),
                 )
-                max_seqs = dict(cur.fetchall())
+                rows = cur.fetchall()
+                max_seqs = {r[0]: r[1] for r in rows}
+                epochs = {r[0]: r[2] for r in rows}
                 missing = set(names) - set(max_seqs)
                 if missing:
                     raise StoreError(f"events for unregistered device {sorted(missing)[0]!r}")
@@ -145,7 +148,8 @@ class PostgresStore:
                             new.append(e)
                     stored += len(new)
                     duplicates += len(events) - len(new)
-                    gaps_detected += self._update_sequence(cur, device, new, max_seqs[device], received_at_us)
+                    max_seq = self._enter_epoch(cur, device, new, max_seqs[device], epochs[device])
+                    gaps_detected += self._update_sequence(cur, device, new, max_seq, received_at_us)
             db.commit()
         except psycopg.Error as exc:
             db.rollback()
@@ -154,6 +158,34 @@ class PostgresStore:
             db.rollback()
             raise
         return IngestOutcome(stored, duplicates, gaps_detected)
+
+    @staticmethod
+    def _enter_epoch(
+        cur: psycopg.Cursor[Any], device: str, new: Sequence[IncomingEvent], max_seq: int, current: str
+    ) -> int:
+        """Follow the device into a new outbox epoch (see collector.ingest.sequence.enter_epoch)."""
+        epochs = [e.outbox_epoch for e in new if e.outbox_epoch and e.seq > 0]
+        if not epochs or epochs[-1] == current:
+            return max_seq
+        incoming = epochs[-1]
+        cur.execute(
+            "SELECT first_seq, last_seq FROM sequence_gaps WHERE device = %s AND explained IS NULL", (device,)
+        )
+        old = [(int(a), int(b)) for a, b in cur.fetchall()]
+        start = enter_epoch(current, max_seq, old, incoming, [e.seq for e in new if e.outbox_epoch == incoming])
+        if start.reset:
+            # The old epoch's open gaps are explained by the reset (reported with its count).
+            cur.execute(
+                "INSERT INTO sequence_gaps(device, first_seq, last_seq, detected_at, explained)"
+                " SELECT device, first_seq, last_seq, detected_at, 'outbox-reset' FROM sequence_gaps"
+                " WHERE device = %s AND explained IS NULL ON CONFLICT DO NOTHING",
+                (device,),
+            )
+            cur.execute("DELETE FROM sequence_gaps WHERE device = %s AND explained IS NULL", (device,))
+        cur.execute(
+            "UPDATE devices SET outbox_epoch = %s, max_seq = %s WHERE name = %s", (start.epoch, start.max_seq, device)
+        )
+        return start.max_seq
 
     @staticmethod
     def _update_sequence(

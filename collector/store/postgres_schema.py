@@ -183,4 +183,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX console_posture_events ON events (device, kind, received_at)
         WHERE kind IN ('encryption_posture', 'lock_posture', 'heartbeat');
     """,
+    # 5: the outbox epoch each device's sequence belongs to (mirrors SQLite migration 5)
+    """
+    ALTER TABLE devices ADD COLUMN outbox_epoch TEXT NOT NULL DEFAULT ''
+    """,
 )

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from collector.ingest.sequence import reconcile
+from collector.ingest.sequence import enter_epoch, reconcile
 from collector.store.base import (
     Device,
     DeviceExists,
@@ -70,7 +70,7 @@ class SQLiteStore:
         try:
             db.execute("BEGIN IMMEDIATE")
             for device, events in by_device.items():
-                row = db.execute("SELECT max_seq FROM devices WHERE name = ?", (device,)).fetchone()
+                row = db.execute("SELECT max_seq, outbox_epoch FROM devices WHERE name = ?", (device,)).fetchone()
                 if row is None:
                     raise StoreError(f"events for unregistered device {device!r}")
                 new = self._new_events(db, device, events, row[0])
@@ -88,7 +88,8 @@ class SQLiteStore:
                         ],
                     )
                 stored += len(new)
-                gaps_detected += self._update_sequence(db, device, new, row[0], received_at_us)
+                max_seq = self._enter_epoch(db, device, new, row[0], row[1])
+                gaps_detected += self._update_sequence(db, device, new, max_seq, received_at_us)
             db.execute("COMMIT")
         except BaseException as exc:
             if db.in_transaction:
@@ -125,6 +126,31 @@ class SQLiteStore:
                 existing.add(e.event_id)
                 new.append(e)
         return new
+
+    @staticmethod
+    def _enter_epoch(
+        db: sqlite3.Connection, device: str, new: Sequence[IncomingEvent], max_seq: int, current: str
+    ) -> int:
+        """Follow the device into a new outbox epoch (see collector.ingest.sequence.enter_epoch)."""
+        epochs = [e.outbox_epoch for e in new if e.outbox_epoch and e.seq > 0]
+        if not epochs or epochs[-1] == current:
+            return max_seq
+        incoming = epochs[-1]
+        old = db.execute(
+            "SELECT first_seq, last_seq FROM sequence_gaps WHERE device = ? AND explained IS NULL", (device,)
+        ).fetchall()
+        start = enter_epoch(current, max_seq, old, incoming, [e.seq for e in new if e.outbox_epoch == incoming])
+        if start.reset:
+            # The old epoch's open gaps are explained by the reset (reported with its count).
+            db.execute(
+                "UPDATE OR IGNORE sequence_gaps SET explained = 'outbox-reset' WHERE device = ? AND explained IS NULL",
+                (device,),
+            )
+            db.execute("DELETE FROM sequence_gaps WHERE device = ? AND explained IS NULL", (device,))
+        db.execute(
+            "UPDATE devices SET outbox_epoch = ?, max_seq = ? WHERE name = ?", (start.epoch, start.max_seq, device)
+        )
+        return start.max_seq
 
     @staticmethod
     def _update_sequence(

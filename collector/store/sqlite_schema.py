@@ -176,4 +176,8 @@ MIGRATIONS: tuple[str, ...] = (
         created_by TEXT NOT NULL
     );
     """,
+    # 5: the outbox epoch each device's sequence belongs to (a fresh agent outbox restarts seq at 1)
+    """
+    ALTER TABLE devices ADD COLUMN outbox_epoch TEXT NOT NULL DEFAULT ''
+    """,
 )
