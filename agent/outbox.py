@@ -9,11 +9,21 @@ reported in an ``events_shed`` event so the collector can tell "shed" from "lost
 
 The outbox never imports protobuf: an ``encode`` callable (the transport codec) turns each
 event into its wire bytes inside the committing transaction, once its seq is known.
+
+Damage is survived, never a crash loop: at open the file is checked (``PRAGMA quick_check``). A
+damaged outbox is moved aside (``<name>.damaged-<time>``, kept for forensics, never deleted) and a
+fresh one starts a new **outbox epoch** (a random id carried in every envelope; seq restarts at
+1). A fresh outbox where one existed before (it was deleted: the ``<name>.epoch`` file beside it
+remembers) is a new epoch too. Either way the first event of the new epoch is a
+``coverage_degraded`` (reason ``outbox-reset``) saying how many undelivered events may be lost.
+A row that cannot be read while sending is dead-lettered on its own; the rest still go.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -61,6 +71,7 @@ class PendingEvent:
     occurred_at: float  # Unix seconds
     kind: str
     body: Mapping[str, Any]
+    epoch: str = ""  # the outbox epoch that numbered it
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,14 @@ class OutboxStatus:
     shed_pending: int
     dead_letters: int
     last_error: str | None
+    epoch: str = ""
+
+
+class OutboxError(Exception):
+    """The outbox cannot be used at all (its folder is unwritable, or even a fresh one fails)."""
+
+
+REASON_OUTBOX_RESET = "outbox-reset"
 
 
 Encoder = Callable[[PendingEvent], bytes]
@@ -101,24 +120,111 @@ class Outbox:
         clock: Callable[[], float] = time.time,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._encode = encode
         self._max = max_events
         self._clock = clock
         self._on_commit = on_commit
         self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            reset = self._check_or_move_aside(path)
+            self._db = self._connect(path)
+        except (OSError, sqlite3.Error) as exc:
+            raise OutboxError(f"cannot use the outbox at {path}: {_why(exc)}") from exc
+        try:
+            self._open(reset)
+        except sqlite3.DatabaseError as exc:
+            # Damage quick_check did not see (or a file that changed under us): once more, fresh.
+            self._db.close()
+            try:
+                reset = _Reset("damaged", self._move_aside(path, None))
+                self._db = self._connect(path)
+                self._open(reset)
+            except (OSError, sqlite3.Error) as again:
+                raise OutboxError(f"cannot use the outbox at {path}: {_why(again)}") from exc
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves so seq allocation is serialised
         # across processes (the agent and `caseguard-agent emit` may share one outbox).
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA busy_timeout=30000")
+        return db
+
+    def _open(self, reset: _Reset | None) -> None:
         with self._lock:
             self._db.executescript(_SCHEMA)
             # The depth counter is derived state: recount once at open so it can never drift.
             with self._transaction():
                 self._set_meta("depth", self._count())
+                epoch = self._meta("epoch")
+                if epoch is None:
+                    epoch = str(uuid7())
+                    self._set_meta("epoch", epoch)
+                    if reset is None and self._meta_int("next_seq", 1) == 1 and self._epoch_file().exists():
+                        reset = _Reset("deleted", None)
+            self._epoch = str(epoch)
+            self._write_epoch_file()
+        if reset is not None:
+            log.error(
+                "outbox %s: started a fresh one (epoch %s); %s undelivered events may be lost",
+                reset.why, self._epoch, "an unknown number of" if reset.lost is None else reset.lost,
+            )
+            body: dict[str, Any] = {
+                "component": "outbox", "reason": REASON_OUTBOX_RESET, "scope": reset.why, "recovered": False,
+            }
+            if reset.lost:
+                body["count"] = reset.lost
+            self.append("coverage_degraded", body)
+
+    def _check_or_move_aside(self, path: Path) -> _Reset | None:
+        """None if the outbox is absent or sound; else move it aside and say what happened."""
+        if not path.exists():
+            return None
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+            try:
+                rows = db.execute("PRAGMA quick_check").fetchall()
+            finally:
+                db.close()
+        except sqlite3.DatabaseError:
+            rows = [("unreadable",)]
+        if rows == [("ok",)]:
+            return None
+        return _Reset("damaged", self._move_aside(path, _salvage_count(path)))
+
+    def _move_aside(self, path: Path, lost: int | None) -> int | None:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(self._clock()))
+        target = path.with_name(f"{path.name}.damaged-{stamp}")
+        n = 1
+        while target.exists():
+            n += 1
+            target = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(f"{path}{suffix}")
+            if src.exists():
+                os.replace(src, f"{target}{suffix}")
+        log.error("outbox damaged: moved aside to %s (kept, not deleted)", target.name)
+        return lost
+
+    def _epoch_file(self) -> Path:
+        return self._path.with_name(self._path.name + ".epoch")
+
+    def _write_epoch_file(self) -> None:
+        marker = self._epoch_file()
+        with contextlib.suppress(OSError):
+            if not marker.exists() or marker.read_text().strip() != self._epoch:
+                tmp = marker.with_name(marker.name + ".tmp")
+                tmp.write_text(self._epoch + "\n")
+                os.replace(tmp, marker)
+
+    @property
+    def epoch(self) -> str:
+        """This outbox's epoch (stamped on every event it numbers)."""
+        return self._epoch
 
     def set_on_commit(self, callback: Callable[[], None] | None) -> None:
         """Call ``callback`` after each commit of new events (used to wake the sender)."""
@@ -158,7 +264,7 @@ class Outbox:
                         results.append(None)
                         continue
                     # else: a critical event with nothing to shed is stored over the bound.
-                event = PendingEvent(str(uuid7()), next_seq, now, kind, body)
+                event = PendingEvent(str(uuid7()), next_seq, now, kind, body, self._epoch)
                 payload = self._encode(event)
                 self._db.execute(
                     "INSERT INTO outbox(event_id, seq, kind, class, created_at, payload) VALUES (?,?,?,?,?,?)",
@@ -219,7 +325,7 @@ class Outbox:
             }
             next_seq = self._meta_int("next_seq", 1)
             now = self._clock()
-            event = PendingEvent(str(uuid7()), next_seq, now, "events_shed", body)
+            event = PendingEvent(str(uuid7()), next_seq, now, "events_shed", body, self._epoch)
             self._db.execute(
                 "INSERT INTO outbox(event_id, seq, kind, class, created_at, payload) VALUES (?,?,?,?,?,?)",
                 (event.event_id, next_seq, "events_shed", int(DeliveryClass.CRITICAL), now, self._encode(event)),
@@ -239,12 +345,66 @@ class Outbox:
     # -- delivering --------------------------------------------------------------------
 
     def peek(self, limit: int) -> list[StoredEvent]:
-        """The oldest ``limit`` undelivered events, in commit order."""
+        """The oldest ``limit`` undelivered events, in commit order.
+
+        A row that cannot be read (a damaged page) is dead-lettered on its own, so one bad page
+        never stops delivery of the others.
+        """
         with self._lock:
-            rows = self._db.execute(
-                "SELECT event_id, seq, kind, payload FROM outbox ORDER BY id LIMIT ?", (limit,)
-            ).fetchall()
+            try:
+                rows = self._db.execute(
+                    "SELECT event_id, seq, kind, payload FROM outbox ORDER BY id LIMIT ?", (limit,)
+                ).fetchall()
+            except sqlite3.DatabaseError:
+                rows = self._peek_row_by_row(limit)
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
+
+    def _peek_row_by_row(self, limit: int) -> list[tuple[Any, ...]]:
+        """Read rows one at a time by id (caller holds the lock); drop the unreadable ones."""
+        log.error("outbox: damaged rows found while reading; reading one at a time")
+        rows: list[tuple[Any, ...]] = []
+        try:
+            ids = [r[0] for r in self._db.execute("SELECT id FROM outbox INDEXED BY outbox_by_class").fetchall()]
+        except sqlite3.DatabaseError:
+            ids = []
+        ids.sort()
+        bad: list[int] = []
+        for row_id in ids:
+            if len(rows) >= limit:
+                break
+            try:
+                row = self._db.execute(
+                    "SELECT event_id, seq, kind, payload FROM outbox WHERE id = ?", (row_id,)
+                ).fetchone()
+            except sqlite3.DatabaseError:
+                bad.append(row_id)
+                continue
+            if row is not None:
+                rows.append(row)
+        if bad:
+            self._drop_unreadable(bad)
+        return rows
+
+    def _drop_unreadable(self, ids: Sequence[int]) -> None:
+        """Record unreadable rows as dead letters (what is known of them) and delete them."""
+        now = self._clock()
+        dropped = 0
+        for row_id in ids:
+            try:
+                with self._transaction():
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO dead_letter(event_id, seq, kind, reason, at, payload) "
+                        "VALUES (?, -1, '', 'unreadable row', ?, x'')",
+                        (f"unreadable-row-{row_id}", now),
+                    )
+                    self._db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+                    dropped += 1
+            except sqlite3.DatabaseError:
+                continue
+        if dropped:
+            with contextlib.suppress(sqlite3.DatabaseError), self._transaction():
+                self._set_meta("depth", max(0, self._meta_int("depth", 0) - dropped))
+        log.error("outbox: %d unreadable row(s) dead-lettered", dropped)
 
     def ack(self, event_ids: Iterable[str]) -> int:
         """Delete acknowledged events; returns how many were deleted."""
@@ -310,6 +470,7 @@ class Outbox:
             shed_pending=pending,
             dead_letters=dead,
             last_error=str(err) if err is not None else None,
+            epoch=self._epoch,
         )
 
     def depth(self) -> int:
@@ -340,6 +501,31 @@ class Outbox:
 
     def _set_meta(self, key: str, value: Any) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+
+@dataclass(frozen=True)
+class _Reset:
+    why: str  # "damaged" or "deleted"
+    lost: int | None  # undelivered events in the old outbox, when that could be read
+
+
+def _salvage_count(path: Path) -> int | None:
+    """How many undelivered events a damaged outbox held, if it can still say."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'depth'").fetchone()
+            return None if row is None else int(row[0])
+        finally:
+            db.close()
+    except (sqlite3.Error, ValueError, TypeError):
+        return None
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return str(exc)
 
 
 class _Transaction:

@@ -31,6 +31,7 @@ def encode_event(event: PendingEvent, *, device_id: str, agent_version: str) -> 
         seq=event.seq,
         agent_version=agent_version,
         device_id=device_id,
+        outbox_epoch=event.epoch,
     )
     seconds = int(event.occurred_at)
     msg.occurred_at.seconds = seconds

@@ -58,6 +58,7 @@ def decode_send_events(request: collector_pb2.SendEventsRequest) -> DecodedBatch
                 ev.agent_version,
                 body.SerializeToString(),
                 shed,
+                ev.outbox_epoch,
             )
         )
     return DecodedBatch(events, rejected, frozenset(claimed))
