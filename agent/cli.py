@@ -16,6 +16,7 @@ from typing import Any
 
 from agent.config import AgentConfig, ConfigError, load_config
 from agent.events import KIND_CLASSES, UnknownEventKind
+from agent.outbox import OutboxError
 from agent.transport.codec import InvalidEventBody
 from agent.transport.credentials import CredentialsError, load_credentials
 
@@ -40,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CredentialsError, InvalidEventBody, UnknownEventKind) as exc:
         print(f"caseguard-agent: {exc}", file=sys.stderr)
         return 2
+    except OutboxError as exc:  # the one other fatal: nothing can be recorded without an outbox
+        print(f"caseguard-agent: {exc}", file=sys.stderr)
+        return 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -163,38 +167,67 @@ def _default_body(kind: str, index: int) -> dict[str, Any]:
 
 
 def _cmd_status(config: AgentConfig, args: argparse.Namespace) -> int:
-    from agent.outbox import Outbox
+    from agent.outbox import read_status
 
     if not config.outbox_path.exists():
         print(f"caseguard-agent: no outbox yet at {config.outbox_path}", file=sys.stderr)
         return 1
-
-    def never_encode(_: object) -> bytes:
-        raise RuntimeError("status does not write events")
-
-    outbox = Outbox(config.outbox_path, encode=never_encode, max_events=config.outbox.max_events)
-    try:
-        st = outbox.status()
-    finally:
-        outbox.close()
+    st = read_status(config.outbox_path)  # read-only: works on a full disk, never repairs
     now = time.time()
-    report = {
-        "outbox_depth": st.depth,
-        "oldest_undelivered_age_s": None if st.oldest_created_at is None else round(now - st.oldest_created_at, 3),
+    age = None if st.oldest_created_at is None else round(now - float(st.oldest_created_at), 3)
+    report: dict[str, Any] = {
+        "outbox_depth": int(st.depth),
+        "oldest_undelivered_age_s": age,
         "last_delivery_at": _iso(st.last_delivery_at),
-        "shed_total": sum(st.shed_totals.values()),
-        "shed_by_kind": dict(st.shed_totals),
-        "shed_pending_report": st.shed_pending,
-        "dead_letters": st.dead_letters,
+        "shed_total": int(sum(st.shed_totals.values())),
+        "shed_by_kind": {str(k): int(v) for k, v in st.shed_totals.items()},
+        "shed_pending_report": int(st.shed_pending),
+        "dead_letters": int(st.dead_letters),
         "last_error": st.last_error,
-        "next_seq": st.next_seq,
+        "next_seq": int(st.next_seq),
+        "outbox_epoch": st.epoch or None,
     }
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:
-        for key, value in report.items():
-            print(f"{key:26} {value}")
+        print("\n".join(_status_lines(report, now)))
     return 0
+
+
+def _status_lines(r: dict[str, Any], now: float) -> list[str]:
+    """`status` for people: plain sentences, no Python reprs."""
+    waiting = f"{r['outbox_depth']} event(s) waiting"
+    if r["oldest_undelivered_age_s"] is not None:
+        waiting += f", the oldest {_ago(r['oldest_undelivered_age_s'])} old"
+    last = "never"
+    if r["last_delivery_at"] is not None:
+        at = datetime.fromisoformat(r["last_delivery_at"])
+        last = f"{at.strftime('%Y-%m-%d %H:%M:%S')} UTC ({_ago(now - at.timestamp())} ago)"
+    shed = "none"
+    if r["shed_total"]:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(r["shed_by_kind"].items()))
+        shed = f"{r['shed_total']} event(s) ({kinds})"
+    if r["shed_pending_report"]:
+        shed += f"; {r['shed_pending_report']} not yet reported to the collector"
+    return [
+        f"{'Outbox:':16} {waiting}",
+        f"{'Last delivery:':16} {last}",
+        f"{'Shed:':16} {shed}",
+        f"{'Dead letters:':16} {r['dead_letters'] or 'none'}",
+        f"{'Last error:':16} {r['last_error'] or 'none'}",
+        f"{'Next seq:':16} {r['next_seq']} (outbox epoch {r['outbox_epoch'] or 'not set'})",
+    ]
+
+
+def _ago(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min"
+    if s < 172800:
+        return f"{s // 3600} h"
+    return f"{s // 86400} days"
 
 
 def _cmd_ping(config: AgentConfig, args: argparse.Namespace) -> int:

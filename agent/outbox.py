@@ -30,10 +30,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agent.events import POSTURE_KINDS, DeliveryClass, delivery_class
 from agent.ids import uuid7
+from agent.outbox_repair import Salvage, is_corruption, is_sound, move_aside, salvage
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,9 @@ class OutboxError(Exception):
     """The outbox cannot be used at all (its folder is unwritable, or even a fresh one fails)."""
 
 
-REASON_OUTBOX_RESET = "outbox-reset"
+REASON_OUTBOX_RESET = "outbox-reset"  # a fresh outbox in a new epoch: seq restarts at 1
+REASON_OUTBOX_REPAIRED = "outbox-repaired"  # damaged, moved aside; readable events kept, same epoch
+_T = TypeVar("_T")
 
 
 Encoder = Callable[[PendingEvent], bytes]
@@ -128,21 +131,10 @@ class Outbox:
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            reset = self._check_or_move_aside(path)
-            self._db = self._connect(path)
+            report = self._open(repair=path.exists() and not is_sound(path))
         except (OSError, sqlite3.Error) as exc:
             raise OutboxError(f"cannot use the outbox at {path}: {_why(exc)}") from exc
-        try:
-            self._open(reset)
-        except sqlite3.DatabaseError as exc:
-            # Damage quick_check did not see (or a file that changed under us): once more, fresh.
-            self._db.close()
-            try:
-                reset = _Reset("damaged", self._move_aside(path, None))
-                self._db = self._connect(path)
-                self._open(reset)
-            except (OSError, sqlite3.Error) as again:
-                raise OutboxError(f"cannot use the outbox at {path}: {_why(again)}") from exc
+        self._report(report)
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
@@ -154,61 +146,70 @@ class Outbox:
         db.execute("PRAGMA busy_timeout=30000")
         return db
 
-    def _open(self, reset: _Reset | None) -> None:
-        with self._lock:
-            self._db.executescript(_SCHEMA)
+    def _open(self, *, repair: bool) -> dict[str, Any] | None:
+        """Connect (moving a damaged file aside first when ``repair``); the reset report to send, if any."""
+        saved: Salvage | None = None
+        if repair:
+            aside = move_aside(self._path, self._clock())
+        self._db = self._connect(self._path)
+        self._db.executescript(_SCHEMA)
+        if repair:
+            saved = salvage(aside, self._db)
+        with self._transaction():
             # The depth counter is derived state: recount once at open so it can never drift.
-            with self._transaction():
-                self._set_meta("depth", self._count())
-                epoch = self._meta("epoch")
-                if epoch is None:
-                    epoch = str(uuid7())
-                    self._set_meta("epoch", epoch)
-                    if reset is None and self._meta_int("next_seq", 1) == 1 and self._epoch_file().exists():
-                        reset = _Reset("deleted", None)
-            self._epoch = str(epoch)
-            self._write_epoch_file()
-        if reset is not None:
-            log.error(
-                "outbox %s: started a fresh one (epoch %s); %s undelivered events may be lost",
-                reset.why, self._epoch, "an unknown number of" if reset.lost is None else reset.lost,
-            )
-            body: dict[str, Any] = {
-                "component": "outbox", "reason": REASON_OUTBOX_RESET, "scope": reset.why, "recovered": False,
-            }
-            if reset.lost:
-                body["count"] = reset.lost
+            self._set_meta("depth", self._count())
+            epoch = self._meta("epoch")
+            deleted = False
+            if epoch is None:
+                epoch = str(uuid7())
+                self._set_meta("epoch", epoch)
+                deleted = self._meta_int("next_seq", 1) == 1 and self._epoch_file().exists()
+        self._epoch = str(epoch)
+        self._write_epoch_file()
+        if saved is not None and saved.epoch is not None:
+            log.error("outbox damaged: %d undelivered events saved, %s lost", saved.copied,
+                      "an unknown number" if saved.lost is None else saved.lost)
+            return self._reset_body(REASON_OUTBOX_REPAIRED, "damaged", saved.lost)
+        if saved is not None or deleted:
+            why = "damaged" if saved is not None else "deleted"
+            lost = saved.lost if saved is not None else None
+            log.error("outbox %s: started a fresh one in a new epoch; %s undelivered events may be lost", why,
+                      "an unknown number of" if lost is None else lost)
+            return self._reset_body(REASON_OUTBOX_RESET, why, lost)
+        return None
+
+    @staticmethod
+    def _reset_body(reason: str, why: str, lost: int | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"component": "outbox", "reason": reason, "scope": why, "recovered": False}
+        if lost:
+            body["count"] = lost
+        return body
+
+    def _report(self, body: Mapping[str, Any] | None) -> None:
+        if body is not None:
             self.append("coverage_degraded", body)
 
-    def _check_or_move_aside(self, path: Path) -> _Reset | None:
-        """None if the outbox is absent or sound; else move it aside and say what happened."""
-        if not path.exists():
-            return None
-        try:
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
-            try:
-                rows = db.execute("PRAGMA quick_check").fetchall()
-            finally:
-                db.close()
-        except sqlite3.DatabaseError:
-            rows = [("unreadable",)]
-        if rows == [("ok",)]:
-            return None
-        return _Reset("damaged", self._move_aside(path, _salvage_count(path)))
+    def _repair(self) -> None:
+        """SQLite said the file is damaged while running: move it aside, keep what is readable."""
+        with self._lock:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            report = self._open(repair=True)
+        self._report(report)
 
-    def _move_aside(self, path: Path, lost: int | None) -> int | None:
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(self._clock()))
-        target = path.with_name(f"{path.name}.damaged-{stamp}")
-        n = 1
-        while target.exists():
-            n += 1
-            target = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
-        for suffix in ("", "-wal", "-shm"):
-            src = Path(f"{path}{suffix}")
-            if src.exists():
-                os.replace(src, f"{target}{suffix}")
-        log.error("outbox damaged: moved aside to %s (kept, not deleted)", target.name)
-        return lost
+    def _guarded(self, fn: Callable[[], _T]) -> _T:
+        """Run ``fn``; after corruption, repair the outbox once and run it again."""
+        try:
+            return fn()
+        except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc):
+                raise
+            log.error("outbox: SQLite reports damage (%s); repairing", exc)
+        try:
+            self._repair()
+        except (OSError, sqlite3.Error) as exc:
+            raise OutboxError(f"cannot use the outbox at {self._path}: {_why(exc)}") from exc
+        return fn()
 
     def _epoch_file(self) -> Path:
         return self._path.with_name(self._path.name + ".epoch")
@@ -245,6 +246,11 @@ class Outbox:
         Bodies are encoded before commit; an encoding error aborts the whole call and
         nothing is stored (a programming error in a producer must be loud).
         """
+        return self._guarded(lambda: self._append_many(items, occurred_at))
+
+    def _append_many(
+        self, items: Sequence[tuple[str, Mapping[str, Any]]], occurred_at: float | None
+    ) -> list[str | None]:
         for kind, _ in items:
             delivery_class(kind)  # raises UnknownEventKind before touching the database
         results: list[str | None] = []
@@ -310,6 +316,9 @@ class Outbox:
 
         Returns the report's event_id, or None when there was nothing to report.
         """
+        return self._guarded(lambda: self._take_shed_report())
+
+    def _take_shed_report(self) -> str | None:
         with self._lock, self._transaction():
             rows = self._db.execute("SELECT seq, kind FROM shed_pending ORDER BY seq").fetchall()
             if not rows:
@@ -345,69 +354,22 @@ class Outbox:
     # -- delivering --------------------------------------------------------------------
 
     def peek(self, limit: int) -> list[StoredEvent]:
-        """The oldest ``limit`` undelivered events, in commit order.
+        """The oldest ``limit`` undelivered events, in commit order (repairing a damaged outbox)."""
+        return self._guarded(lambda: self._peek(limit))
 
-        A row that cannot be read (a damaged page) is dead-lettered on its own, so one bad page
-        never stops delivery of the others.
-        """
+    def _peek(self, limit: int) -> list[StoredEvent]:
         with self._lock:
-            try:
-                rows = self._db.execute(
-                    "SELECT event_id, seq, kind, payload FROM outbox ORDER BY id LIMIT ?", (limit,)
-                ).fetchall()
-            except sqlite3.DatabaseError:
-                rows = self._peek_row_by_row(limit)
+            rows = self._db.execute(
+                "SELECT event_id, seq, kind, payload FROM outbox ORDER BY id LIMIT ?", (limit,)
+            ).fetchall()
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
-
-    def _peek_row_by_row(self, limit: int) -> list[tuple[Any, ...]]:
-        """Read rows one at a time by id (caller holds the lock); drop the unreadable ones."""
-        log.error("outbox: damaged rows found while reading; reading one at a time")
-        rows: list[tuple[Any, ...]] = []
-        try:
-            ids = [r[0] for r in self._db.execute("SELECT id FROM outbox INDEXED BY outbox_by_class").fetchall()]
-        except sqlite3.DatabaseError:
-            ids = []
-        ids.sort()
-        bad: list[int] = []
-        for row_id in ids:
-            if len(rows) >= limit:
-                break
-            try:
-                row = self._db.execute(
-                    "SELECT event_id, seq, kind, payload FROM outbox WHERE id = ?", (row_id,)
-                ).fetchone()
-            except sqlite3.DatabaseError:
-                bad.append(row_id)
-                continue
-            if row is not None:
-                rows.append(row)
-        if bad:
-            self._drop_unreadable(bad)
-        return rows
-
-    def _drop_unreadable(self, ids: Sequence[int]) -> None:
-        """Record unreadable rows as dead letters (what is known of them) and delete them."""
-        now = self._clock()
-        dropped = 0
-        for row_id in ids:
-            try:
-                with self._transaction():
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO dead_letter(event_id, seq, kind, reason, at, payload) "
-                        "VALUES (?, -1, '', 'unreadable row', ?, x'')",
-                        (f"unreadable-row-{row_id}", now),
-                    )
-                    self._db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
-                    dropped += 1
-            except sqlite3.DatabaseError:
-                continue
-        if dropped:
-            with contextlib.suppress(sqlite3.DatabaseError), self._transaction():
-                self._set_meta("depth", max(0, self._meta_int("depth", 0) - dropped))
-        log.error("outbox: %d unreadable row(s) dead-lettered", dropped)
 
     def ack(self, event_ids: Iterable[str]) -> int:
         """Delete acknowledged events; returns how many were deleted."""
+        ids = list(event_ids)
+        return self._guarded(lambda: self._ack(ids))
+
+    def _ack(self, event_ids: Iterable[str]) -> int:
         ids = list(event_ids)
         if not ids:
             return 0
@@ -425,6 +387,9 @@ class Outbox:
 
     def dead_letter(self, rejections: Mapping[str, str]) -> None:
         """Move events the collector will never accept out of the queue, keeping them on disk."""
+        self._guarded(lambda: self._dead_letter(rejections))
+
+    def _dead_letter(self, rejections: Mapping[str, str]) -> None:
         if not rejections:
             return
         with self._lock, self._transaction():
@@ -445,6 +410,9 @@ class Outbox:
 
     def note_error(self, message: str) -> None:
         """Remember the last delivery error for `status`."""
+        self._guarded(lambda: self._note_error(message))
+
+    def _note_error(self, message: str) -> None:
         with self._lock, self._transaction():
             self._set_meta("last_error", message)
 
@@ -452,29 +420,17 @@ class Outbox:
 
     def status(self) -> OutboxStatus:
         """Depth, age and delivery facts for IT."""
+        return self._guarded(lambda: self._status())
+
+    def _status(self) -> OutboxStatus:
         with self._lock:
-            depth = self._meta_int("depth", 0)
-            oldest = self._db.execute("SELECT MIN(created_at) FROM outbox").fetchone()[0]
-            totals = dict(self._db.execute("SELECT kind, count FROM shed_total").fetchall())
-            pending = self._db.execute("SELECT COUNT(*) FROM shed_pending").fetchone()[0]
-            dead = self._db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0]
-            last = self._meta("last_delivery_at")
-            err = self._meta("last_error")
-            next_seq = self._meta_int("next_seq", 1)
-        return OutboxStatus(
-            depth=depth,
-            oldest_created_at=oldest,
-            last_delivery_at=float(last) if last is not None else None,
-            next_seq=next_seq,
-            shed_totals=totals,
-            shed_pending=pending,
-            dead_letters=dead,
-            last_error=str(err) if err is not None else None,
-            epoch=self._epoch,
-        )
+            return _read_status(self._db)
 
     def depth(self) -> int:
         """How many events are waiting for delivery."""
+        return self._guarded(lambda: self._depth())
+
+    def _depth(self) -> int:
         with self._lock:
             return self._meta_int("depth", 0)
 
@@ -503,23 +459,45 @@ class Outbox:
         self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
 
-@dataclass(frozen=True)
-class _Reset:
-    why: str  # "damaged" or "deleted"
-    lost: int | None  # undelivered events in the old outbox, when that could be read
+def read_status(path: Path) -> OutboxStatus:
+    """The outbox's status read without writing anything (works on a full disk, never repairs).
 
-
-def _salvage_count(path: Path) -> int | None:
-    """How many undelivered events a damaged outbox held, if it can still say."""
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+    Raises OutboxError when the file cannot be read.
+    """
+    last_exc: sqlite3.Error | None = None
+    for uri in (f"file:{path}?mode=ro", f"file:{path}?immutable=1"):
         try:
-            row = db.execute("SELECT value FROM meta WHERE key = 'depth'").fetchone()
-            return None if row is None else int(row[0])
-        finally:
-            db.close()
-    except (sqlite3.Error, ValueError, TypeError):
-        return None
+            db = sqlite3.connect(uri, uri=True, timeout=5.0)
+            try:
+                return _read_status(db)
+            finally:
+                db.close()
+        except sqlite3.Error as exc:  # e.g. no -shm file can be made; immutable reads the main file
+            last_exc = exc
+    raise OutboxError(f"cannot read the outbox at {path}: {last_exc}")
+
+
+def _read_status(db: sqlite3.Connection) -> OutboxStatus:
+    def meta(key: str) -> Any:
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    depth = meta("depth")
+    last = meta("last_delivery_at")
+    err = meta("last_error")
+    next_seq = meta("next_seq")
+    epoch = meta("epoch")
+    return OutboxStatus(
+        depth=int(depth) if depth is not None else 0,
+        oldest_created_at=db.execute("SELECT MIN(created_at) FROM outbox").fetchone()[0],
+        last_delivery_at=float(last) if last is not None else None,
+        next_seq=int(next_seq) if next_seq is not None else 1,
+        shed_totals=dict(db.execute("SELECT kind, count FROM shed_total").fetchall()),
+        shed_pending=db.execute("SELECT COUNT(*) FROM shed_pending").fetchone()[0],
+        dead_letters=db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0],
+        last_error=str(err) if err is not None else None,
+        epoch=str(epoch) if epoch is not None else "",
+    )
 
 
 def _why(exc: BaseException) -> str:
@@ -540,8 +518,9 @@ class _Transaction:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
             self._db.execute("COMMIT")
-        else:
-            self._db.execute("ROLLBACK")
+        elif self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # a damaged file may refuse even this
+                self._db.execute("ROLLBACK")
 
 
 def _ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:

@@ -96,9 +96,10 @@ def test_unreadable_folders_degrade_coverage_and_recover(collector: Collector, b
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     try:
-        def alive() -> None:
+        def alive() -> bool:
             if proc.poll() is not None:
                 raise AssertionError(f"agent exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            return False  # so `alive() or ...` reads as "still running, and ..."
 
         def degraded(component: str, recovered: bool) -> list[dict[str, Any]]:
             alive()
