@@ -76,6 +76,7 @@ class OutboxSettings:
 
     max_events: Count = 200_000
     batch_size: Count = 500
+    reserve_bytes: Count = 8 * 1024 * 1024  # held back on disk for breach-class events when it fills
 
 
 @settings

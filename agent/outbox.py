@@ -27,6 +27,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from typing import Any, TypeVar
 from agent.events import POSTURE_KINDS, DeliveryClass, delivery_class
 from agent.ids import uuid7
 from agent.outbox_repair import Salvage, is_corruption, is_sound, move_aside, salvage
+from agent.outbox_space import DEFAULT_RESERVE_BYTES, DiskReserve, is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,9 @@ class OutboxError(Exception):
 
 REASON_OUTBOX_RESET = "outbox-reset"  # a fresh outbox in a new epoch: seq restarts at 1
 REASON_OUTBOX_REPAIRED = "outbox-repaired"  # damaged, moved aside; readable events kept, same epoch
+REASON_DISK_FULL = "disk-full"  # count on recovery: events that waited in memory
+REASON_DISK_FULL_DROPPED = "disk-full-dropped"  # count: routine events dropped (memory queue full)
+DEFAULT_MAX_HELD = 20_000
 _T = TypeVar("_T")
 
 
@@ -122,8 +127,19 @@ class Outbox:
         max_events: int = 200_000,
         clock: Callable[[], float] = time.time,
         on_commit: Callable[[], None] | None = None,
+        reserve_bytes: int = DEFAULT_RESERVE_BYTES,
+        max_held: int = DEFAULT_MAX_HELD,
     ) -> None:
         self._path = path
+        # A full disk: the reserve is released first, then events wait here, in order, until
+        # they can be committed (breach-class ones always; others up to max_held).
+        self._reserve = DiskReserve(path.with_name(path.name + ".reserve"), reserve_bytes)
+        self._held: deque[tuple[str, Mapping[str, Any], float]] = deque()
+        self._held_lock = threading.Lock()
+        self._max_held = max_held
+        self._disk_full = False
+        self._held_since_full = 0  # events that had to wait in memory during this episode
+        self._dropped_since_full = 0  # non-critical events dropped because the memory queue was full
         self._encode = encode
         self._max = max_events
         self._clock = clock
@@ -134,6 +150,7 @@ class Outbox:
             report = self._open(repair=path.exists() and not is_sound(path))
         except (OSError, sqlite3.Error) as exc:
             raise OutboxError(f"cannot use the outbox at {path}: {_why(exc)}") from exc
+        self._reserve.make()
         self._report(report)
 
     @staticmethod
@@ -245,21 +262,107 @@ class Outbox:
 
         Bodies are encoded before commit; an encoding error aborts the whole call and
         nothing is stored (a programming error in a producer must be loud).
-        """
-        return self._guarded(lambda: self._append_many(items, occurred_at))
 
-    def _append_many(
-        self, items: Sequence[tuple[str, Mapping[str, Any]]], occurred_at: float | None
-    ) -> list[str | None]:
+        On a full disk nothing raises: events that cannot be committed yet wait in memory, in
+        order, and their ids are None until they are (see :meth:`retry_held`).
+        """
         for kind, _ in items:
             delivery_class(kind)  # raises UnknownEventKind before touching the database
+        now = self._clock() if occurred_at is None else occurred_at
+        timed = [(kind, body, now) for kind, body in items]
+        if self._held and not self.retry_held():
+            self._hold(timed)  # older events are still waiting: keep the order
+            return [None] * len(timed)
+        try:
+            return self._commit_or_free_space(timed)
+        except sqlite3.Error as exc:
+            if not is_disk_full(exc):
+                raise
+        self._hold(timed)
+        return [None] * len(timed)
+
+    def _commit_or_free_space(self, timed: Sequence[tuple[str, Mapping[str, Any], float]]) -> list[str | None]:
+        try:
+            return self._guarded(lambda: self._append_many(timed))
+        except sqlite3.Error as exc:
+            if not is_disk_full(exc) or not self._reserve.release():
+                raise
+        ids = self._guarded(lambda: self._append_many(timed))
+        self._note_disk_full()
+        return ids
+
+    def _hold(self, timed: Sequence[tuple[str, Mapping[str, Any], float]]) -> None:
+        with self._held_lock:
+            for item in timed:
+                if len(self._held) >= self._max_held and delivery_class(item[0]) is not DeliveryClass.CRITICAL:
+                    self._dropped_since_full += 1
+                    continue
+                self._held.append(item)
+                self._held_since_full += 1
+            first = len(self._held) == len(timed)
+        if first:
+            log.error("disk full: events now wait in memory until they can be committed")
+        else:
+            log.debug("disk full: %d event(s) waiting in memory", len(self._held))
+        self._note_disk_full()
+
+    def _note_disk_full(self) -> None:
+        """Report the full disk once per episode (committed with the reserve's room, or held)."""
+        with self._held_lock:
+            if self._disk_full:
+                return
+            self._disk_full = True
+        body = {"component": "outbox", "reason": REASON_DISK_FULL, "scope": "state-dir", "recovered": False}
+        try:
+            self._guarded(lambda: self._append_many([("coverage_degraded", body, self._clock())]))
+        except sqlite3.Error as exc:
+            if not is_disk_full(exc):
+                raise
+            with self._held_lock:
+                self._held.appendleft(("coverage_degraded", body, self._clock()))
+
+    def retry_held(self) -> bool:
+        """Commit events waiting in memory; True when none are left (and the disk is not full)."""
+        with self._held_lock:
+            waiting = list(self._held)
+        if waiting:
+            try:
+                self._guarded(lambda: self._append_many(waiting))
+            except sqlite3.Error as exc:
+                if not is_disk_full(exc):
+                    raise
+                return False
+            with self._held_lock:
+                for _ in waiting:
+                    self._held.popleft()
+                if self._held:
+                    return False
+            log.warning("disk space back: %d event(s) committed late", len(waiting))
+        if not self._disk_full or not self._reserve.make():
+            return not self._disk_full
+        with self._held_lock:
+            held, dropped = self._held_since_full, self._dropped_since_full
+            self._disk_full, self._held_since_full, self._dropped_since_full = False, 0, 0
+        body: dict[str, Any] = {
+            "component": "outbox", "reason": REASON_DISK_FULL, "scope": "state-dir", "recovered": True,
+            "count": held,
+        }
+        reports = [("coverage_degraded", body, self._clock())]
+        if dropped:
+            reports.append(("coverage_degraded", {
+                "component": "outbox", "reason": REASON_DISK_FULL_DROPPED, "scope": "state-dir",
+                "recovered": True, "count": dropped,
+            }, self._clock()))
+        self._guarded(lambda: self._append_many(reports))
+        return True
+
+    def _append_many(self, items: Sequence[tuple[str, Mapping[str, Any], float]]) -> list[str | None]:
         results: list[str | None] = []
         with self._lock, self._transaction():
             next_seq = self._meta_int("next_seq", 1)
             depth = self._meta_int("depth", 0)
-            for kind, body in items:
+            for kind, body, now in items:
                 cls = delivery_class(kind)
-                now = self._clock() if occurred_at is None else occurred_at
                 if depth >= self._max:
                     if self._make_room(kind, cls):
                         depth -= 1
@@ -314,9 +417,20 @@ class Outbox:
     def take_shed_report(self) -> str | None:
         """If events were shed since the last report, commit an ``events_shed`` event for them.
 
-        Returns the report's event_id, or None when there was nothing to report.
+        Returns the report's event_id, or None when there was nothing to report (or no room:
+        the slots stay pending and are reported once there is).
         """
-        return self._guarded(lambda: self._take_shed_report())
+        return self._unless_full(lambda: self._guarded(lambda: self._take_shed_report()), None)
+
+    def _unless_full(self, fn: Callable[[], _T], default: _T) -> _T:
+        """Run ``fn``; on a full disk log it and return ``default`` (for bookkeeping that can wait)."""
+        try:
+            return fn()
+        except sqlite3.Error as exc:
+            if not is_disk_full(exc):
+                raise
+            log.warning("disk full: outbox bookkeeping deferred")
+            return default
 
     def _take_shed_report(self) -> str | None:
         with self._lock, self._transaction():
@@ -354,7 +468,13 @@ class Outbox:
     # -- delivering --------------------------------------------------------------------
 
     def peek(self, limit: int) -> list[StoredEvent]:
-        """The oldest ``limit`` undelivered events, in commit order (repairing a damaged outbox)."""
+        """The oldest ``limit`` undelivered events, in commit order (repairing a damaged outbox).
+
+        The sender calls this all the time, so it is also where events waiting in memory on a
+        full disk are committed once there is room again.
+        """
+        if self._held or self._disk_full:
+            self.retry_held()
         return self._guarded(lambda: self._peek(limit))
 
     def _peek(self, limit: int) -> list[StoredEvent]:
@@ -410,7 +530,7 @@ class Outbox:
 
     def note_error(self, message: str) -> None:
         """Remember the last delivery error for `status`."""
-        self._guarded(lambda: self._note_error(message))
+        self._unless_full(lambda: self._guarded(lambda: self._note_error(message)), None)
 
     def _note_error(self, message: str) -> None:
         with self._lock, self._transaction():

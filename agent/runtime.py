@@ -43,6 +43,7 @@ def open_outbox(config: AgentConfig, device_id: str) -> Outbox:
         config.outbox_path,
         encode=partial(_encode, device_id=device_id),
         max_events=config.outbox.max_events,
+        reserve_bytes=config.outbox.reserve_bytes,
     )
 
 
