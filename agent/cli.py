@@ -16,6 +16,7 @@ from typing import Any
 
 from agent.config import AgentConfig, ConfigError, load_config
 from agent.events import KIND_CLASSES, UnknownEventKind
+from agent.log_privacy import configure_logging
 from agent.outbox import OutboxError
 from agent.transport.codec import InvalidEventBody
 from agent.transport.credentials import CredentialsError, load_credentials
@@ -32,9 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"caseguard-agent: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    configure_logging(config.log_level, reveal_names=config.privacy.reveal_names)
     try:
         result: int = args.func(config, args)
         return result
