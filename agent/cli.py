@@ -19,7 +19,7 @@ from agent.events import KIND_CLASSES, UnknownEventKind
 from agent.log_privacy import configure_logging
 from agent.outbox import OutboxError
 from agent.transport.codec import InvalidEventBody
-from agent.transport.credentials import CredentialsError, load_credentials
+from agent.transport.credentials import CredentialsError, DeviceCredentials, load_credentials
 
 log = logging.getLogger("agent")
 
@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     enroll.add_argument("--token", required=True, help="the enrolment token (cgt_...)")
     enroll.add_argument("--ca-fingerprint", required=True, help="SHA256:... of the collector's CA, from IT")
     enroll.add_argument("--label", default="", help="a readable hint for the device name (default: hostname)")
+    enroll.add_argument("--force", action="store_true",
+                        help="replace an existing identity (the old one is retired on the collector)")
     enroll.set_defaults(func=_cmd_enroll)
 
     session = sub.add_parser("session", help="the per-user session component: idle clock, auto-lock, lock posture")
@@ -112,12 +114,50 @@ def _cmd_run(config: AgentConfig, args: argparse.Namespace) -> int:
 def _cmd_enroll(config: AgentConfig, args: argparse.Namespace) -> int:
     from agent.enrollment import EnrollmentError, enroll
 
+    c = config.collector
+    old = _current_identity(config)
+    if old is not None and not args.force:
+        print(f"caseguard-agent: this laptop is already enrolled as {old.device_id}; to give it a new identity, "
+              "run enroll again with --force (the old one is then retired on the collector)", file=sys.stderr)
+        return 2
     try:
         name = enroll(config, args.collector, args.token, args.ca_fingerprint, args.label)
     except EnrollmentError as exc:
         print(f"caseguard-agent: enrolment failed: {exc}", file=sys.stderr)
         return 1
-    print(f"enrolled as {name}; certificate in {config.collector.cert}, key (never sent) in {config.collector.key}")
+    print(f"enrolled as {name}; certificate in {c.cert}, key (never sent) in {c.key}")
+    if old is None or old.device_id == name:
+        return 0
+    return _retire(config, old)
+
+
+def _current_identity(config: AgentConfig) -> DeviceCredentials | None:
+    """The identity this laptop has now, if its certificate and key can be read."""
+    c = config.collector
+    if not c.cert.exists() or not c.key.exists():
+        return None
+    try:
+        return load_credentials(c.ca, c.cert, c.key)
+    except CredentialsError:
+        return None  # a broken identity is replaced without ceremony
+
+
+def _retire(config: AgentConfig, old: DeviceCredentials) -> int:
+    """Retire the replaced identity on the collector, so it is not left registered and "silent"."""
+    from agent.transport.client import CollectorClient, DeliveryError
+
+    c = config.collector
+    client = CollectorClient(c.addresses, old, server_name=c.server_name, timeout_s=c.timeout_s)
+    try:
+        client.retire("re-enrolled")
+    except DeliveryError as exc:
+        print(f"caseguard-agent: could not retire the old identity {old.device_id} on the collector "
+              f"({exc.details or exc.code.name}); ask IT to run: caseguard-collector devices revoke {old.device_id}",
+              file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(f"retired the old identity {old.device_id} on the collector")
     return 0
 
 
@@ -244,8 +284,17 @@ def _cmd_ping(config: AgentConfig, args: argparse.Namespace) -> int:
         return 1
     finally:
         client.close()
+    view["policy_version"] = str(_applied_policy_version(config))  # what this agent runs, as heartbeats say
     print(json.dumps(view, sort_keys=True))
     return 0
+
+
+def _applied_policy_version(config: AgentConfig) -> int:
+    """The central policy version the agent applies (0: its local settings only)."""
+    from agent.policy.applier import load_cached
+
+    cached = load_cached(config)
+    return cached.version if cached is not None else 0
 
 
 def _cmd_classify(config: AgentConfig, args: argparse.Namespace) -> int:
@@ -296,9 +345,13 @@ def _cmd_report_lost(config: AgentConfig, args: argparse.Namespace) -> int:
         "contents_note": args.contents,
     }
     c = config.collector
-    client = CollectorClient(
-        c.addresses, load_credentials(c.ca, c.cert, c.key), server_name=c.server_name, timeout_s=c.timeout_s
-    )
+    credentials = load_credentials(c.ca, c.cert, c.key)
+    if args.device == credentials.device_id:
+        print(f"caseguard-agent: {args.device} is this device, which cannot report itself lost. Use the "
+              "Caseguard web console's report page (/report), or report-lost from another enrolled device, "
+              "or phone the IT service desk.", file=sys.stderr)
+        return 2
+    client = CollectorClient(c.addresses, credentials, server_name=c.server_name, timeout_s=c.timeout_s)
     try:
         reference, message = client.report_lost_device(report)
     except DeliveryError as exc:

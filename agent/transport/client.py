@@ -94,6 +94,10 @@ class CollectorClient:
             self._call("ReportLostDevice", codec.encode_lost_device_request(report))
         )
 
+    def retire(self, reason: str) -> str:
+        """Ask the collector to revoke this identity (the laptop re-enrolled); returns its name."""
+        return codec.decode_retire_response(self._call("RetireDevice", codec.encode_retire_request(reason)))
+
     def renew_certificate(self, csr_der: bytes) -> bytes:
         """A new certificate (PEM) for the key in ``csr_der``, signed by the collector's CA."""
         return codec.decode_renew_response(self._call("RenewCertificate", codec.encode_renew_request(csr_der)))

@@ -97,6 +97,16 @@ def decode_lost_device_response(data: bytes) -> tuple[str, str]:
     return reply.reference, reply.message
 
 
+def encode_retire_request(reason: str) -> bytes:
+    """A RetireDevice request."""
+    return collector_pb2.RetireDeviceRequest(reason=reason).SerializeToString()
+
+
+def decode_retire_response(data: bytes) -> str:
+    """The device id the collector retired."""
+    return str(collector_pb2.RetireDeviceResponse.FromString(data).device_id)
+
+
 def encode_renew_request(csr_der: bytes) -> bytes:
     """A RenewCertificate request."""
     return collector_pb2.RenewCertificateRequest(csr_der=csr_der).SerializeToString()
