@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.config import AgentConfig, ConfigError, load_config
 from agent.events import KIND_CLASSES, UnknownEventKind
 from agent.log_privacy import configure_logging
-from agent.outbox import OutboxError
-from agent.transport.codec import InvalidEventBody
-from agent.transport.credentials import CredentialsError, DeviceCredentials, load_credentials
+
+if TYPE_CHECKING:
+    from agent.transport.credentials import DeviceCredentials
 
 log = logging.getLogger("agent")
 
@@ -37,12 +37,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.func(config, args)
         return result
-    except (CredentialsError, InvalidEventBody, UnknownEventKind) as exc:
+    except Exception as exc:
+        code = _exit_code_for(exc)
+        if code is None:
+            raise
         print(f"caseguard-agent: {exc}", file=sys.stderr)
+        return code
+
+
+def _exit_code_for(exc: Exception) -> int | None:
+    """The exit code for an error a user can cause (None: a bug, let it show).
+
+    The error classes are imported here, not at the top: `caseguard-agent session` must not pay
+    for cryptography, protobuf and SQLite, which it never uses (footprint, issue 12).
+    """
+    from agent.outbox import OutboxError
+    from agent.transport.codec import InvalidEventBody
+    from agent.transport.credentials import CredentialsError
+
+    if isinstance(exc, (CredentialsError, InvalidEventBody, UnknownEventKind)):
         return 2
-    except OutboxError as exc:  # the one other fatal: nothing can be recorded without an outbox
-        print(f"caseguard-agent: {exc}", file=sys.stderr)
+    if isinstance(exc, OutboxError):  # the one other fatal: nothing can be recorded without an outbox
         return 3
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -133,6 +150,8 @@ def _cmd_enroll(config: AgentConfig, args: argparse.Namespace) -> int:
 
 def _current_identity(config: AgentConfig) -> DeviceCredentials | None:
     """The identity this laptop has now, if its certificate and key can be read."""
+    from agent.transport.credentials import CredentialsError, load_credentials
+
     c = config.collector
     if not c.cert.exists() or not c.key.exists():
         return None
@@ -179,6 +198,7 @@ def _cmd_session(config: AgentConfig, args: argparse.Namespace) -> int:
 
 def _cmd_emit(config: AgentConfig, args: argparse.Namespace) -> int:
     from agent.runtime import open_outbox
+    from agent.transport.credentials import load_credentials
 
     if args.count < 1:
         print("caseguard-agent: --count must be at least 1", file=sys.stderr)
@@ -271,6 +291,7 @@ def _ago(seconds: float) -> str:
 
 def _cmd_ping(config: AgentConfig, args: argparse.Namespace) -> int:
     from agent.transport.client import CollectorClient, DeliveryError
+    from agent.transport.credentials import load_credentials
     from agent.version import AGENT_VERSION
 
     c = config.collector
@@ -328,6 +349,7 @@ def _walk(paths: Sequence[str]) -> list[Path]:
 
 def _cmd_report_lost(config: AgentConfig, args: argparse.Namespace) -> int:
     from agent.transport.client import CollectorClient, DeliveryError
+    from agent.transport.credentials import load_credentials
 
     try:
         when = datetime.fromisoformat(args.when) if args.when else datetime.now(UTC)

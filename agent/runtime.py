@@ -13,6 +13,7 @@ from typing import Any
 
 from agent.config import AgentConfig
 from agent.coverage import CoverageTracker, reason_for_error
+from agent.crypto_child import cert_facts_in_child
 from agent.egress.homes import user_homes
 from agent.egress_pipeline import EgressPipeline, load_org_key
 from agent.outbox import Outbox, PendingEvent
@@ -86,7 +87,7 @@ class AgentRuntime:
             config = cached.merged.config
         self.config = config
         c = config.collector
-        self.credentials = credentials or load_credentials(c.ca, c.cert, c.key)
+        self.credentials = credentials or load_credentials(c.ca, c.cert, c.key, cert_facts_in_child)
         self.outbox = open_outbox(config, self.credentials.device_id)
         self.sink = OutboxSink(self.outbox)
         self.client = CollectorClient(

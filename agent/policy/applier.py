@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from agent.atomic_files import write_atomically
 from agent.config import AgentConfig, ConfigError
+from agent.crypto_child import verify_policy_in_child as verify_policy  # cryptography stays out of the agent
 from agent.events import EventSink
 from agent.policy.merge import Merged, merge_policy
-from agent.policy.verify import PolicyRejected, verify_policy
+from agent.policy.verify import PolicyRejected
 from agent.transport.client import CollectorClient, DeliveryError
 
 log = logging.getLogger(__name__)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
+from agent.crypto_child import CertFacts, cert_facts
 
 
 class CredentialsError(RuntimeError):
@@ -23,17 +23,22 @@ class DeviceCredentials:
     device_id: str
 
 
-def load_credentials(ca: Path, cert: Path, key: Path) -> DeviceCredentials:
-    """Read the three PEM files; the device id is the certificate's common name."""
+def load_credentials(
+    ca: Path, cert: Path, key: Path, read_cert: Callable[[bytes], CertFacts] = cert_facts
+) -> DeviceCredentials:
+    """Read the three PEM files; the device id is the certificate's common name.
+
+    ``read_cert`` reads the certificate (the running agent passes
+    :func:`agent.crypto_child.cert_facts_in_child`, to keep cryptography out of its memory).
+    """
     try:
         ca_pem, cert_pem, key_pem = ca.read_bytes(), cert.read_bytes(), key.read_bytes()
     except OSError as exc:
         raise CredentialsError(f"cannot read TLS material: {exc}") from exc
     try:
-        certificate = x509.load_pem_x509_certificate(cert_pem)
-    except ValueError as exc:
+        facts = read_cert(cert_pem)
+    except (ValueError, RuntimeError) as exc:
         raise CredentialsError(f"{cert}: not a PEM certificate") from exc
-    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if not names:
+    if not facts.common_name:
         raise CredentialsError(f"{cert}: certificate has no common name")
-    return DeviceCredentials(ca_pem, cert_pem, key_pem, str(names[0].value))
+    return DeviceCredentials(ca_pem, cert_pem, key_pem, facts.common_name)
