@@ -13,12 +13,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from agent.config import AgentConfig, load_config
 from agent.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, AgentError, UsageError
 from agent.events import KIND_CLASSES
-from agent.transport.credentials import load_credentials
+from agent.log_privacy import configure_logging
+
+if TYPE_CHECKING:
+    from agent.transport.credentials import DeviceCredentials
 
 log = logging.getLogger("agent")
 
@@ -36,9 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(Path(args.config))
-        logging.basicConfig(
-            level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-        )
+        configure_logging(config.log_level, reveal_names=config.privacy.reveal_names)
         result: int = args.func(config, args)
         sys.stdout.flush()  # a closed pipe shows up here as often as in print()
         return result
@@ -102,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     enroll.add_argument("--token", required=True, help="the enrolment token (cgt_...)")
     enroll.add_argument("--ca-fingerprint", required=True, help="SHA256:... of the collector's CA, from IT")
     enroll.add_argument("--label", default="", help="a readable hint for the device name (default: hostname)")
+    enroll.add_argument(
+        "--force", action="store_true", help="replace an existing identity (the old one is retired on the collector)"
+    )
     enroll.set_defaults(func=_cmd_enroll)
 
     session = sub.add_parser("session", help="the per-user session component: idle clock, auto-lock, lock posture")
@@ -131,12 +135,57 @@ def _cmd_run(config: AgentConfig, args: argparse.Namespace) -> int:
 def _cmd_enroll(config: AgentConfig, args: argparse.Namespace) -> int:
     from agent.transport.enrollment import EnrollmentError, enroll
 
+    c = config.collector
+    old = _current_identity(config)
+    if old is not None and not args.force:
+        print(
+            f"caseguard-agent: this laptop is already enrolled as {old.device_id}; to give it a new identity, "
+            "run enroll again with --force (the old one is then retired on the collector)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         name = enroll(config, args.collector, args.token, args.ca_fingerprint, args.label)
     except EnrollmentError as exc:
         print(f"caseguard-agent: enrolment failed: {exc}", file=sys.stderr)
         return 1
-    print(f"enrolled as {name}; certificate in {config.collector.cert}, key (never sent) in {config.collector.key}")
+    print(f"enrolled as {name}; certificate in {c.cert}, key (never sent) in {c.key}")
+    if old is None or old.device_id == name:
+        return 0
+    return _retire(config, old)
+
+
+def _current_identity(config: AgentConfig) -> DeviceCredentials | None:
+    """The identity this laptop has now, if its certificate and key can be read."""
+    from agent.transport.credentials import CredentialsError, load_credentials
+
+    c = config.collector
+    if not c.cert.exists() or not c.key.exists():
+        return None
+    try:
+        return load_credentials(c.ca, c.cert, c.key)
+    except CredentialsError:
+        return None  # a broken identity is replaced without ceremony
+
+
+def _retire(config: AgentConfig, old: DeviceCredentials) -> int:
+    """Retire the replaced identity on the collector, so it is not left registered and "silent"."""
+    from agent.transport.client import CollectorClient, DeliveryError
+
+    c = config.collector
+    client = CollectorClient(c.addresses, old, server_name=c.server_name, timeout_s=c.timeout_s)
+    try:
+        client.retire("re-enrolled")
+    except DeliveryError as exc:
+        print(
+            f"caseguard-agent: could not retire the old identity {old.device_id} on the collector "
+            f"({exc.details or exc.code.name}); ask IT to run: caseguard-collector devices revoke {old.device_id}",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        client.close()
+    print(f"retired the old identity {old.device_id} on the collector")
     return 0
 
 
@@ -158,6 +207,7 @@ def _cmd_session(config: AgentConfig, args: argparse.Namespace) -> int:
 
 def _cmd_emit(config: AgentConfig, args: argparse.Namespace) -> int:
     from agent.runtime import open_outbox
+    from agent.transport.credentials import load_credentials
 
     if args.count < 1:
         print("caseguard-agent: --count must be at least 1", file=sys.stderr)
@@ -173,9 +223,7 @@ def _cmd_emit(config: AgentConfig, args: argparse.Namespace) -> int:
         chunk = 5_000
         for start in range(0, args.count, chunk):
             n = min(chunk, args.count - start)
-            items = [
-                (args.kind, body if body is not None else _default_body(args.kind, start + i)) for i in range(n)
-            ]
+            items = [(args.kind, body if body is not None else _default_body(args.kind, start + i)) for i in range(n)]
             outbox.append_many(items)
     finally:
         outbox.close()
@@ -188,42 +236,72 @@ def _default_body(kind: str, index: int) -> dict[str, Any]:
 
 
 def _cmd_status(config: AgentConfig, args: argparse.Namespace) -> int:
-    from agent.outbox import Outbox
+    from agent.outbox import read_status
 
     if not config.outbox_path.exists():
         print(f"caseguard-agent: no outbox yet at {config.outbox_path}", file=sys.stderr)
         return 1
-
-    def never_encode(_: object) -> bytes:
-        raise RuntimeError("status does not write events")
-
-    outbox = Outbox(config.outbox_path, encode=never_encode, max_events=config.outbox.max_events)
-    try:
-        st = outbox.status()
-    finally:
-        outbox.close()
+    st = read_status(config.outbox_path)  # read-only: works on a full disk, never repairs
     now = time.time()
-    report = {
-        "outbox_depth": st.depth,
-        "oldest_undelivered_age_s": None if st.oldest_created_at is None else round(now - st.oldest_created_at, 3),
+    age = None if st.oldest_created_at is None else round(now - float(st.oldest_created_at), 3)
+    report: dict[str, Any] = {
+        "outbox_depth": int(st.depth),
+        "oldest_undelivered_age_s": age,
         "last_delivery_at": _iso(st.last_delivery_at),
-        "shed_total": sum(st.shed_totals.values()),
-        "shed_by_kind": dict(st.shed_totals),
-        "shed_pending_report": st.shed_pending,
-        "dead_letters": st.dead_letters,
+        "shed_total": int(sum(st.shed_totals.values())),
+        "shed_by_kind": {str(k): int(v) for k, v in st.shed_totals.items()},
+        "shed_pending_report": int(st.shed_pending),
+        "dead_letters": int(st.dead_letters),
         "last_error": st.last_error,
-        "next_seq": st.next_seq,
+        "next_seq": int(st.next_seq),
+        "outbox_epoch": st.epoch or None,
     }
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:
-        for key, value in report.items():
-            print(f"{key:26} {value}")
+        print("\n".join(_status_lines(report, now)))
     return 0
+
+
+def _status_lines(r: dict[str, Any], now: float) -> list[str]:
+    """`status` for people: plain sentences, no Python reprs."""
+    waiting = f"{r['outbox_depth']} event(s) waiting"
+    if r["oldest_undelivered_age_s"] is not None:
+        waiting += f", the oldest {_ago(r['oldest_undelivered_age_s'])} old"
+    last = "never"
+    if r["last_delivery_at"] is not None:
+        at = datetime.fromisoformat(r["last_delivery_at"])
+        last = f"{at.strftime('%Y-%m-%d %H:%M:%S')} UTC ({_ago(now - at.timestamp())} ago)"
+    shed = "none"
+    if r["shed_total"]:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(r["shed_by_kind"].items()))
+        shed = f"{r['shed_total']} event(s) ({kinds})"
+    if r["shed_pending_report"]:
+        shed += f"; {r['shed_pending_report']} not yet reported to the collector"
+    return [
+        f"{'Outbox:':16} {waiting}",
+        f"{'Last delivery:':16} {last}",
+        f"{'Shed:':16} {shed}",
+        f"{'Dead letters:':16} {r['dead_letters'] or 'none'}",
+        f"{'Last error:':16} {r['last_error'] or 'none'}",
+        f"{'Next seq:':16} {r['next_seq']} (outbox epoch {r['outbox_epoch'] or 'not set'})",
+    ]
+
+
+def _ago(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min"
+    if s < 172800:
+        return f"{s // 3600} h"
+    return f"{s // 86400} days"
 
 
 def _cmd_ping(config: AgentConfig, args: argparse.Namespace) -> int:
     from agent.transport.client import CollectorClient, DeliveryError
+    from agent.transport.credentials import load_credentials
     from agent.version import AGENT_VERSION
 
     c = config.collector
@@ -237,8 +315,18 @@ def _cmd_ping(config: AgentConfig, args: argparse.Namespace) -> int:
         return 1
     finally:
         client.close()
+    view["policy_version"] = str(_applied_policy_version(config))  # what this agent runs, as heartbeats say
     print(json.dumps(view, sort_keys=True))
     return 0
+
+
+def _applied_policy_version(config: AgentConfig) -> int:
+    """The central policy version the agent applies (0: its local settings only)."""
+    from agent.crypto_child import verify_policy_in_child
+    from agent.policy.applier import load_cached
+
+    cached = load_cached(config, verify_policy_in_child)
+    return cached.version if cached is not None else 0
 
 
 def _cmd_classify(config: AgentConfig, args: argparse.Namespace) -> int:
@@ -272,6 +360,7 @@ def _walk(paths: Sequence[str]) -> list[Path]:
 
 def _cmd_report_lost(config: AgentConfig, args: argparse.Namespace) -> int:
     from agent.transport.client import CollectorClient, DeliveryError
+    from agent.transport.credentials import load_credentials
 
     try:
         when = datetime.fromisoformat(args.when) if args.when else datetime.now(UTC)
@@ -289,9 +378,16 @@ def _cmd_report_lost(config: AgentConfig, args: argparse.Namespace) -> int:
         "contents_note": args.contents,
     }
     c = config.collector
-    client = CollectorClient(
-        c.addresses, load_credentials(c.ca, c.cert, c.key), server_name=c.server_name, timeout_s=c.timeout_s
-    )
+    credentials = load_credentials(c.ca, c.cert, c.key)
+    if args.device == credentials.device_id:
+        print(
+            f"caseguard-agent: {args.device} is this device, which cannot report itself lost. Use the "
+            "Caseguard web console's report page (/report), or report-lost from another enrolled device, "
+            "or phone the IT service desk.",
+            file=sys.stderr,
+        )
+        return 2
+    client = CollectorClient(c.addresses, credentials, server_name=c.server_name, timeout_s=c.timeout_s)
     try:
         reference, message = client.report_lost_device(report)
     except DeliveryError as exc:

@@ -78,6 +78,7 @@ class OutboxSettings:
 
     max_events: Count = 200_000
     batch_size: Count = 500
+    reserve_bytes: Count = 8 * 1024 * 1024  # held back on disk for breach-class events when it fills
 
 
 @settings
@@ -123,6 +124,7 @@ class EgressSettings:
     scan_limit: Count = 20_000
     classifier_threads: Threads = 2
     rediscover_s: Seconds = 600.0
+    retry_s: Seconds = 60.0  # how often an unreadable, missing or failing destination or root is retried
     homes: tuple[SettingsPath, ...] = ()  # whose personal clouds to look for; default: every local person's home
     # Linux: where udisks mounts removable media (<root>/<user>/<label>); a loop image counts only there.
     media_roots: tuple[SettingsPath, ...] = tuple(Path(r) for r in DEFAULT_MEDIA_ROOTS)

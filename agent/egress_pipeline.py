@@ -13,12 +13,14 @@ identifier counts, labels, markings, reasons and confidence (README: "What leave
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
 import os
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from functools import partial
@@ -39,9 +41,10 @@ from watchdog.observers import Observer
 from agent.classifier_policy import classifier_policy
 from agent.classify import Verdict, analyse_protected, classify_file
 from agent.config import AgentConfig
+from agent.coverage import CoverageTracker, probe_dir, reason_for_error
 from agent.egress.homes import user_homes
 from agent.egress.model import Destination, Volume, destination_for_volume
-from agent.egress.personal_dirs import discover_personal
+from agent.egress.personal_dirs import discover_personal, expand_home
 from agent.egress.scan import scan_once
 from agent.egress.volumes import VolumeMonitor, VolumeSource, default_volume_source
 from agent.egress.watcher import EgressWatcher
@@ -52,17 +55,33 @@ log = logging.getLogger(__name__)
 
 MAX_FILES_PER_FOUND_EVENT = 200  # keeps one event well under the 4 MiB message cap
 _STOP = object()
+# Coverage parts this pipeline reports on (component, scope); scopes are classes, never paths.
+COMPONENT_INDEX = "index"
+COMPONENT_DESTINATION = "egress-watcher"
+COMPONENT_VOLUMES = "volume-monitor"
+SCOPE_PROTECTED = "protected-store"
+SCOPE_PERSONAL_FOLDER = "DESTINATION_CLASS_PERSONAL_FOLDER"
+SCOPE_REMOVABLE = "DESTINATION_CLASS_REMOVABLE_VOLUME"
 
 
 class EgressPipeline:
     """Owns the egress threads: volume monitor, destination watcher, classifier, index upkeep."""
 
     def __init__(
-        self, config: AgentConfig, sink: EventSink, org_key: bytes, *, volume_source: VolumeSource | None = None
+        self,
+        config: AgentConfig,
+        sink: EventSink,
+        org_key: bytes,
+        coverage: CoverageTracker | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        volume_source: VolumeSource | None = None,
     ) -> None:
         """``volume_source``: where removable volumes come from (default: this OS's, chosen once)."""
         self._config = config
         self._sink = sink
+        self._coverage = coverage or CoverageTracker(sink.emit)
+        self._clock = clock
         self._key = org_key
         self._policy = classifier_policy(config)
         self._reveal = config.privacy.reveal_names
@@ -90,8 +109,12 @@ class EgressPipeline:
             self._volume_removed,
             poll_interval_s=config.egress.volume_poll_s,
             stop_event=self._stop,
+            on_failure=self._volumes_failing,
         )
         self._personal: dict[Path, Destination] = {}
+        self._unavailable_since: dict[Path, int] = {}  # configured folders we cannot watch (wall ns)
+        self._root_watches: dict[Path, Any] = {}  # protected root -> its watchdog watch
+        self._failing_roots: set[Path] = set()
         self._workers = [
             threading.Thread(target=self._work_loop, name=f"caseguard-classify-{i}", daemon=True)
             for i in range(config.egress.classifier_threads)
@@ -107,9 +130,13 @@ class EgressPipeline:
         for w in self._workers:
             w.start()
         self.watcher.start()
-        self._rediscover_personal()
+        try:
+            self._rediscover_personal()
+        except Exception as exc:  # discovery is foreign configuration; the rest must still start
+            log.exception("personal folder discovery failed")
+            self._coverage.failing(COMPONENT_DESTINATION, "discovery", "personal-cloud", reason_for_error(exc))
         self.volumes.start()
-        self._watch_protected_roots()
+        self._check_protected_roots()
         self._upkeep.start()
 
     def stop(self) -> None:
@@ -137,8 +164,10 @@ class EgressPipeline:
         homes = list(eg.homes) if eg.homes else user_homes()
         current: dict[Path, Destination] = {}
         for i, home in enumerate(homes or [Path.home()]):
+            configured = eg.personal_dirs if i == 0 else ()
+            usable = tuple(p for p in configured if self._configured_folder_usable(expand_home(p, home)))
             found = discover_personal(
-                personal_dirs=eg.personal_dirs if i == 0 else (),
+                personal_dirs=usable,
                 approved_dirs=eg.approved_dirs,
                 include_business=eg.include_business,
                 home=home,
@@ -149,10 +178,30 @@ class EgressPipeline:
                 self.watcher.remove(dest)
         for path, dest in current.items():
             if path not in self._personal:
-                self.watcher.add(dest)
+                # A folder that was unreadable or missing: judge what arrived there meanwhile.
+                since = self._unavailable_since.pop(path, None)
+                self.watcher.add(dest, rescan_since_ns=since)
         if current.keys() != self._personal.keys():
             log.info("watching %d personal folder(s)", len(current))
         self._personal = current
+
+    def _configured_folder_usable(self, folder: Path) -> bool:
+        """Whether a configured personal folder can be watched; reports it degraded or restored."""
+        key = os.fspath(folder)
+        reason = probe_dir(key)
+        if reason is None:
+            self._coverage.working(COMPONENT_DESTINATION, key)
+            return True
+        real = Path(os.path.realpath(folder))
+        self._unavailable_since.setdefault(real, time.time_ns())
+        self._coverage.failing(COMPONENT_DESTINATION, key, SCOPE_PERSONAL_FOLDER, reason)
+        return False
+
+    def _volumes_failing(self, exc: OSError | None) -> None:
+        if exc is None:
+            self._coverage.working(COMPONENT_VOLUMES, "snapshot")
+        else:
+            self._coverage.failing(COMPONENT_VOLUMES, "snapshot", SCOPE_REMOVABLE, reason_for_error(exc))
 
     def _volume_added(self, volume: Volume) -> None:
         body = volume.identity.as_event_body(reveal_names=self._reveal)
@@ -224,8 +273,9 @@ class EgressPipeline:
         if matches or not sent:
             self._emit_found(destination, matches, scan, scan_id, final=True)
 
-    def _emit_found(self, destination: Destination, matches: list[dict[str, Any]], scan: Any, scan_id: str,
-                    final: bool) -> None:
+    def _emit_found(
+        self, destination: Destination, matches: list[dict[str, Any]], scan: Any, scan_id: str, final: bool
+    ) -> None:
         if not matches:
             return  # a clean volume is not an alert; volume_mounted already recorded it
         assert destination.volume is not None
@@ -251,37 +301,75 @@ class EgressPipeline:
     # -- protected stores --------------------------------------------------------------
 
     def _upkeep_loop(self) -> None:
-        interval = self._config.case_files.reconcile_interval_s
+        """Reconcile the index, rediscover personal folders and retry failing parts, each on its schedule."""
+        cf, eg = self._config.case_files, self._config.egress
+        retry_s = min(eg.retry_s, cf.reconcile_interval_s, eg.rediscover_s)
+        next_reconcile = next_rediscover = self._clock()
         while not self._stop.is_set():
-            try:
-                stats = self.index.reconcile(self._stop)
-                log.info("protected-store index reconciled: %s", stats)
-            except Exception:
-                log.exception("protected-store index: reconcile failed")
-                self._degraded("index", "reconcile-failed", "protected-store", False)
-            if self._stop.wait(min(interval, self._config.egress.rediscover_s)):
+            now = self._clock()
+            if self._check_protected_roots() or now >= next_reconcile:
+                next_reconcile = now + cf.reconcile_interval_s
+                try:
+                    stats = self.index.reconcile(self._stop)
+                    log.info("protected-store index reconciled: %s", stats)
+                    self._coverage.working(COMPONENT_INDEX, "reconcile")
+                except Exception as exc:
+                    log.exception("protected-store index: reconcile failed")
+                    self._coverage.failing(COMPONENT_INDEX, "reconcile", SCOPE_PROTECTED, reason_for_error(exc))
+                    next_reconcile = now + retry_s
+            if now >= next_rediscover or self._unavailable_since:
+                next_rediscover = now + eg.rediscover_s
+                try:
+                    self._rediscover_personal()
+                    self._coverage.working(COMPONENT_DESTINATION, "discovery")
+                except Exception as exc:
+                    log.exception("personal folder discovery failed")
+                    self._coverage.failing(COMPONENT_DESTINATION, "discovery", "personal-cloud", reason_for_error(exc))
+            if self._stop.wait(max(0.0, min(next_reconcile, next_rediscover, self._clock() + retry_s) - self._clock())):
                 return
-            try:
-                self._rediscover_personal()
-            except Exception:
-                log.exception("personal folder discovery failed")
 
-    def _watch_protected_roots(self) -> None:
-        roots = [r for r in self._config.case_files.roots if r.is_dir()]
-        if not roots:
-            return
+    def _check_protected_roots(self) -> bool:
+        """Watch every protected root that can be read; report the others. True if one came back."""
+        came_back = False
+        for root in self._config.case_files.roots:
+            key = os.fspath(root)
+            watch = self._root_watches.get(root)
+            reason = probe_dir(key)
+            if reason is None and watch is None:
+                try:
+                    self._root_watches[root] = self._watch_root(root)
+                except OSError as exc:
+                    reason = reason_for_error(exc)
+            elif reason is not None and watch is not None:
+                self._unwatch_root(root)
+            if reason is None:
+                came_back = came_back or root in self._failing_roots
+                self._coverage.working(COMPONENT_INDEX, key)
+                self._failing_roots.discard(root)
+            else:
+                self._failing_roots.add(root)
+                self._coverage.failing(COMPONENT_INDEX, key, SCOPE_PROTECTED, reason)
+        return came_back
+
+    def _watch_root(self, root: Path) -> Any:
+        if self._roots_observer is None:
+            observer = Observer()
+            observer.daemon = True
+            observer.start()
+            self._roots_observer = observer
         handler = _ProtectedRootsHandler(self.index.note_changed, self.index.note_deleted)
-        observer = Observer()
-        for root in roots:
-            observer.schedule(
-                handler,
-                str(root),
-                recursive=True,
-                event_filter=[FileCreatedEvent, FileClosedEvent, FileMovedEvent, FileDeletedEvent, DirDeletedEvent],
-            )
-        observer.daemon = True
-        observer.start()
-        self._roots_observer = observer
+        return self._roots_observer.schedule(
+            handler,
+            str(root),
+            recursive=True,
+            event_filter=[FileCreatedEvent, FileClosedEvent, FileMovedEvent, FileDeletedEvent, DirDeletedEvent],
+        )
+
+    def _unwatch_root(self, root: Path) -> None:
+        watch = self._root_watches.pop(root, None)
+        if watch is not None and self._roots_observer is not None:
+            with contextlib.suppress(KeyError, OSError):  # already gone with its emitter
+                self._roots_observer.unschedule(watch)
 
 
 class _ProtectedRootsHandler(FileSystemEventHandler):

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.config import AgentConfig
+from agent.coverage import CoverageTracker, reason_for_error
+from agent.crypto_child import cert_facts_in_child, verify_policy_in_child
 from agent.egress.homes import user_homes
 from agent.egress_pipeline import EgressPipeline, load_org_key
 from agent.outbox import Outbox, PendingEvent
@@ -42,6 +44,7 @@ def open_outbox(config: AgentConfig, device_id: str) -> Outbox:
         config.outbox_path,
         encode=partial(_encode, device_id=device_id),
         max_events=config.outbox.max_events,
+        reserve_bytes=config.outbox.reserve_bytes,
     )
 
 
@@ -88,12 +91,12 @@ class AgentRuntime:
     ) -> None:
         """``client``: the transport to the collector (default: mTLS gRPC to the configured addresses)."""
         self.local_config = config
-        cached = load_cached(config)  # the last central policy accepted, re-verified
+        cached = load_cached(config, verify_policy_in_child)  # the last central policy accepted, re-verified
         if cached is not None:
             config = cached.merged.config
         self.config = config
         c = config.collector
-        self.credentials = credentials or load_credentials(c.ca, c.cert, c.key)
+        self.credentials = credentials or load_credentials(c.ca, c.cert, c.key, cert_facts_in_child)
         self.outbox = open_outbox(config, self.credentials.device_id)
         self.sink = OutboxSink(self.outbox)
         self.client: AgentClient = client or CollectorClient(
@@ -126,10 +129,19 @@ class AgentRuntime:
             stop_event=self._stop,
         )
         self._session_view = _SessionView()
-        self._org_key = load_org_key(config)
-        self.egress = EgressPipeline(config, self.sink, self._org_key) if config.egress.enabled else None
-        self.policy = PolicyApplier(self.local_config, self.client, self.sink, self._apply_policy, self._stop, cached)
-        self.renewer = CertificateRenewer(config, self.client, self._stop)
+        self.coverage = CoverageTracker(self.sink.emit)
+        self._org_key: bytes | None = None
+        self.egress = self._new_egress(config)
+        self.policy = PolicyApplier(
+            self.local_config,
+            self.client,
+            self.sink,
+            self._apply_policy,
+            self._stop,
+            cached,
+            verify=verify_policy_in_child,
+        )
+        self.renewer = CertificateRenewer(config, self.client, self._stop, read_cert=cert_facts_in_child)
         self.session_channel = SessionChannelServer(config.session.socket, self.sink, self._session_view.saw)
         self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="caseguard-heartbeat", daemon=True)
 
@@ -150,8 +162,7 @@ class AgentRuntime:
         self.policy.start()
         self.renewer.start()
         self.posture.start()
-        if self.egress is not None:
-            self.egress.start()
+        self._start_egress()
         try:
             self.session_channel.start()
         except OSError as exc:  # lock enforcement then has no way in: say so, loudly and upstream
@@ -217,9 +228,31 @@ class AgentRuntime:
         if (new.egress, new.case_files, new.privacy) != (old.egress, old.case_files, old.privacy):
             if self.egress is not None:
                 self.egress.stop()
-            self.egress = EgressPipeline(new, self.sink, self._org_key) if new.egress.enabled else None
-            if self.egress is not None:
-                self.egress.start()
+            self.egress = self._new_egress(new)
+            self._start_egress()
+
+    def _new_egress(self, config: AgentConfig) -> EgressPipeline | None:
+        """The egress pipeline, or None (reported as degraded) when it cannot be built."""
+        if not config.egress.enabled:
+            return None
+        try:
+            if self._org_key is None:
+                self._org_key = load_org_key(config)
+            pipeline = EgressPipeline(config, self.sink, self._org_key, coverage=self.coverage)
+        except (OSError, ValueError) as exc:  # an unreadable key or index: the rest keeps running
+            log.error("egress detection cannot start (%s)", type(exc).__name__)
+            self.coverage.failing("egress", "pipeline", "egress", reason_for_error(exc))
+            return None
+        return pipeline
+
+    def _start_egress(self) -> None:
+        if self.egress is None:
+            return
+        try:
+            self.egress.start()
+        except Exception as exc:
+            log.exception("egress detection failed to start")
+            self.coverage.failing("egress", "pipeline", "egress", reason_for_error(exc))
 
     def _heartbeat_loop(self) -> None:
         interval = self.config.heartbeat.interval_s

@@ -139,11 +139,10 @@ def discover_personal(
             if include_business or root.kind not in BUSINESS_KINDS
         )
     candidates.extend(
-        Destination(_expand_home(p, ctx.home), DESTINATION_CLASS_PERSONAL_FOLDER, KIND_CONFIGURED)
-        for p in personal_dirs
+        Destination(expand_home(p, ctx.home), DESTINATION_CLASS_PERSONAL_FOLDER, KIND_CONFIGURED) for p in personal_dirs
     )
 
-    approved = [_real(_expand_home(p, ctx.home)) for p in approved_dirs]
+    approved = [_real(expand_home(p, ctx.home)) for p in approved_dirs]
     destinations = _settle(candidates, approved)
 
     redirected: list[RedirectedFolder] = []
@@ -197,7 +196,7 @@ def _real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def _expand_home(path: Path | str, home: Path) -> Path:
+def expand_home(path: Path | str, home: Path) -> Path:
     """``~`` and ``~/x`` in configured folders mean the watched user's home, not the agent's."""
     text = os.fspath(path)
     if text == "~" or text.startswith(("~/", "~\\")):

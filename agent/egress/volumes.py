@@ -70,8 +70,10 @@ class VolumeMonitor:
         *,
         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
         stop_event: threading.Event | None = None,
+        on_failure: Callable[[OSError | None], None] | None = None,
     ) -> None:
         self._source = source
+        self._on_failure = on_failure  # called with the error when snapshots start failing, None when back
         self._on_added = on_added
         self._on_removed = on_removed
         self._poll_interval_s = poll_interval_s
@@ -96,8 +98,11 @@ class VolumeMonitor:
         except OSError as exc:
             if not self._failing:
                 logger.warning("volume snapshot failed (%s); keeping the previous view", type(exc).__name__)
+                self._report_failure(exc)
             self._failing = True
             return VolumeChanges((), ())
+        if self._failing:
+            self._report_failure(None)
         self._failing = False
         changes = diff_snapshots(self._current, new)
         self._current = new
@@ -131,6 +136,14 @@ class VolumeMonitor:
         while not self._stop.is_set():
             self.poll_once()
             self._source.wait_for_change(self._stop, self._poll_interval_s)
+
+    def _report_failure(self, exc: OSError | None) -> None:
+        if self._on_failure is None:
+            return
+        try:
+            self._on_failure(exc)
+        except Exception:
+            logger.exception("volume monitor: on_failure callback failed")
 
     @staticmethod
     def _call(callback: Callable[[Volume], None], volume: Volume, name: str) -> None:

@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.atomic_files import write_atomically
 from agent.config import AgentConfig, ConfigError
@@ -15,7 +15,9 @@ from agent.events import EventSink
 from agent.policy.merge import Merged, merge_policy
 from agent.policy.verify import PolicyRejected, verify_policy
 from agent.transport.client import DeliveryError
-from agent.transport.codec import SignedPolicyWire
+
+if TYPE_CHECKING:
+    from agent.transport.codec import SignedPolicyWire
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +32,24 @@ class AppliedPolicy:
     merged: Merged
 
 
-def load_cached(config: AgentConfig) -> AppliedPolicy | None:
+Verifier = Callable[[bytes, bytes, bytes, bytes], dict[str, Any]]
+"""(body, signature, signer_pem, ca_pem) -> the policy; raises PolicyRejected. The running agent
+passes agent.crypto_child.verify_policy_in_child, so cryptography stays out of its process."""
+
+
+def load_cached(config: AgentConfig, verify: Verifier = verify_policy) -> AppliedPolicy | None:
     """The last policy this agent accepted, verified again; None if there is none (or it no longer verifies)."""
     path = config.state_dir / POLICY_FILE
     if not path.exists():
         return None
     try:
         saved = json.loads(path.read_text())
-        policy = verify_policy(bytes.fromhex(saved["body"]), bytes.fromhex(saved["signature"]),
-                               bytes.fromhex(saved["signer_pem"]), config.collector.ca.read_bytes())
+        policy = verify(
+            bytes.fromhex(saved["body"]),
+            bytes.fromhex(saved["signature"]),
+            bytes.fromhex(saved["signer_pem"]),
+            config.collector.ca.read_bytes(),
+        )
         return AppliedPolicy(int(saved["version"]), merge_policy(config, policy))
     except (OSError, ValueError, KeyError, PolicyRejected) as exc:
         log.error("the cached central policy cannot be used (%s); running with local settings", exc)
@@ -62,8 +73,11 @@ class PolicyApplier(threading.Thread):
         apply: Callable[[AppliedPolicy], None],
         stop: threading.Event,
         current: AppliedPolicy | None,
+        *,
+        verify: Verifier = verify_policy,
     ) -> None:
         super().__init__(name="caseguard-policy", daemon=True)
+        self._verify = verify
         self._local = local
         self._client = client
         self._sink = sink
@@ -93,7 +107,7 @@ class PolicyApplier(threading.Thread):
         if wire is None:
             return False
         try:
-            policy = verify_policy(wire.body, wire.signature, wire.signer_pem, self._local.collector.ca.read_bytes())
+            policy = self._verify(wire.body, wire.signature, wire.signer_pem, self._local.collector.ca.read_bytes())
         except PolicyRejected as exc:
             log.error("central policy version %d refused: %s", wire.version, exc)
             self._sink.emit("policy_applied", {"version": wire.version, "error": str(exc)})
@@ -104,8 +118,12 @@ class PolicyApplier(threading.Thread):
             log.error("central policy version %d refused: %s", wire.version, exc)
             self._sink.emit("policy_applied", {"version": wire.version, "error": str(exc)})
             return False
-        saved = {"version": wire.version, "body": wire.body.hex(), "signature": wire.signature.hex(),
-                 "signer_pem": wire.signer_pem.hex()}
+        saved = {
+            "version": wire.version,
+            "body": wire.body.hex(),
+            "signature": wire.signature.hex(),
+            "signer_pem": wire.signer_pem.hex(),
+        }
         write_atomically(self._local.state_dir / POLICY_FILE, json.dumps(saved).encode(), 0o600)
         applied = AppliedPolicy(wire.version, merged)
         self._apply(applied)

@@ -5,12 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
 from agent.errors import AgentError
 
 POLICY_SIGNER_NAME = "Caseguard policy signer"
@@ -21,7 +15,17 @@ class PolicyRejected(AgentError, ValueError):
 
 
 def verify_policy(body: bytes, signature: bytes, signer_pem: bytes, ca_pem: bytes) -> dict[str, Any]:
-    """The policy as a dict, if the signer chains to the CA, is a policy signer, and signed ``body``."""
+    """The policy as a dict, if the signer chains to the CA, is a policy signer, and signed ``body``.
+
+    cryptography is imported here, not at the top: the running agent checks policies in a
+    child process (agent.crypto_child) and never loads it.
+    """
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     try:
         signer = x509.load_pem_x509_certificate(signer_pem)
         signer.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_pem))

@@ -232,7 +232,7 @@ class ProtectedIndex:
         walked_roots: list[bytes] = []
         complete = True
         for root in self._roots:
-            if not os.path.isdir(root):
+            if not _listable(root):  # missing, unmounted or unreadable: never "every file deleted"
                 logger.warning("protected index: a store root is unavailable; its documents are kept")
                 continue
             walked_roots.append(root)
@@ -461,6 +461,15 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _listable(root: bytes) -> bool:
+    try:
+        with os.scandir(root) as entries:
+            next(entries, None)
+    except OSError:
+        return False
+    return True
 
 
 def _within(path: bytes, root: bytes) -> bool:

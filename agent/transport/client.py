@@ -95,6 +95,10 @@ class CollectorClient:
             self._call("ReportLostDevice", codec.encode_lost_device_request(report))
         )
 
+    def retire(self, reason: str) -> str:
+        """Ask the collector to revoke this identity (the laptop re-enrolled); returns its name."""
+        return codec.decode_retire_response(self._call("RetireDevice", codec.encode_retire_request(reason)))
+
     def renew_certificate(self, csr_der: bytes) -> bytes:
         """A new certificate (PEM) for the key in ``csr_der``, signed by the collector's CA."""
         return codec.decode_renew_response(self._call("RenewCertificate", codec.encode_renew_request(csr_der)))
@@ -127,9 +131,7 @@ class CollectorClient:
             if self._channel is None:
                 self._channel = grpc.secure_channel(self.address, self._creds, options=self._options)
             channel, address = self._channel, self.address
-        call = channel.unary_unary(
-            _SERVICE + method, request_serializer=_identity, response_deserializer=_identity
-        )
+        call = channel.unary_unary(_SERVICE + method, request_serializer=_identity, response_deserializer=_identity)
         try:
             reply: bytes = call(request, timeout=self._timeout, wait_for_ready=False)
             return reply

@@ -21,8 +21,6 @@ class InvalidEventBody(UsageError, ValueError):
     """A producer handed over a body that does not fit its message in events.proto."""
 
 
-
-
 def encode_event(event: PendingEvent, *, device_id: str, agent_version: str) -> bytes:
     """Serialise one event envelope with its body."""
     if event.kind not in _BODY_FIELDS:
@@ -32,6 +30,7 @@ def encode_event(event: PendingEvent, *, device_id: str, agent_version: str) -> 
         seq=event.seq,
         agent_version=agent_version,
         device_id=device_id,
+        outbox_epoch=event.epoch,
     )
     seconds = int(event.occurred_at)
     msg.occurred_at.seconds = seconds
@@ -59,8 +58,6 @@ def decode_send_events_response(data: bytes) -> tuple[list[str], dict[str, str]]
     """Acknowledged event ids and {event_id: reason} for rejected ones."""
     reply = collector_pb2.SendEventsResponse.FromString(data)
     return list(reply.acknowledged_event_ids), {r.event_id: r.reason for r in reply.rejected}
-
-
 
 
 def encode_heartbeat_request(outbox_depth: int, agent_version: str, now: datetime) -> bytes:
@@ -97,6 +94,16 @@ def decode_lost_device_response(data: bytes) -> tuple[str, str]:
     return reply.reference, reply.message
 
 
+def encode_retire_request(reason: str) -> bytes:
+    """A RetireDevice request."""
+    return collector_pb2.RetireDeviceRequest(reason=reason).SerializeToString()
+
+
+def decode_retire_response(data: bytes) -> str:
+    """The device id the collector retired."""
+    return str(collector_pb2.RetireDeviceResponse.FromString(data).device_id)
+
+
 def encode_renew_request(csr_der: bytes) -> bytes:
     """A RenewCertificate request."""
     return collector_pb2.RenewCertificateRequest(csr_der=csr_der).SerializeToString()
@@ -129,8 +136,6 @@ def decode_policy_response(data: bytes) -> SignedPolicyWire | None:
         return None
     p = reply.policy
     return SignedPolicyWire(p.version, bytes(p.body), bytes(p.signature), bytes(p.signer_pem))
-
-
 
 
 def _varint(n: int) -> bytes:

@@ -96,7 +96,9 @@ def enroll(config: AgentConfig, address: str, token_text: str, ca_fingerprint: s
         request = new_key_and_request(label)
         reply = stub.Enroll(
             enrollment_pb2.EnrollRequest(
-                token_id=token_id, csr_der=request.csr_der, proof=proof(secret_hash(secret), request.csr_der),
+                token_id=token_id,
+                csr_der=request.csr_der,
+                proof=proof(secret_hash(secret), request.csr_der),
                 label=label,
             ),
             timeout=30,

@@ -8,13 +8,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from cryptography import x509
-
 from agent.atomic_files import write_atomically
 from agent.config import AgentConfig
 from agent.transport.client import DeliveryError
-from agent.transport.credentials import DeviceCredentials, load_credentials
-from agent.transport.enrollment import EnrollmentError, check_issued, new_key_and_request
+from agent.transport.credentials import CertFacts, DeviceCredentials, cert_facts, load_credentials
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +37,7 @@ class CertificateRenewer(threading.Thread):
         *,
         check_every_s: float = 3600.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        read_cert: Callable[[bytes], CertFacts] = cert_facts,
     ) -> None:
         super().__init__(name="caseguard-renewal", daemon=True)
         self._config = config
@@ -47,13 +45,14 @@ class CertificateRenewer(threading.Thread):
         self._stop_event = stop
         self._every = check_every_s
         self._clock = clock
+        self._read_cert = read_cert  # the running agent passes agent.crypto_child.cert_facts_in_child
         self.renewed = 0
 
     def run(self) -> None:
         while not self._stop_event.is_set():
             try:
                 self.renew_if_due()
-            except (DeliveryError, EnrollmentError, OSError, ValueError) as exc:
+            except (DeliveryError, OSError, ValueError, RuntimeError) as exc:  # EnrollmentError, ChildFailed too
                 log.warning("certificate renewal failed (%s); will retry", exc)
             if self._stop_event.wait(self._every):
                 return
@@ -61,17 +60,18 @@ class CertificateRenewer(threading.Thread):
     def renew_if_due(self) -> bool:
         """Renew now if the certificate expires within the configured window; True if renewed."""
         c = self._config.collector
-        cert = x509.load_pem_x509_certificate(c.cert.read_bytes())
-        if cert.not_valid_after_utc - self._clock() > timedelta(days=c.renew_before_days):
+        if self._read_cert(c.cert.read_bytes()).not_after - self._clock() > timedelta(days=c.renew_before_days):
             return False
+        # Renewal is rare (days before expiry): only then is cryptography loaded here.
+        from agent.transport.enrollment import check_issued, new_key_and_request
+
         request = new_key_and_request(self._client.device_id)
         cert_pem = self._client.renew_certificate(request.csr_der)
         check_issued(cert_pem, c.ca.read_bytes(), request.public_der)
         # Key first, then certificate: a crash in between leaves a pair the next renewal repairs.
         write_atomically(c.key, request.key_pem, 0o600)
         write_atomically(c.cert, cert_pem, 0o644)
-        self._client.reload_credentials(load_credentials(c.ca, c.cert, c.key))
+        self._client.reload_credentials(load_credentials(c.ca, c.cert, c.key, self._read_cert))
         self.renewed += 1
-        log.info("device certificate renewed; valid until %s",
-                 x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc.isoformat())
+        log.info("device certificate renewed; valid until %s", self._read_cert(cert_pem).not_after.isoformat())
         return True

@@ -154,6 +154,18 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
             return collector_pb2.GetPolicyResponse(changed=False)
         return codec.policy_response(current.version, current.body, current.signature, current.signer_pem)
 
+    def RetireDevice(
+        self, request: collector_pb2.RetireDeviceRequest, context: grpc.ServicerContext
+    ) -> collector_pb2.RetireDeviceResponse:
+        """Revoke the calling device: its laptop has enrolled again under a new identity."""
+        device = self._authenticate(context)
+        try:
+            self._store.revoke_device(device.name, self._clock_us())
+        except StoreError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"storage unavailable: {exc}")
+        log.info("device %s retired its identity (%s)", device.name, request.reason[:64] or "no reason given")
+        return collector_pb2.RetireDeviceResponse(device_id=device.name)
+
     def _authenticate(self, context: grpc.ServicerContext) -> Device:
         try:
             return self._auth.authenticate(context)

@@ -70,3 +70,38 @@ def _subtract(ranges: Sequence[Range], cut: Range) -> list[Range]:
 def _intersect(ranges: Sequence[Range], window: Range) -> list[Range]:
     lo, hi = window
     return [(max(a, lo), min(b, hi)) for a, b in ranges if not (b < lo or a > hi)]
+
+
+@dataclass(frozen=True)
+class EpochStart:
+    """Where a device's sequence stands once a batch's outbox epoch is taken into account."""
+
+    epoch: str
+    max_seq: int
+    open_gaps: tuple[Range, ...]
+    reset: bool  # the device started a fresh outbox: its sequence restarts at 1
+    closed_by_reset: tuple[Range, ...]  # the old epoch's open gaps, now explained by the reset
+
+
+def enter_epoch(
+    current_epoch: str, max_seq: int, open_gaps: Sequence[Range], incoming_epoch: str, arrived: Iterable[int] = ()
+) -> EpochStart:
+    """Decide whether a batch numbered in ``incoming_epoch`` continues the device's sequence.
+
+    - No epoch on the events (an agent older than epochs): the same sequence.
+    - The same epoch, or the first epoch seen from a device with no sequence yet: the same.
+    - The first epoch from a device known before epochs: the same sequence when its numbers
+      continue it (an upgraded agent keeps its outbox); a reset when numbers at or below the
+      highest seen arrive outside any open gap (the outbox was replaced).
+    - A different epoch: a reset. The old epoch's open gaps are closed (the reset report says
+      how many events may be lost) and the new epoch starts from seq 0, so its numbers 1, 2, ...
+      are not a storm of late arrivals and its own jumps are still gaps.
+    """
+    gaps = tuple(sorted(open_gaps))
+    if not incoming_epoch or incoming_epoch == current_epoch:
+        return EpochStart(current_epoch, max_seq, gaps, False, ())
+    if not current_epoch:
+        low = [s for s in arrived if 0 < s <= max_seq]
+        if not low or all(any(a <= s <= b for a, b in gaps) for s in low):
+            return EpochStart(incoming_epoch, max_seq, gaps, False, ())
+    return EpochStart(incoming_epoch, 0, (), True, gaps)

@@ -35,6 +35,7 @@ class IncomingEvent(NamedTuple):
     agent_version: str
     body: bytes  # the serialised body message (caseguard.v1.<Kind>)
     shed_ranges: tuple[tuple[int, int], ...] = ()  # for events_shed: the slots the agent dropped
+    outbox_epoch: str = ""  # which of the device's outboxes numbered it ("" from agents before epochs)
 
 
 @dataclass(frozen=True, slots=True)

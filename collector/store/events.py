@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from collector.ingest.sequence import reconcile
+from collector.ingest.sequence import enter_epoch, reconcile
 from collector.store.base import (
     Device,
     DeviceExists,
@@ -86,24 +86,50 @@ class EventStore:
         stored = duplicates = gaps_detected = 0
         dialect = self.dialect
         with self._database.transaction() as tx:
-            max_seqs = dict(
-                tx.rows(  # locks the devices' rows until commit (in name order: no deadlock)
-                    f"SELECT name, max_seq FROM devices WHERE name IN ({_placeholders(len(names))})"
-                    f" ORDER BY name{dialect.for_update}",
-                    names,
-                )
+            rows = tx.rows(  # locks the devices' rows until commit (in name order: no deadlock)
+                f"SELECT name, max_seq, outbox_epoch FROM devices WHERE name IN ({_placeholders(len(names))})"
+                f" ORDER BY name{dialect.for_update}",
+                names,
             )
-            missing = set(names) - set(max_seqs)
+            found = {r[0]: (int(r[1]), str(r[2])) for r in rows}
+            missing = set(names) - set(found)
             if missing:
                 raise StoreError(f"events for unregistered device {sorted(missing)[0]!r}")
             for device in names:
                 events = by_device[device]
-                max_seq = int(max_seqs[device])
+                max_seq, epoch = found[device]
                 new = dialect.insert_new_events(tx.cursor, device, events, max_seq, received_at_us)
                 stored += len(new)
                 duplicates += len(events) - len(new)
+                max_seq = self._enter_epoch(tx, device, new, max_seq, epoch)
                 gaps_detected += self._update_sequence(tx, device, new, max_seq, received_at_us)
         return IngestOutcome(stored, duplicates, gaps_detected)
+
+    @staticmethod
+    def _enter_epoch(tx: Tx, device: str, new: Sequence[IncomingEvent], max_seq: int, current: str) -> int:
+        """Follow the device into a new outbox epoch (see collector.ingest.sequence.enter_epoch)."""
+        epochs = [e.outbox_epoch for e in new if e.outbox_epoch and e.seq > 0]
+        if not epochs or epochs[-1] == current:
+            return max_seq
+        incoming = epochs[-1]
+        old = [
+            (int(a), int(b))
+            for a, b in tx.rows(
+                "SELECT first_seq, last_seq FROM sequence_gaps WHERE device = ? AND explained IS NULL", (device,)
+            )
+        ]
+        start = enter_epoch(current, max_seq, old, incoming, [e.seq for e in new if e.outbox_epoch == incoming])
+        if start.reset:
+            # The old epoch's open gaps are explained by the reset (reported with its count).
+            tx.run(
+                "INSERT INTO sequence_gaps(device, first_seq, last_seq, detected_at, explained)"
+                " SELECT device, first_seq, last_seq, detected_at, 'outbox-reset' FROM sequence_gaps"
+                " WHERE device = ? AND explained IS NULL ON CONFLICT DO NOTHING",
+                (device,),
+            )
+            tx.run("DELETE FROM sequence_gaps WHERE device = ? AND explained IS NULL", (device,))
+        tx.run("UPDATE devices SET outbox_epoch = ?, max_seq = ? WHERE name = ?", (start.epoch, start.max_seq, device))
+        return start.max_seq
 
     @staticmethod
     def _update_sequence(tx: Tx, device: str, new: Sequence[IncomingEvent], max_seq: int, received_at_us: int) -> int:

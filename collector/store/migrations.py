@@ -52,9 +52,26 @@ def _shared_definition(cur: Any, dialect: SqlDialect) -> None:
                 cur.execute(create_index_sql(index, dialect.sa_dialect))
 
 
+def _epochs_and_breach_index(cur: Any, dialect: SqlDialect) -> None:
+    """Step 6: devices.outbox_epoch (a replaced agent outbox restarts its numbering), and the
+    breach workflow's partial index rebuilt for the kinds it reads now.
+
+    Step 5 creates missing tables from the current definition, so a database that came through
+    it already has the column; one at version 5 gets it here.
+    """
+    if "outbox_epoch" not in dialect.table_columns(cur).get("devices", set()):
+        cur.execute("ALTER TABLE devices ADD COLUMN outbox_epoch TEXT NOT NULL DEFAULT ''")
+    cur.execute("DROP INDEX IF EXISTS wf_events_breach")
+    cur.execute(create_index_sql(_index("events", "wf_events_breach"), dialect.sa_dialect))
+
+
+def _index(table: str, name: str) -> Any:
+    return next(i for i in metadata.tables[table].indexes if i.name == name)
+
+
 # MIGRATIONS[n] brings a database from version n to n + 1. Steps 1-4 were per-dialect SQL and
 # are retired: step 5 reaches the same end from any of them.
-MIGRATIONS: tuple[Step | None, ...] = (None, None, None, None, _shared_definition)
+MIGRATIONS: tuple[Step | None, ...] = (None, None, None, None, _shared_definition, _epochs_and_breach_index)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

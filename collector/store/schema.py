@@ -67,6 +67,9 @@ devices = Table(
     Column("last_seen_at", Int64),
     Column("max_seq", Int64, nullable=False, server_default=text("0")),
     Column("lost_at", Int64),
+    # Which of the device's outboxes numbers its events ('' before epochs; schema 6). Last, as
+    # ALTER TABLE ... ADD COLUMN puts it, so an upgraded table matches a new one.
+    Column("outbox_epoch", Text, nullable=False, server_default=text("''")),
 )
 
 device_certificates = Table(

@@ -58,6 +58,7 @@ def decode_send_events(request: collector_pb2.SendEventsRequest) -> DecodedBatch
                 ev.agent_version,
                 body.SerializeToString(),
                 shed,
+                ev.outbox_epoch,
             )
         )
     return DecodedBatch(events, rejected, frozenset(claimed))
@@ -160,9 +161,7 @@ def renew_response(cert_pem: bytes, not_after: datetime) -> collector_pb2.RenewC
     return reply
 
 
-def policy_response(
-    version: int, body: bytes, signature: bytes, signer_pem: bytes
-) -> collector_pb2.GetPolicyResponse:
+def policy_response(version: int, body: bytes, signature: bytes, signer_pem: bytes) -> collector_pb2.GetPolicyResponse:
     """A GetPolicy reply carrying a newer signed policy."""
     return collector_pb2.GetPolicyResponse(
         changed=True,

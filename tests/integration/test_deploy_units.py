@@ -240,11 +240,28 @@ def test_presets_enable_the_units_and_sysusers_creates_their_users(systemd_analy
 # --- what the units promise ----------------------------------------------------------------
 
 
+def systemd_seconds(value: str) -> float:
+    """A systemd time span such as ``30s``, ``10min`` or ``1h 5s``, in seconds."""
+    units = {"": 1.0, "s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "ms": 0.001}
+    total = 0.0
+    for number, unit in re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]*)", value):
+        total += float(number) * units[unit]
+    return total
+
+
 def test_agent_system_unit_matches_the_agent_config_and_sees_new_mounts():
     unit = parse_unit(AGENT_UNIT)
     svc = "Service"
     assert last(unit, svc, "ExecStart") == "/usr/bin/caseguard-agent run --config /etc/caseguard/agent.toml"
     assert last(unit, svc, "Restart") == "always"
+    # A fatal start (unusable identity or outbox) must not spin: spaced restarts, then a stop.
+    assert systemd_seconds(str(last(unit, svc, "RestartSec"))) >= 10
+    burst = int(str(last(unit, "Unit", "StartLimitBurst")))
+    interval = systemd_seconds(str(last(unit, "Unit", "StartLimitIntervalSec")))
+    assert interval > 0 and 1 <= burst <= 10, (interval, burst)
+    # The documentation tells IT what they will see.
+    readme = (DEPLOY / "README.md").read_text()
+    assert "StartLimitBurst=5" in readme and "start-limit-hit" in readme
     # The example config's state_dir and session socket are the unit's State- and RuntimeDirectory.
     state_dir = Path(toml_value(AGENT_EXAMPLE, None, "state_dir"))
     assert state_dir == Path("/var/lib") / str(last(unit, svc, "StateDirectory"))

@@ -107,3 +107,15 @@ class GetPolicyResponse(_message.Message):
     changed: bool
     policy: SignedPolicy
     def __init__(self, changed: _Optional[bool] = ..., policy: _Optional[_Union[SignedPolicy, _Mapping]] = ...) -> None: ...
+
+class RetireDeviceRequest(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class RetireDeviceResponse(_message.Message):
+    __slots__ = ("device_id",)
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    device_id: str
+    def __init__(self, device_id: _Optional[str] = ...) -> None: ...

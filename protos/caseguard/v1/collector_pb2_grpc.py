@@ -59,6 +59,11 @@ class CollectorStub:
                 request_serializer=caseguard_dot_v1_dot_collector__pb2.GetPolicyRequest.SerializeToString,
                 response_deserializer=caseguard_dot_v1_dot_collector__pb2.GetPolicyResponse.FromString,
                 _registered_method=True)
+        self.RetireDevice = channel.unary_unary(
+                '/caseguard.v1.Collector/RetireDevice',
+                request_serializer=caseguard_dot_v1_dot_collector__pb2.RetireDeviceRequest.SerializeToString,
+                response_deserializer=caseguard_dot_v1_dot_collector__pb2.RetireDeviceResponse.FromString,
+                _registered_method=True)
 
 
 class CollectorServicer:
@@ -100,6 +105,14 @@ class CollectorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RetireDevice(self, request, context):
+        """Retire the calling device's identity (it is being re-enrolled with a new one): the
+        collector revokes it, so it is neither accepted again nor reported as silent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollectorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -127,6 +140,11 @@ def add_CollectorServicer_to_server(servicer, server):
                     servicer.GetPolicy,
                     request_deserializer=caseguard_dot_v1_dot_collector__pb2.GetPolicyRequest.FromString,
                     response_serializer=caseguard_dot_v1_dot_collector__pb2.GetPolicyResponse.SerializeToString,
+            ),
+            'RetireDevice': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetireDevice,
+                    request_deserializer=caseguard_dot_v1_dot_collector__pb2.RetireDeviceRequest.FromString,
+                    response_serializer=caseguard_dot_v1_dot_collector__pb2.RetireDeviceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -264,6 +282,33 @@ class Collector:
             '/caseguard.v1.Collector/GetPolicy',
             caseguard_dot_v1_dot_collector__pb2.GetPolicyRequest.SerializeToString,
             caseguard_dot_v1_dot_collector__pb2.GetPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetireDevice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caseguard.v1.Collector/RetireDevice',
+            caseguard_dot_v1_dot_collector__pb2.RetireDeviceRequest.SerializeToString,
+            caseguard_dot_v1_dot_collector__pb2.RetireDeviceResponse.FromString,
             options,
             channel_credentials,
             insecure,

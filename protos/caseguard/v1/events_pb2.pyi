@@ -235,16 +235,18 @@ class AgentStopping(_message.Message):
     def __init__(self, reason: _Optional[str] = ...) -> None: ...
 
 class CoverageDegraded(_message.Message):
-    __slots__ = ("component", "reason", "recovered", "scope")
+    __slots__ = ("component", "reason", "recovered", "scope", "count")
     COMPONENT_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     RECOVERED_FIELD_NUMBER: _ClassVar[int]
     SCOPE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
     component: str
     reason: str
     recovered: bool
     scope: str
-    def __init__(self, component: _Optional[str] = ..., reason: _Optional[str] = ..., recovered: _Optional[bool] = ..., scope: _Optional[str] = ...) -> None: ...
+    count: int
+    def __init__(self, component: _Optional[str] = ..., reason: _Optional[str] = ..., recovered: _Optional[bool] = ..., scope: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class PostureSummary(_message.Message):
     __slots__ = ("encryption", "lock_enforced_by_agent", "os_lock_timeout_s", "password_on_wake", "policy_version", "protected_documents_indexed", "last_lock_at")
@@ -318,12 +320,13 @@ class TestEvent(_message.Message):
     def __init__(self, index: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "seq", "occurred_at", "agent_version", "device_id", "case_file_egress", "case_files_found", "volume_mounted", "volume_unmounted", "lock_enforced", "lock_failed", "lock_posture", "encryption_posture", "lost_device_report", "agent_started", "agent_stopping", "coverage_degraded", "heartbeat", "events_shed", "test", "policy_applied")
+    __slots__ = ("event_id", "seq", "occurred_at", "agent_version", "device_id", "outbox_epoch", "case_file_egress", "case_files_found", "volume_mounted", "volume_unmounted", "lock_enforced", "lock_failed", "lock_posture", "encryption_posture", "lost_device_report", "agent_started", "agent_stopping", "coverage_degraded", "heartbeat", "events_shed", "test", "policy_applied")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTBOX_EPOCH_FIELD_NUMBER: _ClassVar[int]
     CASE_FILE_EGRESS_FIELD_NUMBER: _ClassVar[int]
     CASE_FILES_FOUND_FIELD_NUMBER: _ClassVar[int]
     VOLUME_MOUNTED_FIELD_NUMBER: _ClassVar[int]
@@ -345,6 +348,7 @@ class Event(_message.Message):
     occurred_at: _timestamp_pb2.Timestamp
     agent_version: str
     device_id: str
+    outbox_epoch: str
     case_file_egress: CaseFileEgress
     case_files_found: CaseFilesFoundOnVolume
     volume_mounted: VolumeMounted
@@ -361,4 +365,4 @@ class Event(_message.Message):
     events_shed: EventsShed
     test: TestEvent
     policy_applied: PolicyApplied
-    def __init__(self, event_id: _Optional[str] = ..., seq: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agent_version: _Optional[str] = ..., device_id: _Optional[str] = ..., case_file_egress: _Optional[_Union[CaseFileEgress, _Mapping]] = ..., case_files_found: _Optional[_Union[CaseFilesFoundOnVolume, _Mapping]] = ..., volume_mounted: _Optional[_Union[VolumeMounted, _Mapping]] = ..., volume_unmounted: _Optional[_Union[VolumeUnmounted, _Mapping]] = ..., lock_enforced: _Optional[_Union[LockEnforced, _Mapping]] = ..., lock_failed: _Optional[_Union[LockFailed, _Mapping]] = ..., lock_posture: _Optional[_Union[LockPosture, _Mapping]] = ..., encryption_posture: _Optional[_Union[EncryptionPosture, _Mapping]] = ..., lost_device_report: _Optional[_Union[LostDeviceReport, _Mapping]] = ..., agent_started: _Optional[_Union[AgentStarted, _Mapping]] = ..., agent_stopping: _Optional[_Union[AgentStopping, _Mapping]] = ..., coverage_degraded: _Optional[_Union[CoverageDegraded, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., events_shed: _Optional[_Union[EventsShed, _Mapping]] = ..., test: _Optional[_Union[TestEvent, _Mapping]] = ..., policy_applied: _Optional[_Union[PolicyApplied, _Mapping]] = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., seq: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agent_version: _Optional[str] = ..., device_id: _Optional[str] = ..., outbox_epoch: _Optional[str] = ..., case_file_egress: _Optional[_Union[CaseFileEgress, _Mapping]] = ..., case_files_found: _Optional[_Union[CaseFilesFoundOnVolume, _Mapping]] = ..., volume_mounted: _Optional[_Union[VolumeMounted, _Mapping]] = ..., volume_unmounted: _Optional[_Union[VolumeUnmounted, _Mapping]] = ..., lock_enforced: _Optional[_Union[LockEnforced, _Mapping]] = ..., lock_failed: _Optional[_Union[LockFailed, _Mapping]] = ..., lock_posture: _Optional[_Union[LockPosture, _Mapping]] = ..., encryption_posture: _Optional[_Union[EncryptionPosture, _Mapping]] = ..., lost_device_report: _Optional[_Union[LostDeviceReport, _Mapping]] = ..., agent_started: _Optional[_Union[AgentStarted, _Mapping]] = ..., agent_stopping: _Optional[_Union[AgentStopping, _Mapping]] = ..., coverage_degraded: _Optional[_Union[CoverageDegraded, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., events_shed: _Optional[_Union[EventsShed, _Mapping]] = ..., test: _Optional[_Union[TestEvent, _Mapping]] = ..., policy_applied: _Optional[_Union[PolicyApplied, _Mapping]] = ...) -> None: ...
