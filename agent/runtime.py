@@ -145,9 +145,11 @@ class AgentRuntime:
             self.egress.start()
         try:
             self.session_channel.start()
-        except OSError as exc:  # lock enforcement then has no way in: say so, loudly and upstream
-            log.error("cannot listen for session components on %s: %s", self.config.session.socket, exc)
-            self.sink.emit("coverage_degraded", {"component": "lock", "reason": "session-channel-unavailable"})
+        except Exception as exc:  # lock enforcement then has no way in: say so, loudly and upstream, and run on
+            log.error("cannot listen for session components on %s: %s", self.session_channel.address, exc)
+            self.sink.emit(
+                "coverage_degraded", {"component": "session-channel", "reason": "session-channel-unavailable"}
+            )
         self._heartbeat.start()
         log.info("agent %s started as device %s", AGENT_VERSION, self.credentials.device_id)
 
