@@ -39,17 +39,19 @@ from watchdog.observers import Observer
 from agent.classifier_policy import classifier_policy
 from agent.classify import Verdict, analyse_protected, classify_file
 from agent.config import AgentConfig
-from agent.egress.homes import user_homes
 from agent.egress.model import Destination, Volume, destination_for_volume
 from agent.egress.personal_dirs import discover_personal
 from agent.egress.scan import scan_once
+from agent.egress.users import UserProfile, signed_in_sids, user_profiles
 from agent.egress.volumes import VolumeMonitor, default_volume_source
 from agent.egress.watcher import EgressWatcher
 from agent.events import EventSink
+from agent.host import Host
 from agent.protected.index import ProtectedIndex
 
 log = logging.getLogger(__name__)
 
+LOGON_POLL_S = 2.0  # reading HKU's subkey names is cheap
 MAX_FILES_PER_FOUND_EVENT = 200  # keeps one event well under the 4 MiB message cap
 _STOP = object()
 
@@ -57,8 +59,9 @@ _STOP = object()
 class EgressPipeline:
     """Owns the egress threads: volume monitor, destination watcher, classifier, index upkeep."""
 
-    def __init__(self, config: AgentConfig, sink: EventSink, org_key: bytes) -> None:
+    def __init__(self, config: AgentConfig, sink: EventSink, org_key: bytes, host: Host | None = None) -> None:
         self._config = config
+        self._host = host if host is not None else Host.current()
         self._sink = sink
         self._key = org_key
         self._policy = classifier_policy(config)
@@ -76,7 +79,7 @@ class EgressPipeline:
             self._file_ready, self._degraded, settle_s=config.egress.settle_s, burst_gap_s=config.egress.burst_gap_s
         )
         self.volumes = VolumeMonitor(
-            default_volume_source(org_key),
+            default_volume_source(org_key, platform=self._host.platform),
             self._volume_added,
             self._volume_removed,
             poll_interval_s=config.egress.volume_poll_s,
@@ -88,6 +91,10 @@ class EgressPipeline:
             for i in range(config.egress.classifier_threads)
         ]
         self._upkeep = threading.Thread(target=self._upkeep_loop, name="caseguard-egress-upkeep", daemon=True)
+        # Windows: a person signing in loads their hive under HKU; rediscover then, not at the next sweep.
+        self._discovery_lock = threading.Lock()
+        self._signed_in: frozenset[str] = frozenset()
+        self._logons = threading.Thread(target=self._logon_loop, name="caseguard-logon-watch", daemon=True)
         self._roots_observer: Any = None
         self.classified = 0
 
@@ -102,6 +109,8 @@ class EgressPipeline:
         self.volumes.start()
         self._watch_protected_roots()
         self._upkeep.start()
+        if self._host.is_windows and self._host.registry is not None:
+            self._logons.start()
 
     def stop(self) -> None:
         """Stop every thread; queued classifications not yet done are dropped (files stay put)."""
@@ -116,22 +125,46 @@ class EgressPipeline:
         for w in self._workers:
             w.join(10)
         self._upkeep.join(10)
+        if self._logons.is_alive():
+            self._logons.join(10)
         self.index.close()
 
     # -- destinations ------------------------------------------------------------------
 
+    def _sessions(self) -> frozenset[str]:
+        registry = self._host.registry
+        return signed_in_sids(registry) if self._host.is_windows and registry is not None else frozenset()
+
+    def _logon_loop(self) -> None:
+        while not self._stop.wait(LOGON_POLL_S):
+            try:
+                if self._sessions() != self._signed_in:
+                    log.info("a person signed in or out: rediscovering personal folders")
+                    self._rediscover_personal()
+            except Exception:
+                log.exception("personal folder discovery after a logon failed")
+
     def _rediscover_personal(self) -> None:
+        with self._discovery_lock:
+            self._rediscover_personal_locked()
+
+    def _rediscover_personal_locked(self) -> None:
         eg = self._config.egress
-        homes = list(eg.homes) if eg.homes else user_homes()
+        profiles = user_profiles(self._host, eg.homes) or [UserProfile(Path.home(), self._host.env)]
         current: dict[Path, Destination] = {}
-        for i, home in enumerate(homes or [Path.home()]):
+        for i, profile in enumerate(profiles):
             found = discover_personal(
                 personal_dirs=eg.personal_dirs if i == 0 else (),
                 approved_dirs=eg.approved_dirs,
                 include_business=eg.include_business,
-                home=home,
+                platform=self._host.platform,
+                home=profile.home,
+                env=profile.env,
+                registry=profile.registry,
+                user_sid=profile.sid,
             )
             current.update((d.path, d) for d in found.destinations)
+        self._signed_in = self._sessions()
         for path, dest in self._personal.items():
             if path not in current:
                 self.watcher.remove(dest)

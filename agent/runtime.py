@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import sys
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import Any
 from agent.config import AgentConfig
 from agent.egress.homes import user_homes
 from agent.egress_pipeline import EgressPipeline, load_org_key
+from agent.host import Host
 from agent.outbox import Outbox, PendingEvent
 from agent.policy.applier import AppliedPolicy, PolicyApplier, load_cached
 from agent.policy.session_file import write_session_policy
@@ -77,7 +79,10 @@ class _SessionView:
 class AgentRuntime:
     """Everything `caseguard-agent run` does, startable and stoppable from tests."""
 
-    def __init__(self, config: AgentConfig, credentials: DeviceCredentials | None = None) -> None:
+    def __init__(
+        self, config: AgentConfig, credentials: DeviceCredentials | None = None, host: Host | None = None
+    ) -> None:
+        self.host = host if host is not None else Host.current()  # OS backends are chosen by it, once
         self.local_config = config
         cached = load_cached(config)  # the last central policy accepted, re-verified
         if cached is not None:
@@ -105,8 +110,8 @@ class AgentRuntime:
         self.outbox.set_on_commit(self.sender.wake)
         self._stop = threading.Event()
         # The filesystem people's files live on: /home (or the Users folder), not the service's own home.
-        homes = user_homes()
-        read_encryption = encryption_reader(home=str(homes[0] if homes else Path.home()))
+        homes = user_homes(platform=self.host.platform)
+        read_encryption = encryption_reader(self.host.platform, home=str(homes[0] if homes else Path.home()))
         self.posture = PostureMonitor(
             self.sink,
             [
@@ -118,10 +123,12 @@ class AgentRuntime:
         )
         self._session_view = _SessionView()
         self._org_key = load_org_key(config)
-        self.egress = EgressPipeline(config, self.sink, self._org_key) if config.egress.enabled else None
+        self.egress = EgressPipeline(config, self.sink, self._org_key, self.host) if config.egress.enabled else None
         self.policy = PolicyApplier(self.local_config, self.client, self.sink, self._apply_policy, self._stop, cached)
         self.renewer = CertificateRenewer(config, self.client, self._stop)
-        self.session_channel = SessionChannelServer(config.session.socket, self.sink, self._session_view.saw)
+        self.session_channel = SessionChannelServer(
+            config.session.socket, self.sink, self._session_view.saw, platform=self.host.platform
+        )
         self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="caseguard-heartbeat", daemon=True)
 
     def start(self) -> None:
@@ -129,7 +136,7 @@ class AgentRuntime:
         self.sink.emit(
             "agent_started",
             {
-                "os": platform.system(),
+                "os": platform.system() if self.host.platform == sys.platform else self.host.platform,
                 "os_version": platform.release(),
                 "policy_version": str(self.policy.version),
                 "components": ["outbox", "sender", "posture", "session-channel"]
@@ -210,7 +217,7 @@ class AgentRuntime:
         if (new.egress, new.case_files, new.privacy) != (old.egress, old.case_files, old.privacy):
             if self.egress is not None:
                 self.egress.stop()
-            self.egress = EgressPipeline(new, self.sink, self._org_key) if new.egress.enabled else None
+            self.egress = EgressPipeline(new, self.sink, self._org_key, self.host) if new.egress.enabled else None
             if self.egress is not None:
                 self.egress.start()
 

@@ -66,15 +66,16 @@ def kind_for_key(name: str) -> str | None:
 
 
 def find(ctx: DiscoveryContext, *, user_sid: str | None = None) -> list[CloudRoot]:
-    """Registered sync roots (Windows only), for ``user_sid`` when given, else for every user."""
+    """Registered sync roots (Windows only) for ``user_sid`` (default ``ctx.user_sid``), else everyone's."""
     if not ctx.is_windows or ctx.registry is None:
         return []
+    wanted = (user_sid or ctx.user_sid or "").upper()
     roots: list[CloudRoot] = []
     for name in ctx.registry.subkeys(SYNC_ROOT_MANAGER):
         kind = kind_for_key(name)
         if kind is None:
             continue
         for sid, folder in ctx.registry.values(rf"{SYNC_ROOT_MANAGER}\{name}\UserSyncRoots").items():
-            if folder and (user_sid is None or sid == user_sid):
+            if folder and (not wanted or sid.upper() == wanted):
                 roots.append(CloudRoot(Path(ctx.expand(folder)), kind, "sync-root-manager"))
     return roots
