@@ -43,7 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from agent.version import AGENT_VERSION
+
     p = argparse.ArgumentParser(prog="caseguard-agent", description="Caseguard endpoint agent.")
+    p.add_argument("--version", action="version", version=f"caseguard-agent {AGENT_VERSION}")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the agent until stopped")
