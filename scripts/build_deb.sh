@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 PY=$(realpath -s "${PYTHON:-.venv/bin/python}")
 OUT=$(realpath -m "${1:-dist}")
 # The agent's runtime dependencies (pyproject.toml lists the collector's too); their own requirements follow.
-AGENT_DISTS=(grpcio protobuf psutil watchdog pynput cryptography defusedxml pypdf)
+AGENT_DISTS=(grpcio protobuf psutil watchdog pynput cryptography defusedxml pypdf pydantic)
 
 for tool in dpkg-deb git; do
   command -v "$tool" >/dev/null || { echo "build_deb: $tool is missing (apt-get install dpkg git)" >&2; exit 1; }

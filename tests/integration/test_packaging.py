@@ -181,6 +181,13 @@ def test_the_agent_deb_installs_verifies_runs_and_removes_cleanly(deb: Path, tmp
     help_text = subprocess.run(["caseguard-agent", "classify", "--help"], cwd="/", env=clean_env,
                                capture_output=True, text=True, timeout=60)
     assert help_text.returncode == 0, help_text.stderr
+    # Loading a configuration imports the settings model (pydantic) from the bundled libraries.
+    bad = tmp_path / "agent.toml"
+    bad.write_text('[collector]\naddresses = ["127.0.0.1:1"]\nbogus = 1\n')
+    refused = subprocess.run(["caseguard-agent", "status", "--config", str(bad)], cwd="/", env=clean_env,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "collector.bogus: unknown key" in refused.stderr, refused
+    assert "Traceback" not in refused.stderr
     assert subprocess.run(["getent", "passwd", "caseguard-agent"], capture_output=True).returncode == 0
     assert Path("/etc/caseguard").is_dir()
 
