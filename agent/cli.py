@@ -66,7 +66,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from agent.version import AGENT_VERSION
+
     p = _Parser(prog="caseguard-agent", description="Caseguard endpoint agent.")
+    p.add_argument("--version", action="version", version=f"caseguard-agent {AGENT_VERSION}")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the agent until stopped")

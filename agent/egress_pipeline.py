@@ -42,17 +42,19 @@ from agent.classifier_policy import classifier_policy
 from agent.classify import Verdict, analyse_protected, classify_file
 from agent.config import AgentConfig
 from agent.coverage import CoverageTracker, probe_dir, reason_for_error
-from agent.egress.homes import user_homes
 from agent.egress.model import Destination, Volume, destination_for_volume
 from agent.egress.personal_dirs import discover_personal, expand_home
 from agent.egress.scan import scan_once
+from agent.egress.users import UserProfile, signed_in_sids, user_profiles
 from agent.egress.volumes import VolumeMonitor, VolumeSource, default_volume_source
 from agent.egress.watcher import EgressWatcher
 from agent.events import EventSink
+from agent.host import Host
 from agent.protected.index import ProtectedIndex
 
 log = logging.getLogger(__name__)
 
+LOGON_POLL_S = 2.0  # reading HKU's subkey names is cheap
 MAX_FILES_PER_FOUND_EVENT = 200  # keeps one event well under the 4 MiB message cap
 _STOP = object()
 # Coverage parts this pipeline reports on (component, scope); scopes are classes, never paths.
@@ -72,13 +74,17 @@ class EgressPipeline:
         config: AgentConfig,
         sink: EventSink,
         org_key: bytes,
+        host: Host | None = None,
+        *,
         coverage: CoverageTracker | None = None,
         clock: Callable[[], float] = time.monotonic,
-        *,
         volume_source: VolumeSource | None = None,
     ) -> None:
-        """``volume_source``: where removable volumes come from (default: this OS's, chosen once)."""
+        """``host``: the OS the backends are chosen for (default: this one); ``coverage``: where
+        watching and not watching is reported; ``volume_source``: where removable volumes come
+        from (default: this OS's, chosen once)."""
         self._config = config
+        self._host = host if host is not None else Host.current()
         self._sink = sink
         self._coverage = coverage or CoverageTracker(sink.emit)
         self._clock = clock
@@ -101,7 +107,7 @@ class EgressPipeline:
         self._own_source: VolumeSource | None = None
         if volume_source is None:
             volume_source = self._own_source = default_volume_source(
-                org_key, media_roots=[str(r) for r in config.egress.media_roots]
+                org_key, platform=self._host.platform, media_roots=[str(r) for r in config.egress.media_roots]
             )
         self.volumes = VolumeMonitor(
             volume_source,
@@ -120,6 +126,10 @@ class EgressPipeline:
             for i in range(config.egress.classifier_threads)
         ]
         self._upkeep = threading.Thread(target=self._upkeep_loop, name="caseguard-egress-upkeep", daemon=True)
+        # Windows: a person signing in loads their hive under HKU; rediscover then, not at the next sweep.
+        self._discovery_lock = threading.Lock()
+        self._signed_in: frozenset[str] = frozenset()
+        self._logons = threading.Thread(target=self._logon_loop, name="caseguard-logon-watch", daemon=True)
         self._roots_observer: Any = None
         self.classified = 0
 
@@ -138,6 +148,8 @@ class EgressPipeline:
         self.volumes.start()
         self._check_protected_roots()
         self._upkeep.start()
+        if self._host.is_windows and self._host.registry is not None:
+            self._logons.start()
 
     def stop(self) -> None:
         """Stop every thread; queued classifications not yet done are dropped (files stay put)."""
@@ -155,24 +167,48 @@ class EgressPipeline:
         for w in self._workers:
             w.join(10)
         self._upkeep.join(10)
+        if self._logons.is_alive():
+            self._logons.join(10)
         self.index.close()
 
     # -- destinations ------------------------------------------------------------------
 
+    def _sessions(self) -> frozenset[str]:
+        registry = self._host.registry
+        return signed_in_sids(registry) if self._host.is_windows and registry is not None else frozenset()
+
+    def _logon_loop(self) -> None:
+        while not self._stop.wait(LOGON_POLL_S):
+            try:
+                if self._sessions() != self._signed_in:
+                    log.info("a person signed in or out: rediscovering personal folders")
+                    self._rediscover_personal()
+            except Exception:
+                log.exception("personal folder discovery after a logon failed")
+
     def _rediscover_personal(self) -> None:
+        with self._discovery_lock:
+            self._rediscover_personal_locked()
+
+    def _rediscover_personal_locked(self) -> None:
         eg = self._config.egress
-        homes = list(eg.homes) if eg.homes else user_homes()
+        profiles = user_profiles(self._host, eg.homes) or [UserProfile(Path.home(), self._host.env)]
         current: dict[Path, Destination] = {}
-        for i, home in enumerate(homes or [Path.home()]):
+        for i, profile in enumerate(profiles):
             configured = eg.personal_dirs if i == 0 else ()
-            usable = tuple(p for p in configured if self._configured_folder_usable(expand_home(p, home)))
+            usable = tuple(p for p in configured if self._configured_folder_usable(expand_home(p, profile.home)))
             found = discover_personal(
                 personal_dirs=usable,
                 approved_dirs=eg.approved_dirs,
                 include_business=eg.include_business,
-                home=home,
+                platform=self._host.platform,
+                home=profile.home,
+                env=profile.env,
+                registry=profile.registry,
+                user_sid=profile.sid,
             )
             current.update((d.path, d) for d in found.destinations)
+        self._signed_in = self._sessions()
         for path, dest in self._personal.items():
             if path not in current:
                 self.watcher.remove(dest)

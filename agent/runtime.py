@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import sys
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from agent.coverage import CoverageTracker, reason_for_error
 from agent.crypto_child import cert_facts_in_child, verify_policy_in_child
 from agent.egress.homes import user_homes
 from agent.egress_pipeline import EgressPipeline, load_org_key
+from agent.host import Host
 from agent.outbox import Outbox, PendingEvent
 from agent.policy.applier import AppliedPolicy, PolicyApplier, PolicySource, load_cached
 from agent.policy.session_file import write_session_policy
@@ -87,9 +89,16 @@ class AgentRuntime:
     """Everything `caseguard-agent run` does, startable and stoppable from tests."""
 
     def __init__(
-        self, config: AgentConfig, credentials: DeviceCredentials | None = None, *, client: AgentClient | None = None
+        self,
+        config: AgentConfig,
+        credentials: DeviceCredentials | None = None,
+        host: Host | None = None,
+        *,
+        client: AgentClient | None = None,
     ) -> None:
-        """``client``: the transport to the collector (default: mTLS gRPC to the configured addresses)."""
+        """``host``: the OS whose backends are chosen, once (default: this one); ``client``: the
+        transport to the collector (default: mTLS gRPC to the configured addresses)."""
+        self.host = host if host is not None else Host.current()
         self.local_config = config
         cached = load_cached(config, verify_policy_in_child)  # the last central policy accepted, re-verified
         if cached is not None:
@@ -117,8 +126,8 @@ class AgentRuntime:
         self.outbox.set_on_commit(self.sender.wake)
         self._stop = threading.Event()
         # The filesystem people's files live on: /home (or the Users folder), not the service's own home.
-        homes = user_homes()
-        read_encryption = encryption_reader(home=str(homes[0] if homes else Path.home()))
+        homes = user_homes(platform=self.host.platform)
+        read_encryption = encryption_reader(self.host.platform, home=str(homes[0] if homes else Path.home()))
         self.posture = PostureMonitor(
             self.sink,
             [
@@ -142,7 +151,9 @@ class AgentRuntime:
             verify=verify_policy_in_child,
         )
         self.renewer = CertificateRenewer(config, self.client, self._stop, read_cert=cert_facts_in_child)
-        self.session_channel = SessionChannelServer(config.session.socket, self.sink, self._session_view.saw)
+        self.session_channel = SessionChannelServer(
+            config.session.socket, self.sink, self._session_view.saw, platform=self.host.platform
+        )
         self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="caseguard-heartbeat", daemon=True)
 
     def start(self) -> None:
@@ -150,7 +161,7 @@ class AgentRuntime:
         self.sink.emit(
             "agent_started",
             {
-                "os": platform.system(),
+                "os": platform.system() if self.host.platform == sys.platform else self.host.platform,
                 "os_version": platform.release(),
                 "policy_version": str(self.policy.version),
                 "components": ["outbox", "sender", "posture", "session-channel"]
@@ -165,9 +176,11 @@ class AgentRuntime:
         self._start_egress()
         try:
             self.session_channel.start()
-        except OSError as exc:  # lock enforcement then has no way in: say so, loudly and upstream
-            log.error("cannot listen for session components on %s: %s", self.config.session.socket, exc)
-            self.sink.emit("coverage_degraded", {"component": "lock", "reason": "session-channel-unavailable"})
+        except Exception as exc:  # lock enforcement then has no way in: say so, loudly and upstream, and run on
+            log.error("cannot listen for session components on %s: %s", self.session_channel.address, exc)
+            self.sink.emit(
+                "coverage_degraded", {"component": "session-channel", "reason": "session-channel-unavailable"}
+            )
         self._heartbeat.start()
         log.info("agent %s started as device %s", AGENT_VERSION, self.credentials.device_id)
 
@@ -238,7 +251,7 @@ class AgentRuntime:
         try:
             if self._org_key is None:
                 self._org_key = load_org_key(config)
-            pipeline = EgressPipeline(config, self.sink, self._org_key, coverage=self.coverage)
+            pipeline = EgressPipeline(config, self.sink, self._org_key, self.host, coverage=self.coverage)
         except (OSError, ValueError) as exc:  # an unreadable key or index: the rest keeps running
             log.error("egress detection cannot start (%s)", type(exc).__name__)
             self.coverage.failing("egress", "pipeline", "egress", reason_for_error(exc))

@@ -2,12 +2,13 @@
 
 Reading idle time and locking must happen inside the user's graphical session, but the
 outbox, the device key and the transport belong to the system agent. The session component
-(`caseguard-agent session`, started with the graphical session) sends its events over a
-local Unix socket; the system agent commits each one to the outbox before replying, so an
+(`caseguard-agent session`, started with the graphical session) sends its events over a local
+channel (a Unix socket, or a named pipe on Windows: :mod:`agent.session_transport`, chosen
+once at start); the system agent commits each one to the outbox before replying, so an
 acknowledged event is as durable as any other.
 
 Only lock and coverage kinds are accepted on this channel: a user process cannot forge
-egress or lost-device events. The peer's uid (SO_PEERCRED) is logged, never trusted for more.
+egress or lost-device events. The peer (uid, or pid on Windows) is logged, never trusted for more.
 Wire format: one JSON object a line each way, ``{"kind": ..., "body": {...}}`` then
 ``{"ok": true}`` or ``{"ok": false, "error": "..."}``.
 """
@@ -15,55 +16,67 @@ Wire format: one JSON object a line each way, ``{"kind": ..., "body": {...}}`` t
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import logging
-import os
-import socket
-import struct
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from agent.events import EventSink
+from agent.session_transport import (
+    ChannelConnection,
+    ChannelListener,
+    ChannelTransport,
+    SessionChannelUnavailable,
+    channel_transport,
+)
 
 log = logging.getLogger(__name__)
 
 SESSION_KINDS = frozenset({"lock_enforced", "lock_failed", "lock_posture", "coverage_degraded"})
 MAX_LINE = 64 * 1024
+ACCEPT_SLICE_S = 0.5
+
+__all__ = ["SESSION_KINDS", "SessionChannelClient", "SessionChannelServer", "SessionChannelUnavailable"]
 
 
 class SessionChannelServer:
-    """Listens on a Unix socket and commits session events to the agent's sink."""
+    """Listens on the local channel and commits session events to the agent's sink."""
 
     def __init__(
         self,
         path: Path,
         sink: EventSink,
         on_event: Callable[[str, Mapping[str, Any]], None] | None = None,
+        *,
+        platform: str = sys.platform,
+        transport: ChannelTransport | None = None,
     ) -> None:
-        self._path = path
+        self._transport = transport if transport is not None else channel_transport(path, platform=platform)
         self._sink = sink
         self._on_event = on_event
         self._stop = threading.Event()
-        self._listener: socket.socket | None = None
+        self._listener: ChannelListener | None = None
         self._thread = threading.Thread(target=self._accept_loop, name="caseguard-session-channel", daemon=True)
-        self._clients: set[socket.socket] = set()
+        self._clients: set[ChannelConnection] = set()
         self._lock = threading.Lock()
         self.connected = 0
 
+    @property
+    def address(self) -> str:
+        """Where session components connect (socket path or pipe name)."""
+        return self._transport.address
+
     def start(self) -> None:
-        """Bind the socket (replacing a stale one) and start accepting."""
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            self._path.unlink()
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(str(self._path))
-        os.chmod(self._path, 0o666)  # any local user's session may report; kinds are restricted
-        listener.listen(16)
-        listener.settimeout(0.5)
-        self._listener = listener
+        """Listen (replacing a stale socket) and start accepting; raises ``SessionChannelUnavailable``."""
+        try:
+            self._listener = self._transport.listen()
+        except SessionChannelUnavailable:
+            raise
+        except Exception as exc:  # whatever the OS layer raised, callers catch one thing
+            raise SessionChannelUnavailable(f"cannot listen on {self.address}: {type(exc).__name__}: {exc}") from exc
         self._thread.start()
 
     def stop(self) -> None:
@@ -71,51 +84,47 @@ class SessionChannelServer:
         self._stop.set()
         with self._lock:
             for c in self._clients:
-                with contextlib.suppress(OSError):
-                    c.shutdown(socket.SHUT_RDWR)
+                c.interrupt()
         if self._thread.is_alive():  # start() may have failed before the thread began
             self._thread.join(timeout=5)
-        if self._listener is not None:  # only a socket we bound is ours to remove
+        if self._listener is not None:  # only a listener we made is ours to close (and its socket to remove)
             self._listener.close()
-            with contextlib.suppress(OSError):
-                self._path.unlink()
 
     def _accept_loop(self) -> None:
         assert self._listener is not None
         while not self._stop.is_set():
             try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
+                conn = self._listener.accept(ACCEPT_SLICE_S)
             except OSError:
                 if not self._stop.is_set():
                     log.exception("session channel: accept failed")
                 return
+            if conn is None:
+                continue
             threading.Thread(target=self._serve, args=(conn,), name="caseguard-session-peer", daemon=True).start()
 
-    def _serve(self, conn: socket.socket) -> None:
-        uid = _peer_uid(conn)
-        log.info("session component connected (uid %s)", uid)
+    def _serve(self, conn: ChannelConnection) -> None:
+        log.info("session component connected (%s)", conn.peer)
         with self._lock:
             self._clients.add(conn)
             self.connected += 1
         try:
-            with conn, conn.makefile("rb") as reader:
-                while not self._stop.is_set():
-                    line = reader.readline(MAX_LINE + 1)
-                    if not line:
-                        return
-                    reply = self._handle(line)
-                    while line and not line.endswith(b"\n"):  # drop a long line's rest: one reply per line
-                        line = reader.readline(MAX_LINE + 1)
-                    conn.sendall(json.dumps(reply).encode() + b"\n")
+            while not self._stop.is_set():
+                line = conn.readline(MAX_LINE + 1)
+                if not line:
+                    return
+                reply = self._handle(line)
+                while line and not line.endswith(b"\n"):  # drop a long line's rest: one reply per line
+                    line = conn.readline(MAX_LINE + 1)
+                conn.send(json.dumps(reply).encode() + b"\n")
         except OSError:
             return
         finally:
             with self._lock:
                 self._clients.discard(conn)
                 self.connected -= 1
-            log.info("session component disconnected (uid %s)", uid)
+            conn.close()
+            log.info("session component disconnected (%s)", conn.peer)
 
     def _handle(self, line: bytes) -> dict[str, Any]:
         if len(line) > MAX_LINE:
@@ -144,8 +153,16 @@ class SessionChannelClient:
     posture report goes first when full) and a thread delivers them, reconnecting with backoff.
     """
 
-    def __init__(self, path: Path, max_queued: int = 1000, retry_s: float = 1.0) -> None:
-        self._path = path
+    def __init__(
+        self,
+        path: Path,
+        max_queued: int = 1000,
+        retry_s: float = 1.0,
+        *,
+        platform: str = sys.platform,
+        transport: ChannelTransport | None = None,
+    ) -> None:
+        self._transport = transport if transport is not None else channel_transport(path, platform=platform)
         self._queue: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
         self._max = max_queued
         self._retry_s = retry_s
@@ -179,8 +196,7 @@ class SessionChannelClient:
             self._cond.notify_all()
 
     def _run(self) -> None:
-        conn: socket.socket | None = None
-        reader: Any = None
+        conn: ChannelConnection | None = None
         while not self._stop.is_set():
             with self._cond:
                 self._cond.wait_for(lambda: bool(self._queue) or self._stop.is_set(), timeout=1.0)
@@ -189,12 +205,9 @@ class SessionChannelClient:
                 kind, body = self._queue[0]
             try:
                 if conn is None:
-                    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                    conn.settimeout(10)
-                    conn.connect(str(self._path))
-                    reader = conn.makefile("rb")
-                conn.sendall(json.dumps({"kind": kind, "body": body}).encode() + b"\n")
-                reply = json.loads(reader.readline() or b"{}")
+                    conn = self._transport.connect(10.0)
+                conn.send(json.dumps({"kind": kind, "body": body}).encode() + b"\n")
+                reply = json.loads(conn.readline(MAX_LINE) or b"{}")
             except (OSError, ValueError) as exc:
                 log.warning("session: system agent unreachable (%s); retrying", type(exc).__name__)
                 if conn is not None:
@@ -213,14 +226,3 @@ class SessionChannelClient:
         if conn is not None:
             conn.close()
 
-
-def _peer_uid(conn: socket.socket) -> int | None:
-    so_peercred = getattr(socket, "SO_PEERCRED", None)
-    if so_peercred is None:
-        return None
-    try:
-        creds = conn.getsockopt(socket.SOL_SOCKET, so_peercred, struct.calcsize("3i"))
-    except OSError:
-        return None
-    _, uid, _ = struct.unpack("3i", creds)
-    return int(uid)

@@ -25,6 +25,8 @@ def user_homes(
             return []
         return sorted(p for p in users_dir.iterdir() if p.is_dir() and p.name.lower() not in _WINDOWS_SKIP)
     if passwd is None:
+        if sys.platform == "win32":  # asked about a POSIX platform from Windows: no passwd database
+            return []
         import pwd
 
         passwd = pwd.getpwall

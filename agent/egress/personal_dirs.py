@@ -111,12 +111,14 @@ def discover_personal(
     registry: RegistryReader | None = None,
     include_business: bool = True,
     finders: Sequence[tuple[str, Finder]] = CLOUD_FINDERS,
+    user_sid: str | None = None,
 ) -> PersonalDiscovery:
     """Find personal cloud roots and configured personal folders.
 
     ``registry`` defaults to the real registry on Windows; ``include_business=False`` leaves out
     organisation accounts (OneDrive Business, Dropbox Business) altogether instead of relying on
-    ``approved_dirs`` to exempt the organisation's own.
+    ``approved_dirs`` to exempt the organisation's own. ``user_sid`` (Windows) limits the
+    machine-wide sync-root list to that person's roots.
     """
     if registry is None and platform == "win32":
         registry = _default_registry()
@@ -125,6 +127,7 @@ def discover_personal(
         home=home if home is not None else Path.home(),
         env=env if env is not None else os.environ,
         registry=registry,
+        user_sid=user_sid,
     )
     candidates: list[Destination] = []
     for name, finder in finders:

@@ -16,11 +16,16 @@ import logging
 import os
 import re
 import select
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+
+if sys.platform == "win32":  # statvfs, poll and O_CLOEXEC are POSIX; volumes_windows serves Windows
+    raise ImportError("agent.egress.volumes_linux runs only on POSIX systems")
 
 from agent.egress.model import (
     BUS_LOOP,
@@ -37,6 +42,14 @@ from agent.egress.model import (
 from agent.egress.mountinfo import MountEntry, parse_mountinfo
 
 logger = logging.getLogger(__name__)
+
+
+class _Poller(Protocol):
+    """What this module uses of ``select.poll`` (named here so the module type-checks for every OS)."""
+
+    def register(self, fd: int, eventmask: int = ..., /) -> None: ...
+
+    def poll(self, timeout: float | None = ..., /) -> list[tuple[int, int]]: ...
 
 DEFAULT_MEDIA_ROOTS: tuple[str, ...] = ("/media", "/run/media")
 
@@ -92,7 +105,7 @@ class LinuxVolumeSource:
         self._statvfs = statvfs
         self._last_data: bytes | None = None
         self._last_snapshot: frozenset[Volume] = frozenset()
-        self._poller: select.poll | None = None
+        self._poller: _Poller | None = None
         self._poll_fd: int | None = None
 
     # -- snapshots -------------------------------------------------------------------------
@@ -249,7 +262,7 @@ class LinuxVolumeSource:
             if any(mask & (select.POLLPRI | select.POLLERR) for _, mask in poller.poll(slice_s * 1000)):
                 return
 
-    def _ensure_poller(self) -> select.poll | None:
+    def _ensure_poller(self) -> _Poller | None:
         if self._poller is None and self._poll_fd is None and hasattr(select, "poll"):
             try:
                 self._poll_fd = os.open(self._mountinfo, os.O_RDONLY | os.O_CLOEXEC)

@@ -7,6 +7,7 @@ user's interactive session (a session-0 service sees no input). Untested on this
 from __future__ import annotations
 
 import ctypes
+import sys
 from typing import Any
 
 from agent.lock.idle import IdleClockLost
@@ -28,11 +29,13 @@ class WindowsIdleSource:
 
     def __init__(self, user32: Any = None, kernel32: Any = None) -> None:
         """Bind user32/kernel32 (pass fakes in tests); raises ``IdleClockLost`` off Windows."""
-        try:
-            self._user32 = user32 if user32 is not None else ctypes.windll.user32  # type: ignore[attr-defined]
-            self._kernel32 = kernel32 if kernel32 is not None else ctypes.windll.kernel32  # type: ignore[attr-defined]
-        except AttributeError as exc:
-            raise IdleClockLost("not-windows") from exc
+        if user32 is None or kernel32 is None:
+            if sys.platform != "win32":
+                raise IdleClockLost("not-windows")
+            user32 = user32 if user32 is not None else ctypes.windll.user32
+            kernel32 = kernel32 if kernel32 is not None else ctypes.windll.kernel32
+        self._user32 = user32
+        self._kernel32 = kernel32
 
     def idle_seconds(self) -> float:
         """Seconds since the last input in this session."""

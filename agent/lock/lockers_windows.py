@@ -7,6 +7,7 @@ component must run in the user's session. Untested on this box.
 from __future__ import annotations
 
 import ctypes
+import sys
 from typing import Any
 
 from agent.lock.lockers import LockChain, LockError, ProcessRunningCheck
@@ -25,10 +26,9 @@ class LockWorkStationLocker:
         """Ask Windows to lock the workstation."""
         user32 = self._user32
         if user32 is None:
-            try:
-                user32 = ctypes.windll.user32  # type: ignore[attr-defined]
-            except AttributeError as exc:
-                raise LockError("not windows") from exc
+            if sys.platform != "win32":
+                raise LockError("not windows")
+            user32 = ctypes.windll.user32
         if not user32.LockWorkStation():
             raise LockError("LockWorkStation returned 0 (not on the interactive desktop?)")
 

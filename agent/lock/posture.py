@@ -121,8 +121,8 @@ def lock_settings_reader(
 ) -> SettingsReader:
     """The settings reader for this platform and desktop, chosen once.
 
-    Linux: KDE when XDG_CURRENT_DESKTOP names KDE, GNOME for GNOME/Unity/ubuntu, otherwise
-    an "unknown" reader (i3, Xfce, ... keep their lock settings elsewhere).
+    Linux: KDE when XDG_CURRENT_DESKTOP names KDE; GNOME for GNOME/Unity/ubuntu; Cinnamon
+    (X-Cinnamon), MATE and XFCE by their names; otherwise an "unknown" reader (i3, sway, ...).
     """
     if platform.startswith("win"):
         from agent.lock.posture_windows import WindowsLockSettingsReader
@@ -132,11 +132,24 @@ def lock_settings_reader(
         from agent.lock.posture_macos import MacLockSettingsReader
 
         return MacLockSettingsReader(runner)
-    from agent.lock.posture_linux import GnomeLockSettingsReader, KdeLockSettingsReader, unknown_desktop
+    from agent.lock.posture_linux import (
+        CINNAMON,
+        MATE,
+        GnomeLockSettingsReader,
+        KdeLockSettingsReader,
+        XfceLockSettingsReader,
+        unknown_desktop,
+    )
 
     desktops = {d.strip().lower() for d in env.get("XDG_CURRENT_DESKTOP", "").split(":") if d.strip()}
     if "kde" in desktops:
         return KdeLockSettingsReader(home or "/nonexistent")
+    if desktops & {"x-cinnamon", "cinnamon"}:
+        return GnomeLockSettingsReader(runner, CINNAMON)
+    if "mate" in desktops:
+        return GnomeLockSettingsReader(runner, MATE)
+    if "xfce" in desktops:
+        return XfceLockSettingsReader(runner)
     if desktops & {"gnome", "unity", "ubuntu", "gnome-classic"}:
         return GnomeLockSettingsReader(runner)
     return unknown_desktop("/".join(sorted(desktops)) or "unknown")

@@ -8,8 +8,10 @@ timeout is returncode 124 (the shell's conventions), so callers branch on ``ok``
 
 from __future__ import annotations
 
+import locale
 import logging
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -50,6 +52,16 @@ class CommandRunner(Protocol):
         ...
 
 
+def console_encoding(platform: str = sys.platform) -> str:
+    """How console programs encode what they write to a pipe.
+
+    Windows tools (manage-bde, powercfg, reg, PowerShell) write the OEM code page (cp850 on a German
+    Windows, cp437 on an English one), not the ANSI one Python assumes: umlauts in localised output
+    would arrive garbled. Elsewhere: the locale's encoding.
+    """
+    return "oem" if platform == "win32" else locale.getpreferredencoding(False)
+
+
 def run_command(
     argv: Sequence[str],
     timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -62,6 +74,7 @@ def run_command(
             args,
             capture_output=True,
             text=True,
+            encoding=console_encoding(),
             errors="replace",
             timeout=timeout_s,
             check=False,

@@ -4,20 +4,23 @@
 nested under parents, a device with two parents listed under each) and PKNAME. Both are
 folded into one graph of parents. The data at a mount is encrypted when every chain of
 devices from the mounted one up to a disk passes through a ``crypt`` device (LUKS or plain
-dm-crypt); some chains only (LVM over an encrypted and a plain PV) is PARTIAL. Filesystem-
-level encryption (fscrypt, eCryptfs, ZFS native) is not seen by lsblk and reads as not
-encrypted or unknown.
+dm-crypt); some chains only (LVM over an encrypted and a plain PV) is PARTIAL. A home that
+lsblk does not show as encrypted is then checked for eCryptfs and systemd-homed
+(:mod:`agent.posture.home_encryption`); other filesystem-level encryption (fscrypt set up by
+hand, ZFS native) is not seen and reads as not encrypted or unknown.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agent.posture.commands import CommandRunner, run_command
 from agent.posture.encryption import ENCRYPTED, NOT_ENCRYPTED, PARTIAL, UNKNOWN, EncryptionFacts
+from agent.posture.home_encryption import HOMED_DIR, HomeEncryption, ecryptfs_home, homed_home
 
 LSBLK_ARGV = ("lsblk", "-J", "-o", "NAME,KNAME,TYPE,FSTYPE,FSVER,MOUNTPOINTS,PKNAME")
 # util-linux before 2.37 has no MOUNTPOINTS column.
@@ -151,13 +154,39 @@ def facts_from_lsblk(text: str, home: str) -> EncryptionFacts:
     return EncryptionFacts(system.state, home_result.state, "+".join(methods), tuple(details))
 
 
-class LsblkReader:
-    """Runs lsblk and judges the root and home filesystems."""
+def with_home_encryption(facts: EncryptionFacts, found: HomeEncryption | None) -> EncryptionFacts:
+    """``facts`` with the home volume encrypted by ``found`` (eCryptfs, systemd-homed), if any."""
+    if found is None or facts.home_volume == ENCRYPTED:
+        return facts
+    methods = "+".join(sorted({m for m in facts.method.split("+") if m} | {found.method}))
+    return replace(facts, home_volume=ENCRYPTED, method=methods, details=(*facts.details, found.detail))
 
-    def __init__(self, runner: CommandRunner = run_command, home: str = "/home") -> None:
+
+class LsblkReader:
+    """Runs lsblk and judges the root and home filesystems (and eCryptfs / systemd-homed homes)."""
+
+    def __init__(
+        self,
+        runner: CommandRunner = run_command,
+        home: str = "/home",
+        read_text: Callable[[str], str | None] | None = None,
+        exists: Callable[[str], bool] = os.path.lexists,
+        mounts_path: str = "/proc/self/mounts",
+        homed_dir: str = HOMED_DIR,
+    ) -> None:
         """``home`` is the user's home directory (its path is never reported)."""
         self._runner = runner
         self._home = home
+        self._read_text = read_text or _read_text
+        self._exists = exists
+        self._mounts_path = mounts_path
+        self._homed_dir = homed_dir
+
+    def _above_block(self) -> HomeEncryption | None:
+        mounts = self._read_text(self._mounts_path) or ""
+        return ecryptfs_home(self._home, mounts, self._exists) or homed_home(
+            self._home, self._read_text, self._exists, self._homed_dir
+        )
 
     def __call__(self) -> EncryptionFacts:
         """Read the current facts."""
@@ -167,6 +196,15 @@ class LsblkReader:
         if not result.ok:
             return EncryptionFacts(details=(f"lsblk failed: {result.describe()}",))
         try:
-            return facts_from_lsblk(result.stdout, self._home)
+            facts = facts_from_lsblk(result.stdout, self._home)
         except (ValueError, AttributeError, TypeError) as exc:
             return EncryptionFacts(details=(f"lsblk output not understood: {type(exc).__name__}",))
+        return with_home_encryption(facts, self._above_block())
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None

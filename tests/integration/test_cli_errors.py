@@ -194,7 +194,8 @@ def _with_closed_stdout(*command: str, cwd: Path) -> tuple[int, str]:
     proc = subprocess.Popen([PYTHON, "-m", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()
-    err = proc.stderr.read().decode()
+    with proc.stderr:
+        err = proc.stderr.read().decode()
     return proc.wait(60), err
 
 

@@ -32,12 +32,16 @@ _ENV_REFERENCE = re.compile(r"%([^%]+)%")
 
 @dataclass(frozen=True)
 class DiscoveryContext:
-    """What discovery may look at: the OS, the user's home, environment and registry."""
+    """What discovery may look at: the OS, the user's home, environment and registry.
+
+    ``user_sid`` (Windows) is whose sync roots to report from the machine-wide list; None: everyone's.
+    """
 
     platform: str
     home: Path
     env: Mapping[str, str]
     registry: RegistryReader | None = None
+    user_sid: str | None = None
 
     @property
     def is_windows(self) -> bool:

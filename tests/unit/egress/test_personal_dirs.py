@@ -278,3 +278,21 @@ def test_sync_root_manager_key_names():
 def test_env_expansion_is_case_insensitive_on_windows(tmp_path):
     ctx = DiscoveryContext("win32", tmp_path, {"USERPROFILE": "C:\\Users\\a"})
     assert ctx.expand("%userprofile%\\OneDrive\\%UNKNOWN%") == "C:\\Users\\a\\OneDrive\\%UNKNOWN%"
+
+
+def _captured_sync_root_ids() -> list[tuple[str, str]]:
+    lines = (FIXTURES / "sync_root_ids.txt").read_text().splitlines()
+    pairs = [line.split("\t") for line in lines if line and not line.startswith("#")]
+    return [(sync_root_id, kind) for sync_root_id, kind in pairs]
+
+
+@pytest.mark.parametrize(("sync_root_id", "kind"), _captured_sync_root_ids())
+def test_captured_sync_root_ids_give_the_right_kind(sync_root_id, kind):
+    assert sync_roots.kind_for_key(sync_root_id) == kind
+
+
+def test_sync_root_ids_split_into_provider_sid_and_account():
+    sid = "S-1-5-21-3198801245-3580807-1487484180-1001"
+    root = sync_roots.parse_sync_root_id(f"OneDrive!{sid}!Personal|B0CE1D74A0C7A4D8!103")
+    assert (root.provider, root.sid, root.account_type) == ("OneDrive", sid, "Personal")
+    assert root.account == "Personal|B0CE1D74A0C7A4D8!103"

@@ -50,7 +50,13 @@ class FakeDiskApi:
         self.drives = drives
 
     def drive_roots(self) -> list[str]:
+        return [r for r in self.drives if len(r) == 3]
+
+    def mount_points(self) -> list[str]:
         return list(self.drives)
+
+    def hotplug_info(self, root: str):
+        return self.drives[root].get("hotplug")
 
     def drive_type(self, root: str) -> int:
         return self.drives[root]["type"]
@@ -59,7 +65,7 @@ class FakeDiskApi:
         return self.drives[root].get("info")
 
     def volume_guid(self, root: str) -> str:
-        return f"\\\\?\\Volume{{{root[0]}}}\\"
+        return self.drives[root].get("guid", f"\\\\?\\Volume{{{root[0]}}}\\")
 
     def total_bytes(self, root: str) -> int:
         return self.drives[root].get("size", 0)
@@ -124,6 +130,74 @@ def test_windows_system_drive_on_usb_is_never_a_destination():
         {"C:\\": {"type": DRIVE_FIXED, "info": ("OS", "NTFS"), "descriptor": descriptor(7, removable=False)}}
     )
     assert WindowsVolumeSource(KEY, api=api, system_drive="c:").snapshot() == frozenset()
+
+
+def hotplug(*, device: bool, media: bool = False) -> bytes:
+    """A STORAGE_HOTPLUG_INFO as IOCTL_STORAGE_GET_HOTPLUG_INFO returns it."""
+    return struct.pack("<IBBBB", 8, int(media), int(media), int(device), 0)
+
+
+def test_external_nvme_and_thunderbolt_disks_are_removable_by_their_hotplug_facts():
+    api = FakeDiskApi(
+        {
+            "C:\\": {"type": DRIVE_FIXED, "info": ("OS", "NTFS"), "descriptor": descriptor(0x11, removable=False),
+                      "hotplug": hotplug(device=False)},
+            "D:\\": {"type": DRIVE_FIXED, "info": ("Data", "NTFS"), "descriptor": descriptor(0x11, removable=False),
+                      "hotplug": hotplug(device=False)},
+            # A Thunderbolt NVMe enclosure: bus NVMe, fixed, no removable media, but the device is hot-pluggable.
+            "E:\\": {"type": DRIVE_FIXED, "info": ("T7 Shield", "exFAT"), "size": 2 * 10**12,
+                      "descriptor": descriptor(0x11, removable=False, serial="S6XNNS0T123"),
+                      "hotplug": hotplug(device=True)},
+            # A SATA disk in an eSATA / Thunderbolt dock, removable only by the descriptor's RemovableMedia.
+            "F:\\": {"type": DRIVE_FIXED, "info": ("Dock", "NTFS"), "descriptor": descriptor(0x0B, removable=True)},
+        }
+    )
+    volumes = {v.identity.mount_point: v.identity for v in WindowsVolumeSource(KEY, api=api, system_drive="C:",
+                                                                               notify=False).snapshot()}
+    assert set(volumes) == {"E:\\", "F:\\"}
+    assert volumes["E:\\"].bus == "nvme" and volumes["E:\\"].removable_flag is False
+
+
+def test_a_stick_mounted_in_a_folder_is_a_destination():
+    folder = "C:\\Mounts\\Stick\\"
+    api = FakeDiskApi(
+        {
+            "C:\\": {"type": DRIVE_FIXED, "info": ("OS", "NTFS"), "descriptor": descriptor(0x11, removable=False)},
+            folder: {"type": DRIVE_FIXED, "info": ("STICK", "FAT32"), "guid": "\\\\?\\Volume{5a1e}\\",
+                     "descriptor": descriptor(7, removable=True, serial="AA01")},
+        }
+    )
+    (volume,) = WindowsVolumeSource(KEY, api=api, system_drive="C:", notify=False).snapshot()
+    assert volume.identity.mount_point == folder and volume.device == folder and volume.identity.bus == "usb"
+    assert volume.mount_token == "\\\\?\\Volume{5a1e}\\"
+
+
+def test_parse_hotplug_info():
+    from agent.egress.volumes_windows import parse_hotplug_info
+
+    parsed = parse_hotplug_info(hotplug(device=True))
+    assert parsed is not None and parsed.device_hotplug and not parsed.media_removable
+    assert parse_hotplug_info(b"\x08\x00") is None
+
+
+def test_windows_wait_returns_on_device_arrival_and_otherwise_after_the_timeout():
+    import threading
+    import time
+
+    class Changes:
+        changed = threading.Event()
+
+    changes = Changes()
+    source = WindowsVolumeSource(KEY, api=FakeDiskApi({}), changes=changes)
+    stop = threading.Event()
+    threading.Timer(0.2, changes.changed.set).start()
+    started = time.monotonic()
+    source.wait_for_change(stop, 10.0)
+    assert time.monotonic() - started < 2.0 and not changes.changed.is_set()
+    started = time.monotonic()
+    source.wait_for_change(stop, 0.6)
+    assert 0.5 <= time.monotonic() - started < 2.0
+    assert WindowsVolumeSource(KEY, api=FakeDiskApi({}))._changes is None  # off Windows: no notifier, polled
 
 
 # -- macOS -----------------------------------------------------------------------------------

@@ -144,8 +144,39 @@ def test_macos_chain_and_ioreg_lock_state():
     assert parse_screen_locked("") is None
     runner = canned_runner({("ioreg", "-n", "Root", "-d1"): (FIXTURES / "ioreg_root_locked.txt").read_text()})
     chain = macos_lock_chain(runner)
-    assert chain.methods == ("pmset-displaysleepnow", "cgsession-suspend")
+    assert chain.methods == ("login-framework", "pmset-displaysleepnow", "cgsession-suspend")
     assert chain.is_locked() is True
+
+
+def test_macos_locks_through_login_framework_and_falls_back_when_it_cannot_load():
+    from agent.lock.lockers_macos import LOGIN_FRAMEWORK
+
+    calls = []
+
+    class Framework:
+        def __init__(self):
+            self.SACLockScreenImmediate = self
+
+        def __call__(self):
+            calls.append("SACLockScreenImmediate")
+            return 0
+
+    opened = []
+
+    def load(path):
+        opened.append(path)
+        return Framework()
+
+    runner = canned_runner({("pmset", "displaysleepnow"): ""})
+    result = macos_lock_chain(runner, load).issue()
+    assert result.method == "login-framework" and calls == ["SACLockScreenImmediate"]
+    assert opened == [LOGIN_FRAMEWORK]
+
+    def missing(path):
+        raise OSError(f"dlopen({path}): image not found")
+
+    result = macos_lock_chain(runner, missing).issue()
+    assert result.method == "pmset-displaysleepnow"  # the next locker in the chain
 
 
 def test_windows_lockworkstation():
@@ -168,7 +199,7 @@ def test_windows_lockworkstation():
 
 def test_backend_choice_by_platform():
     assert lock_chain_for("win32").methods == ("LockWorkStation",)
-    assert lock_chain_for("darwin", canned_runner({})).methods[0] == "pmset-displaysleepnow"
+    assert lock_chain_for("darwin", canned_runner({})).methods[0] == "login-framework"
     assert lock_chain_for("linux", canned_runner({}), ["i3lock"]).methods[0] == "command"
     assert inhibitors_for("darwin").names() == ()
 

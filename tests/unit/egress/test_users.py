@@ -1,0 +1,78 @@
+"""Per-user discovery from a LocalSystem service: every person's profile, hive and clouds, never SYSTEM's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.egress.personal_dirs import discover_personal
+from agent.egress.users import UserHiveView, signed_in_sids, user_environment, user_profiles
+from agent.host import Host
+from tests.unit.egress.windows_machine import JO, SAM, USER1, WindowsMachine
+
+
+@pytest.fixture
+def machine(tmp_path: Path) -> WindowsMachine:
+    m = WindowsMachine(tmp_path)
+    m.lay_out()
+    return m
+
+
+def _discover(machine: WindowsMachine, approved: list[Path]) -> dict[str, set[tuple[str, str]]]:
+    host = Host("win32", machine.service_env(), machine.registry())
+    found: dict[str, set[tuple[str, str]]] = {}
+    for profile in user_profiles(host):
+        result = discover_personal(
+            platform="win32", home=profile.home, env=profile.env, registry=profile.registry,
+            user_sid=profile.sid, approved_dirs=approved,
+        )
+        assert profile.sid is not None
+        found[profile.sid] = {(d.kind, d.path.name) for d in result.destinations}
+        found[profile.sid] |= {("redirected", r.name) for r in result.redirected}
+    return found
+
+
+def test_every_person_is_found_with_their_own_clouds_and_never_the_service_profile(machine: WindowsMachine):
+    found = _discover(machine, approved=[machine.home("jo.bloggs") / "OneDrive - Contoso"])
+    assert set(found) == {USER1, JO, SAM}  # system profiles and the .bak leftover are not people
+    assert found[USER1] == {("onedrive_personal", "OneDrive"), ("dropbox_personal", "Dropbox"),
+                            ("redirected", "Desktop")}
+    # Entra ID user: personal OneDrive (the sync-root id with "!" inside its account part) and Google
+    # Drive's mirror folder; the organisation's OneDrive is approved.
+    assert found[JO] == {("onedrive_personal", "OneDrive"), ("gdrive", "My Drive")}
+    # Signed out: no hive, but the profile folder and the machine-wide sync-root list still tell.
+    assert found[SAM] == {("onedrive_personal", "OneDrive"), ("dropbox_personal", "Dropbox (Personal)"),
+                          ("icloud", "iCloudDrive")}
+    everything = {name for roots in found.values() for _, name in roots}
+    assert "SYSTEM-Dropbox" not in everything
+
+
+def test_the_service_profile_is_what_the_old_single_context_discovery_saw(machine: WindowsMachine):
+    # What the agent did before: one context with the service's own home, env and HKCU (SYSTEM's).
+    env = machine.service_env()
+    result = discover_personal(platform="win32", home=Path(env["USERPROFILE"]), env=env,
+                               registry=UserHiveView(machine.registry(), "S-1-5-18"))
+    names = {d.path.name for d in result.destinations}
+    assert "SYSTEM-Dropbox" in names and "iCloudDrive" in names  # the wrong person's folders
+
+
+def test_signed_in_sids_are_people_with_a_loaded_hive(machine: WindowsMachine):
+    assert signed_in_sids(machine.registry()) == {USER1.upper(), JO.upper()}
+
+
+def test_a_users_environment_comes_from_their_hive_not_the_service(machine: WindowsMachine):
+    registry = machine.registry()
+    env = user_environment(machine.service_env(), registry, USER1, machine.home("user1"))
+    assert env["USERPROFILE"] == str(machine.home("user1"))
+    assert env["LOCALAPPDATA"] == str(machine.home("user1") / "AppData" / "Local")
+    assert env["OneDriveConsumer"] == str(machine.home("user1") / "OneDrive")
+    assert env["SystemRoot"] == machine.path(r"C:\Windows")
+    assert "systemprofile" not in " ".join(env.values())
+    assert "USERNAME" in env and env["USERNAME"] == "user1"
+
+
+def test_configured_homes_override_enumeration(tmp_path: Path):
+    host = Host("win32", {}, None)
+    assert [p.home for p in user_profiles(host, [tmp_path])] == [tmp_path]
+    assert user_profiles(host) == []  # no registry: nobody can be found, and that is logged
