@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from agent.egress.registry import RegistryReader
+from agent.registry import RegistryReader
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class Host:
         """This machine, with the real registry on Windows."""
         registry: RegistryReader | None = None
         if sys.platform == "win32":
-            from agent.egress.registry import WinRegistryReader
+            from agent.registry import WinRegistryReader
 
             try:
                 registry = WinRegistryReader()

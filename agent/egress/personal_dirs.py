@@ -44,7 +44,7 @@ from agent.egress.model import (
     destination_for_path,
     is_within,
 )
-from agent.egress.registry import RegistryReader
+from agent.registry import RegistryReader
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ def expand_home(path: Path | str, home: Path) -> Path:
 
 
 def _default_registry() -> RegistryReader | None:
-    from agent.egress.registry import WinRegistryReader
+    from agent.registry import WinRegistryReader
 
     try:
         return WinRegistryReader()

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.egress.homes import user_homes
-from agent.egress.registry import RegistryReader
 from agent.host import Host
+from agent.registry import RegistryReader
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.egress.registry import RegistryReader
+from agent.registry import RegistryReader
 
 # destination_kind values.
 KIND_ONEDRIVE_PERSONAL = "onedrive_personal"

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.egress.clouds import KIND_GDRIVE, CloudRoot, DiscoveryContext
-from agent.egress.registry import value
+from agent.registry import value
 
 DRIVEFS_KEYS = (r"HKCU\Software\Google\DriveFS", r"HKLM\SOFTWARE\Google\DriveFS")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.egress.clouds import KIND_ONEDRIVE_BUSINESS, KIND_ONEDRIVE_PERSONAL, CloudRoot, DiscoveryContext
-from agent.egress.registry import value
+from agent.registry import value
 
 ACCOUNTS_KEY = r"HKCU\Software\Microsoft\OneDrive\Accounts"
 ENV_VARIABLES = (("OneDriveConsumer", KIND_ONEDRIVE_PERSONAL), ("OneDriveCommercial", KIND_ONEDRIVE_BUSINESS))

@@ -12,8 +12,8 @@ import pytest
 
 from agent.session_channel import SessionChannelClient, SessionChannelServer, SessionChannelUnavailable
 from agent.session_transport import channel_transport, pipe_name_for
-from agent.session_transport_unix import UnixSocketTransport
-from agent.session_transport_windows import PIPE_SDDL, NamedPipeTransport
+from agent.session_transport.unix import UnixSocketTransport
+from agent.session_transport.windows import PIPE_SDDL, NamedPipeTransport
 from tests.unit.lock.fakes import RecordingSink
 
 

@@ -172,7 +172,7 @@ def test_a_session_channel_that_cannot_listen_is_reported_and_the_agent_runs_on(
     rt = _start(runtimes, make_config(socket=blocker / "session.sock"), client)
     client.wait_until(lambda: "coverage_degraded" in client.kinds(), "coverage_degraded")
     degraded = next(e for _, k, e in client.delivered if k == "coverage_degraded")
-    assert degraded.coverage_degraded.component == "lock"
+    assert degraded.coverage_degraded.component == "session-channel"
     assert degraded.coverage_degraded.reason == "session-channel-unavailable"
     rt.stop("test")  # and it still shuts down cleanly: every thread, the outbox
     assert not rt.sender.is_alive() and not rt.policy.is_alive()

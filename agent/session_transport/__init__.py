@@ -2,8 +2,8 @@
 
 The session channel's protocol (:mod:`agent.session_channel`) only needs a listener that hands
 out connections and a way for the session component to connect. Unix-like systems use a Unix
-socket (:mod:`agent.session_transport_unix`); Windows uses a named pipe whose ACL lets only
-SYSTEM, administrators and interactively signed-in users in (:mod:`agent.session_transport_windows`).
+socket (:mod:`agent.session_transport.unix`); Windows uses a named pipe whose ACL lets only
+SYSTEM, administrators and interactively signed-in users in (:mod:`agent.session_transport.windows`).
 
 Every failure to listen or connect is a :class:`SessionChannelUnavailable` (an ``OSError``), so
 callers have one thing to catch, whatever the OS said (including a CPython without ``AF_UNIX``).
@@ -16,12 +16,14 @@ import sys
 from pathlib import Path, PurePath
 from typing import Protocol
 
+from agent.errors import AgentError
+
 log = logging.getLogger(__name__)
 
 PIPE_PREFIX = "\\\\.\\pipe\\"
 
 
-class SessionChannelUnavailable(OSError):
+class SessionChannelUnavailable(AgentError, OSError):
     """The session channel cannot listen or connect on this machine (the reason is the message)."""
 
 
@@ -96,9 +98,9 @@ def channel_transport(configured: Path, *, platform: str = sys.platform) -> Chan
     Constructing a transport never fails; ``listen``/``connect`` say whether it works here.
     """
     if platform == "win32":
-        from agent.session_transport_windows import NamedPipeTransport
+        from agent.session_transport.windows import NamedPipeTransport
 
         return NamedPipeTransport(pipe_name_for(configured))
-    from agent.session_transport_unix import UnixSocketTransport
+    from agent.session_transport.unix import UnixSocketTransport
 
     return UnixSocketTransport(configured)
