@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from agent.lock.idle import IdleClockLost
+from agent.lock.idle_x11 import open_display
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +40,25 @@ ListenerFactory = Callable[[Callable[..., None]], Sequence[Listener]]
 
 def pynput_listeners(on_activity: Callable[..., None]) -> Sequence[Listener]:
     """A mouse and a keyboard listener that call ``on_activity`` (imports pynput lazily)."""
+    # pynput probes the display at import with python-xlib and, when the server is gone, leaves
+    # the probe's unconnected sockets to the garbage collector. Probe first with a connection
+    # that closes them, so a restart after the X server died leaks no descriptors.
     try:
+        open_display(None).close()
         from pynput import keyboard, mouse
     except ImportError as exc:  # pynput raises ImportError when it cannot reach a display
-        raise IdleClockLost("pynput-unavailable", str(exc).splitlines()[0]) from exc
+        raise IdleClockLost("pynput-unavailable", _first_line(exc)) from exc
+    except Exception as exc:  # python-xlib's connection errors
+        raise IdleClockLost("x-server-gone", _first_line(exc)) from exc
     listeners: list[Any] = [
         mouse.Listener(on_move=on_activity, on_click=on_activity, on_scroll=on_activity),
         keyboard.Listener(on_press=on_activity, on_release=on_activity),
     ]
     return listeners
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 class ActivityIdleSource:

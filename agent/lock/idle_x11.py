@@ -8,6 +8,7 @@ an Xlib connection error, which becomes ``IdleClockLost("x-server-gone")``.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -16,10 +17,39 @@ from agent.lock.idle import IdleClockLost
 log = logging.getLogger(__name__)
 
 
-def _open_display(name: str | None) -> Any:
+def open_display(name: str | None) -> Any:
+    """An Xlib display connection to ``name`` (``None``: ``$DISPLAY``), leaking nothing on failure."""
     from Xlib import display as xdisplay
 
-    return xdisplay.Display(name)
+    try:
+        return xdisplay.Display(name)
+    except Exception as exc:
+        _close_dropped_sockets(exc)
+        raise
+
+
+def _close_dropped_sockets(exc: BaseException) -> None:
+    """Close the sockets python-xlib made but could not connect.
+
+    ``Xlib.support.unix_connect`` creates a socket, calls ``connect`` and lets the error propagate
+    without closing it (first the Unix socket, then TCP). While the agent retries a display that has
+    gone away, each attempt would leave two descriptors to the garbage collector. They are still
+    reachable from the traceback's frames, so close them there.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        pending += [current.__context__, current.__cause__]  # Xlib re-raises as DisplayConnectionError
+        tb = current.__traceback__
+        while tb is not None:
+            for value in list(tb.tb_frame.f_locals.values()):
+                if isinstance(value, socket.socket):
+                    value.close()
+            tb = tb.tb_next
 
 
 class X11IdleSource:
@@ -27,7 +57,7 @@ class X11IdleSource:
 
     name = "x11-screensaver"
 
-    def __init__(self, display: str | None = None, open_display: Callable[[str | None], Any] = _open_display) -> None:
+    def __init__(self, display: str | None = None, open_display: Callable[[str | None], Any] = open_display) -> None:
         """Connect to ``display`` (None: $DISPLAY); raises ``IdleClockLost`` if that fails."""
         self._closed = False
         try:

@@ -1,7 +1,7 @@
 """A full state_dir with the real agent and collector: breach-class events survive it.
 
 state_dir lives on a small loop-mounted ext4 filesystem that the test fills up; a USB stick (a
-loop-mounted ext4 image under a unique folder in /media, the udisks convention) then receives case
+loop-mounted ext4 image under the agent's own folder in /media, the udisks convention) then receives case
 files. The agent must keep running, ``status`` must still work, and once space is freed every
 egress event must reach the collector, with ``coverage_degraded(disk-full)`` before and after.
 Needs root (loop mounts), as CI has; fails loudly without it.
@@ -14,7 +14,6 @@ import os
 import random
 import shutil
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -79,7 +78,7 @@ def _fill(folder: Path) -> Path:
 
 
 @pytest.fixture
-def mounts(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+def mounts(tmp_path: Path, media_root: Path) -> Iterator[tuple[Path, Path]]:
     """(state filesystem mount point, USB stick mount point), both unmounted afterwards."""
     if os.geteuid() != 0:
         pytest.fail("full-disk tests loop-mount ext4 images and need root (CI runs as root)", pytrace=False)
@@ -90,7 +89,8 @@ def mounts(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     _image(state_img, 24, "CGSTATE")
     _image(stick_img, 16, LABEL)
     state_mp = tmp_path / "statefs"
-    stick_mp = Path("/media") / f"cg-agentdark-{uuid.uuid4().hex[:8]}" / LABEL
+    # The agent watches only its own media root (the media_root fixture): the stick goes there.
+    stick_mp = media_root / "cgstaff" / LABEL
     _mount(state_img, state_mp)
     try:
         yield state_mp, stick_mp
@@ -98,7 +98,6 @@ def mounts(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
         for mp in (stick_mp, state_mp):
             if os.path.ismount(mp):
                 subprocess.run(["umount", "-l", str(mp)], check=False)
-        shutil.rmtree(stick_mp.parent, ignore_errors=True)
 
 
 def test_breach_events_survive_a_full_state_dir(

@@ -63,15 +63,18 @@ def controllers() -> Iterator[Callable[..., tuple[LockController, RecordingSink]
         return controller, sink
 
     yield make
+    controller = None
     for controller in made:
         controller.stop()
         assert not controller.is_alive()
     assert not [t for t in threading.enumerate() if t.name == "caseguard-lock"]
     # The locker is detached on purpose (it must outlive the agent), so its Popen handle is dropped
-    # while i3lock still runs; xserver's teardown kills it. Drop the handles here, where that is expected.
-    made.clear()
+    # while i3lock still runs; xserver's teardown kills it. Drop the handles here, where that is expected:
+    # every reference, the loop variable's too, or the handle outlives this block and warns later.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", r"subprocess \d+ is still running", ResourceWarning)
+        made.clear()
+        del controller
         gc.collect()
 
 
