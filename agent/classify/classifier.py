@@ -111,6 +111,7 @@ def document_evidence(
 ) -> Evidence:
     """Everything the policy weighs, found in one extracted document."""
     rules = content_rules(policy.reference_patterns, policy.vocabulary_items())
+    # Headers and footers are not part of the body; the edges are, so they are not scanned twice.
     content = scan_content(document.zones + "\n" + document.body, rules)
     match = None
     count = 0
@@ -124,8 +125,10 @@ def document_evidence(
         fingerprint_match=match,
         fingerprint_count=count,
         content=content,
-        labels=find_labels(document.properties, document.label_entries, policy.label_map),
-        markings=find_markings(document.zones),
+        labels=find_labels(
+            document.properties, document.label_entries, policy.label_map, policy.sensitive_label_names
+        ),
+        markings=find_markings(document.zones, document.edges),
     )
 
 

@@ -6,9 +6,11 @@ It never escapes the package: the classifier turns it into a verdict's ``error``
 from __future__ import annotations
 
 # Reasons after which nothing more of the file is read: the file is hostile or the budget is gone.
+# A member's own limits (its ratio, its size) are not among them: one very compressible member is
+# reported unread and its siblings are still judged, within the archive-wide totals below.
 FATAL_REASONS: frozenset[str] = frozenset(
     {
-        "zip-ratio-exceeded",
+        "zip-overlap",
         "zip-total-exceeded",
         "zip-too-many-members",
         "zip-depth-exceeded",
@@ -18,6 +20,7 @@ FATAL_REASONS: frozenset[str] = frozenset(
 
 # Every reason extraction can report, for documentation and tests.
 ALL_REASONS: frozenset[str] = FATAL_REASONS | {
+    "zip-ratio-exceeded",
     "xml-forbidden-entity",
     "xml-malformed",
     "truncated",

@@ -82,6 +82,7 @@ class IdentifierHits:
 
     nhs_numbers: frozenset[str]
     nhs_candidates: int
+    """Distinct NHS-shaped values (valid or not): the same number written twice is one candidate."""
     ni_numbers: frozenset[str]
     case_references: frozenset[str]
     dates_of_birth: frozenset[str]
@@ -100,20 +101,34 @@ def _nhs_digits_valid(digits: bytes) -> bool:
 
 
 def find_nhs_numbers(data: bytes, shape: bytes) -> tuple[frozenset[str], int]:
-    """Valid NHS numbers in ``data`` and the count of NHS-shaped candidates (valid or not)."""
+    """Valid NHS numbers in ``data`` and the count of distinct NHS-shaped values (valid or not).
+
+    A match that touches another letter or digit ("2016 9990122407" read from the "016") is not a
+    candidate, and the search resumes one byte after its start rather than after its end, so the real
+    number that follows is still found.
+    """
     found: set[str] = set()
-    candidates = 0
-    for m in _NHS_SHAPE.finditer(shape):
+    shaped: set[bytes] = set()
+    search = _NHS_SHAPE.search
+    pos = 0
+    while True:
+        m = search(shape, pos)
+        if m is None:
+            break
         start, end = m.span()
         if not _bounded(data, start, end):
+            pos = start + 1
             continue
-        candidates += 1
+        pos = end
         digits = data[start:end]
         if end - start != 10:
             digits = _NOT_DIGIT.sub(b"", digits)
+        if digits in shaped:
+            continue
+        shaped.add(digits)
         if _nhs_digits_valid(digits):
             found.add(digits.decode("ascii"))
-    return frozenset(found), candidates
+    return frozenset(found), len(shaped)
 
 
 def find_ni_numbers(data: bytes, shape: bytes) -> frozenset[str]:

@@ -34,7 +34,7 @@ def read_pdf(data: bytes, sink: DocumentSink, budget: Budget) -> None:
             budget.check_time()
             text = page.extract_text() or ""
             sink.add_body(text + "\n")
-            sink.add_zone("\n".join(first_lines(text, _PAGE_EDGE_LINES) + last_lines(text, _PAGE_EDGE_LINES)))
+            sink.add_edge(first_lines(text, _PAGE_EDGE_LINES) + last_lines(text, _PAGE_EDGE_LINES))
     except ExtractionError:
         raise
     except Exception as exc:  # pypdf on hostile input can raise nearly anything; nothing may escape

@@ -97,7 +97,10 @@ def stream_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) ->
         raise ExtractionError("unsupported-compression") from exc
     except EOFError as exc:
         raise ExtractionError("truncated") from exc
-    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, struct.error) as exc:
+    except zipfile.BadZipFile as exc:
+        # zipfile names members whose data runs into the next local header: an overlapping zip bomb.
+        raise ExtractionError("zip-overlap" if "Overlapped entries" in str(exc) else "corrupt") from exc
+    except (zlib.error, OSError, ValueError, struct.error) as exc:
         raise ExtractionError("corrupt") from exc
 
 
