@@ -21,7 +21,6 @@ import queue
 import threading
 import uuid
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +35,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from agent.classifier_policy import classifier_policy
-from agent.classify import Verdict, analyse_protected, classify_file
+from agent.classify import Verdict
 from agent.config import AgentConfig
 from agent.egress.homes import user_homes
 from agent.egress.model import Destination, Volume, destination_for_volume
@@ -46,7 +44,7 @@ from agent.egress.scan import scan_once
 from agent.egress.volumes import VolumeMonitor, default_volume_source
 from agent.egress.watcher import EgressWatcher
 from agent.events import EventSink
-from agent.protected.index import ProtectedIndex
+from agent.file_judge import FileJudge
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +59,10 @@ class EgressPipeline:
         self._config = config
         self._sink = sink
         self._key = org_key
-        self._policy = classifier_policy(config)
+        self._file_judge = FileJudge(config, org_key)  # the same judging `caseguard-agent classify` does
         self._reveal = config.privacy.reveal_names
         self._stop = threading.Event()
-        self.index = ProtectedIndex(
-            config.state_dir / "protected",
-            config.case_files.roots,
-            org_key,
-            partial(analyse_protected, limits=self._policy.limits, scheme=self._policy.fingerprint_scheme),
-            scheme=self._policy.fingerprint_scheme.name,
-        )
+        self.index = self._file_judge.index
         self._work: queue.Queue[Any] = queue.Queue()
         self.watcher = EgressWatcher(
             self._file_ready, self._degraded, settle_s=config.egress.settle_s, burst_gap_s=config.egress.burst_gap_s
@@ -179,7 +171,7 @@ class EgressPipeline:
                 log.exception("egress: %s failed", item[0])
 
     def _judge(self, destination: Destination, path: Path, arrival: str, burst_id: str) -> None:
-        verdict = classify_file(path, self._policy, self.index)
+        verdict = self._file_judge.judge(path)
         self.classified += 1
         if not verdict.case_file:
             return
@@ -203,7 +195,7 @@ class EgressPipeline:
         for path in scan:
             if self._stop.is_set():
                 return
-            verdict = classify_file(path, self._policy, self.index)
+            verdict = self._file_judge.judge(path)
             if verdict.case_file:
                 matches.append(self._match(verdict, destination, path))
             if len(matches) == MAX_FILES_PER_FOUND_EVENT:
