@@ -3,7 +3,8 @@
 Removable volumes are found at start and as they come and go; personal cloud folders are
 discovered from the clients' own configuration (and rediscovered periodically). Each file
 that arrives complete at a destination is classified against the protected-store index; a
-case file becomes a ``case_file_egress`` event. A newly mounted volume is scanned once and
+case file becomes a ``case_file_egress`` event, and a file that cannot be judged (encrypted,
+unsupported, over budget, corrupt) an ``uninspectable_file`` event. A newly mounted volume is scanned once and
 the case files already on it are reported together as ``case_files_found``.
 
 Nothing about a file's contents leaves the laptop, and by default no name or path either:
@@ -173,19 +174,26 @@ class EgressPipeline:
     def _judge(self, destination: Destination, path: Path, arrival: str, burst_id: str) -> None:
         verdict = self._file_judge.judge(path)
         self.classified += 1
-        if not verdict.case_file:
+        if not verdict.case_file and not verdict.uninspectable:
             return
         body: dict[str, Any] = {
             "destination_class": destination.destination_class,
             "destination_kind": destination.kind,
             "copy_burst_id": burst_id,
             "arrival": arrival,
-            "file": self._match(verdict, destination, path),
         }
         if destination.volume is not None:
             body["volume"] = destination.volume.as_event_body(reveal_names=self._reveal)
-        self._sink.emit("case_file_egress", body)
-        log.warning("case file arrived at a %s destination (%s)", destination.kind, ",".join(verdict.reasons))
+        if verdict.case_file:
+            body["file"] = self._match(verdict, destination, path)
+            self._sink.emit("case_file_egress", body)
+            log.warning("case file arrived at a %s destination (%s)", destination.kind, ",".join(verdict.reasons))
+            return
+        # Nothing is known of what is inside: IG hears that it went out (grouped per burst by the collector).
+        body.update(verdict.to_uninspectable_body(self._keyed_hash(verdict)))
+        body.update(self._names(destination, path))
+        self._sink.emit("uninspectable_file", body)
+        log.info("a file that could not be judged (%s) arrived at a %s destination", verdict.error, destination.kind)
 
     def _scan(self, destination: Destination) -> None:
         scan = scan_once(destination, limit=self._config.egress.scan_limit)
@@ -221,12 +229,17 @@ class EgressPipeline:
         )
 
     def _match(self, verdict: Verdict, destination: Destination, path: Path) -> dict[str, Any]:
-        digest = hmac.new(self._key, verdict.sha256.encode(), hashlib.sha256).hexdigest() if verdict.sha256 else ""
-        body = verdict.to_match_body(digest)
-        if self._reveal:
-            body["file_name"] = path.name
-            body["relative_path"] = os.path.relpath(path, destination.path)
+        body = verdict.to_match_body(self._keyed_hash(verdict))
+        body.update(self._names(destination, path))
         return body
+
+    def _keyed_hash(self, verdict: Verdict) -> str:
+        return hmac.new(self._key, verdict.sha256.encode(), hashlib.sha256).hexdigest() if verdict.sha256 else ""
+
+    def _names(self, destination: Destination, path: Path) -> dict[str, str]:
+        if not self._reveal:
+            return {}
+        return {"file_name": path.name, "relative_path": os.path.relpath(path, destination.path)}
 
     # -- protected stores --------------------------------------------------------------
 

@@ -38,6 +38,11 @@ ALL_REASONS: frozenset[str] = FATAL_REASONS | {
 }
 
 
+# Reasons that leave a file unjudged: what is in it is unknown (all but a file that vanished before it
+# could be read). A file like this at an egress destination is reported as ``uninspectable_file``.
+UNJUDGED_REASONS: frozenset[str] = ALL_REASONS - {"not-found"}
+
+
 class ExtractionError(Exception):
     """Extraction stopped for ``reason`` (one of ``ALL_REASONS``)."""
 

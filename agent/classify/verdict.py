@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from agent.classify.content import ContentFindings
+from agent.classify.errors import UNJUDGED_REASONS
 from agent.classify.policy import ClassifierPolicy
 
 REASON_ORDER = ("exact", "fingerprint", "label", "marking", "content")
@@ -44,6 +45,20 @@ class Verdict:
     size: int
     extension: str
     error: str | None
+
+    @property
+    def uninspectable(self) -> bool:
+        """True when the file is not judged a case file only because it could not be (fully) read."""
+        return not self.case_file and self.error in UNJUDGED_REASONS
+
+    def to_uninspectable_body(self, sha256_hmac: str) -> dict[str, Any]:
+        """The file fields of the ``UninspectableFile`` event body (events.proto), without reveal-names fields."""
+        return {
+            "extension": self.extension,
+            "size_bytes": self.size,
+            "reason": self.error or "",
+            "sha256_hmac": sha256_hmac,
+        }
 
     def as_json_object(self, path: str) -> dict[str, Any]:
         """The fields ``caseguard-agent classify --json`` prints for ``path``, as a JSON-ready dict."""
