@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import PurePath
 
-from agent.classify.archive import iter_members
+from agent.classify.archive import ArchiveMember, iter_members
 from agent.classify.content import content_rules, scan_content
 from agent.classify.document import ExtractedDocument
 from agent.classify.errors import FATAL_REASONS, ExtractionError
@@ -81,15 +81,24 @@ def _classify(
         own = decide(Evidence(exact_ref=exact), policy, FileFacts(sha256, size, extension, read_error))
         return merge_archive(own, _classify_members(data, policy, lookup, budget, depth + 1))
     evidence = document_evidence(extraction.document, policy, lookup, exact_ref=exact)
-    return decide(evidence, policy, FileFacts(sha256, size, extension, read_error or extraction.error))
+    own = decide(evidence, policy, FileFacts(sha256, size, extension, read_error or extraction.error))
+    if not extraction.attachments:
+        return own
+    if depth + 1 > policy.limits.max_depth:
+        return merge_archive(own, [decide(Evidence(), policy, FileFacts("", 0, "", "zip-depth-exceeded"))])
+    members = iter(extraction.attachments)
+    return merge_archive(own, _classify_members(members, policy, lookup, budget, depth + 1))
 
 
 def _classify_members(
-    data: bytes, policy: ClassifierPolicy, lookup: ProtectedLookup, budget: Budget, depth: int
+    data: bytes | Iterator[ArchiveMember], policy: ClassifierPolicy, lookup: ProtectedLookup, budget: Budget,
+    depth: int,
 ) -> list[Verdict]:
+    """Verdicts on an archive's members (``data`` the archive's bytes) or on attachments already read."""
     verdicts: list[Verdict] = []
+    members = iter_members(data, depth, budget) if isinstance(data, bytes) else data
     try:
-        for member in iter_members(data, depth, budget):
+        for member in members:
             if member.error is not None:
                 verdicts.append(decide(Evidence(), policy, FileFacts("", 0, member.extension, member.error)))
                 continue
@@ -162,10 +171,12 @@ def _gather_fingerprints(
     extraction = extract(data, extension, budget, complete=complete)
     if not extraction.is_archive:
         into.update(fingerprints(extraction.document.body, scheme))
-        return extraction.error
-    error: str | None = None
+        if not extraction.attachments or depth + 1 > budget.limits.max_depth:
+            return extraction.error
+    error: str | None = extraction.error if not extraction.is_archive else None
+    members = iter(extraction.attachments) if not extraction.is_archive else iter_members(data, depth + 1, budget)
     try:
-        for member in iter_members(data, depth + 1, budget):
+        for member in members:
             member_error = member.error or _gather_fingerprints(
                 member.data, member.extension, budget, scheme, into, depth=depth + 1, complete=True
             )

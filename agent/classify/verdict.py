@@ -172,14 +172,14 @@ def decide(evidence: Evidence, policy: ClassifierPolicy, facts: FileFacts) -> Ve
 
 
 def merge_archive(archive: Verdict, members: Sequence[Verdict]) -> Verdict:
-    """One verdict for an archive from its own (exact-match) verdict and its members' verdicts.
+    """One verdict for an archive (or an email) from its own verdict and its members' (attachments') verdicts.
 
     A case file anywhere inside makes the archive one; counts add up; the first error is kept.
     """
     everything = [archive, *members]
     reasons = {r for v in everything for r in v.reasons}
     counts: Counter[str] = Counter()
-    for v in members:
+    for v in everything:  # an archive's own verdict has none; an email's body has its own
         counts.update(v.identifier_counts)
     error = next((v.error for v in everything if v.error), None)
     matched = next((v.matched_ref for v in everything if v.matched_ref), None)
