@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from agent.classify.archive import ArchiveMember
 from agent.classify.document import DocumentSink, ExtractedDocument
 from agent.classify.errors import ExtractionError
+from agent.classify.legacy_office import is_encrypted_office, read_doc, read_ppt, read_xls
 from agent.classify.limits import Budget
 from agent.classify.mail import EMAIL_EXTENSIONS, read_email
 from agent.classify.odf import odf_kind, read_odf
@@ -131,8 +132,17 @@ def _read_ole(data: bytes, sink: DocumentSink, budget: Budget, attachments: list
             raise ExtractionError("encrypted")
         if kind == "msg":
             read_msg(ole, sink, budget, attachments)
-        else:
+            return
+        if kind == "unknown":
             raise ExtractionError("unsupported-format")
+        if is_encrypted_office(data):
+            raise ExtractionError("encrypted")
+        if kind == "doc":
+            read_doc(ole, sink, budget)
+        elif kind == "xls":
+            read_xls(data, sink, budget)
+        else:
+            read_ppt(ole, sink, budget)
     finally:
         ole.close()
 
