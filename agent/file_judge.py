@@ -37,8 +37,12 @@ class FileJudge:
             index_dir or config.state_dir / INDEX_SUBDIR,
             config.case_files.roots,
             org_key,
-            partial(analyse_protected, limits=self.policy.limits, scheme=self.policy.fingerprint_scheme),
+            partial(
+                analyse_protected, limits=self.policy.limits, scheme=self.policy.fingerprint_scheme,
+                reference_patterns=self.policy.reference_patterns,
+            ),
             scheme=self.policy.fingerprint_scheme.name,
+            known_identifiers_csv=config.case_files.known_identifiers_csv,
         )
 
     def judge(self, path: str | os.PathLike[str]) -> Verdict:

@@ -13,11 +13,14 @@ from agent.classify.content import ContentFindings
 from agent.classify.errors import UNJUDGED_REASONS
 from agent.classify.policy import ClassifierPolicy
 
-REASON_ORDER = ("exact", "fingerprint", "label", "marking", "content")
+REASON_ORDER = ("exact", "fingerprint", "known_identifier", "label", "marking", "content")
 
 # Confidence each reason carries on its own (content and fingerprint scale with their scores).
 EXACT_CONFIDENCE = 1.0
 LABEL_CONFIDENCE = 0.9
+# An NHS number, NI number or case reference that a protected document (or the case-management export)
+# holds: exact data, strong even without case vocabulary around it.
+KNOWN_IDENTIFIER_CONFIDENCE = 0.85
 MARKING_CONFIDENCE = 0.6
 FINGERPRINT_FLOOR = 0.7  # confidence = floor + (1 - floor) * containment
 # A file that is not judged a case file reports at most this confidence.
@@ -29,7 +32,7 @@ class Verdict:
     """Whether one file is a case file, why, and how sure we are.
 
     ``confidence`` is 0..1 that the file is a case file: at least 0.5 when ``case_file`` is true, below it
-    otherwise. ``reasons`` are drawn from "exact", "fingerprint", "label", "marking", "content". ``error``
+    otherwise. ``reasons`` are drawn from ``REASON_ORDER``. ``error``
     names an extraction problem (the verdict then rests on what could be read). ``sha256`` is lower-case
     hex, empty when the file could not be hashed; ``extension`` is lower case without the dot.
     """
@@ -107,6 +110,7 @@ class Evidence:
     exact_ref: str | None = None
     fingerprint_match: tuple[str, float] | None = None
     fingerprint_count: int = 0
+    known_ref: str | None = None
     content: ContentFindings = field(default_factory=ContentFindings)
     labels: tuple[str, ...] = ()
     markings: tuple[str, ...] = ()
@@ -141,6 +145,9 @@ def decide(evidence: Evidence, policy: ClassifierPolicy, facts: FileFacts) -> Ve
         if containment >= policy.fingerprint_threshold:
             reasons["fingerprint"] = FINGERPRINT_FLOOR + (1.0 - FINGERPRINT_FLOOR) * containment
             matched_ref = matched_ref or ref
+    if evidence.known_ref is not None:
+        reasons["known_identifier"] = KNOWN_IDENTIFIER_CONFIDENCE
+        matched_ref = matched_ref or evidence.known_ref
     if evidence.labels:
         reasons["label"] = LABEL_CONFIDENCE
     if any(m in policy.markings for m in evidence.markings):
