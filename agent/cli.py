@@ -333,21 +333,25 @@ def _applied_policy_version(config: AgentConfig) -> int:
 
 
 def _cmd_classify(config: AgentConfig, args: argparse.Namespace) -> int:
-    from agent.classifier_policy import classifier_policy
-    from agent.classify import EMPTY_LOOKUP, classify_file
+    from agent.file_judge import CommandLineJudge
 
-    policy = classifier_policy(config)
-    found = 0
-    for path in _walk(args.paths):
-        verdict = classify_file(path, policy, EMPTY_LOOKUP)
-        found += verdict.case_file
-        if args.json:
-            print(verdict.to_json(str(path)), flush=True)
-        else:
-            reasons = ",".join(verdict.reasons) or "-"
-            flag = "CASE FILE" if verdict.case_file else "not a case file"
-            error = f" (error: {verdict.error})" if verdict.error else ""
-            print(f"{flag:15} {verdict.confidence:.2f} {reasons:30} {path}{error}")
+    judge = CommandLineJudge(config)
+    try:
+        if judge.note:
+            print(f"caseguard-agent: {judge.note}", file=sys.stderr)
+        if config.case_files.roots:
+            judge.judge.reconcile()  # incremental: only new or changed protected files are read
+        for path in _walk(args.paths):
+            verdict = judge.judge.judge(path)
+            if args.json:
+                print(verdict.to_json(str(path)), flush=True)
+            else:
+                reasons = ",".join(verdict.reasons) or "-"
+                flag = "CASE FILE" if verdict.case_file else "not a case file"
+                error = f" (error: {verdict.error})" if verdict.error else ""
+                print(f"{flag:15} {verdict.confidence:.2f} {reasons:30} {path}{error}")
+    finally:
+        judge.close()
     return 0
 
 

@@ -171,6 +171,7 @@ class CaseFilesSettings:
     label_map: Mapping[Text, Text] = field(default_factory=dict)
     content_threshold: Threshold = 0.5
     fingerprint_threshold: Threshold = 0.5
+    known_identifiers_csv: OptionalPath = None  # case-management export: nhs_number, case_reference, ni_number
 
 
 @settings

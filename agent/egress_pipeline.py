@@ -3,7 +3,8 @@
 Removable volumes are found at start and as they come and go; personal cloud folders are
 discovered from the clients' own configuration (and rediscovered periodically). Each file
 that arrives complete at a destination is classified against the protected-store index; a
-case file becomes a ``case_file_egress`` event. A newly mounted volume is scanned once and
+case file becomes a ``case_file_egress`` event, and a file that cannot be judged (encrypted,
+unsupported, over budget, corrupt) an ``uninspectable_file`` event. A newly mounted volume is scanned once and
 the case files already on it are reported together as ``case_files_found``.
 
 Nothing about a file's contents leaves the laptop, and by default no name or path either:
@@ -23,7 +24,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from agent.classifier_policy import classifier_policy
-from agent.classify import Verdict, analyse_protected, classify_file
+from agent.classify import Verdict
 from agent.config import AgentConfig
 from agent.coverage import CoverageTracker, probe_dir, reason_for_error
 from agent.egress.model import Destination, Volume, destination_for_volume
@@ -49,8 +48,8 @@ from agent.egress.users import UserProfile, signed_in_sids, user_profiles
 from agent.egress.volumes import VolumeMonitor, VolumeSource, default_volume_source
 from agent.egress.watcher import EgressWatcher
 from agent.events import EventSink
+from agent.file_judge import FileJudge
 from agent.host import Host
-from agent.protected.index import ProtectedIndex
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +88,10 @@ class EgressPipeline:
         self._coverage = coverage or CoverageTracker(sink.emit)
         self._clock = clock
         self._key = org_key
-        self._policy = classifier_policy(config)
+        self._file_judge = FileJudge(config, org_key)  # the same judging `caseguard-agent classify` does
         self._reveal = config.privacy.reveal_names
         self._stop = threading.Event()
-        self.index = ProtectedIndex(
-            config.state_dir / "protected",
-            config.case_files.roots,
-            org_key,
-            partial(analyse_protected, limits=self._policy.limits, scheme=self._policy.fingerprint_scheme),
-            scheme=self._policy.fingerprint_scheme.name,
-        )
+        self.index = self._file_judge.index
         self._work: queue.Queue[Any] = queue.Queue()
         self.watcher = EgressWatcher(
             self._file_ready, self._degraded, settle_s=config.egress.settle_s, burst_gap_s=config.egress.burst_gap_s
@@ -276,21 +269,28 @@ class EgressPipeline:
                 log.exception("egress: %s failed", item[0])
 
     def _judge(self, destination: Destination, path: Path, arrival: str, burst_id: str) -> None:
-        verdict = classify_file(path, self._policy, self.index)
+        verdict = self._file_judge.judge(path)
         self.classified += 1
-        if not verdict.case_file:
+        if not verdict.case_file and not verdict.uninspectable:
             return
         body: dict[str, Any] = {
             "destination_class": destination.destination_class,
             "destination_kind": destination.kind,
             "copy_burst_id": burst_id,
             "arrival": arrival,
-            "file": self._match(verdict, destination, path),
         }
         if destination.volume is not None:
             body["volume"] = destination.volume.as_event_body(reveal_names=self._reveal)
-        self._sink.emit("case_file_egress", body)
-        log.warning("case file arrived at a %s destination (%s)", destination.kind, ",".join(verdict.reasons))
+        if verdict.case_file:
+            body["file"] = self._match(verdict, destination, path)
+            self._sink.emit("case_file_egress", body)
+            log.warning("case file arrived at a %s destination (%s)", destination.kind, ",".join(verdict.reasons))
+            return
+        # Nothing is known of what is inside: IG hears that it went out (grouped per burst by the collector).
+        body.update(verdict.to_uninspectable_body(self._keyed_hash(verdict)))
+        body.update(self._names(destination, path))
+        self._sink.emit("uninspectable_file", body)
+        log.info("a file that could not be judged (%s) arrived at a %s destination", verdict.error, destination.kind)
 
     def _scan(self, destination: Destination) -> None:
         scan = scan_once(destination, limit=self._config.egress.scan_limit)
@@ -300,7 +300,7 @@ class EgressPipeline:
         for path in scan:
             if self._stop.is_set():
                 return
-            verdict = classify_file(path, self._policy, self.index)
+            verdict = self._file_judge.judge(path)
             if verdict.case_file:
                 matches.append(self._match(verdict, destination, path))
             if len(matches) == MAX_FILES_PER_FOUND_EVENT:
@@ -327,12 +327,17 @@ class EgressPipeline:
         )
 
     def _match(self, verdict: Verdict, destination: Destination, path: Path) -> dict[str, Any]:
-        digest = hmac.new(self._key, verdict.sha256.encode(), hashlib.sha256).hexdigest() if verdict.sha256 else ""
-        body = verdict.to_match_body(digest)
-        if self._reveal:
-            body["file_name"] = path.name
-            body["relative_path"] = os.path.relpath(path, destination.path)
+        body = verdict.to_match_body(self._keyed_hash(verdict))
+        body.update(self._names(destination, path))
         return body
+
+    def _keyed_hash(self, verdict: Verdict) -> str:
+        return hmac.new(self._key, verdict.sha256.encode(), hashlib.sha256).hexdigest() if verdict.sha256 else ""
+
+    def _names(self, destination: Destination, path: Path) -> dict[str, str]:
+        if not self._reveal:
+            return {}
+        return {"file_name": path.name, "relative_path": os.path.relpath(path, destination.path)}
 
     # -- protected stores --------------------------------------------------------------
 
@@ -426,21 +431,3 @@ class _ProtectedRootsHandler(FileSystemEventHandler):
                 self._changed(os.fsdecode(event.src_path))
         except Exception:
             log.exception("protected-store index: update failed")
-
-
-def load_org_key(config: AgentConfig) -> bytes:
-    """The organisation's HMAC key, or a device-local one (with a warning) when none is configured."""
-    path = config.privacy.org_key_file
-    if path is not None:
-        key = path.read_bytes().strip()
-        if len(key) < 16:
-            raise ValueError(f"{path}: the organisation key must be at least 16 bytes")
-        return key
-    local = config.state_dir / "device-hmac.key"
-    if not local.exists():
-        local.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(os.urandom(32).hex().encode())
-    log.warning("no [privacy] org_key_file: keyed hashes are device-local and will not correlate across devices")
-    return local.read_bytes().strip()

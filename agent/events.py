@@ -32,6 +32,7 @@ KIND_CLASSES: Mapping[str, DeliveryClass] = {
     "lock_failed": DeliveryClass.CRITICAL,
     "lost_device_report": DeliveryClass.CRITICAL,
     "coverage_degraded": DeliveryClass.CRITICAL,
+    "uninspectable_file": DeliveryClass.CRITICAL,
     "events_shed": DeliveryClass.CRITICAL,
     "volume_mounted": DeliveryClass.ROUTINE,
     "volume_unmounted": DeliveryClass.ROUTINE,

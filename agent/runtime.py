@@ -16,7 +16,8 @@ from agent.config import AgentConfig
 from agent.coverage import CoverageTracker, reason_for_error
 from agent.crypto_child import cert_facts_in_child, verify_policy_in_child
 from agent.egress.homes import user_homes
-from agent.egress_pipeline import EgressPipeline, load_org_key
+from agent.egress_pipeline import EgressPipeline
+from agent.file_judge import load_org_key
 from agent.host import Host
 from agent.outbox import Outbox, PendingEvent
 from agent.policy.applier import AppliedPolicy, PolicyApplier, PolicySource, load_cached

@@ -68,6 +68,18 @@ class ContentFindings:
     identifier_strength: float = 0.0
     vocabulary_strength: float = 0.0
     score: float = 0.0
+    values: frozenset[str] = frozenset()
+    """The identifiers themselves, normalised (see ``identifier_values``), for the known-identifier lookup
+    only: they never leave the classifier (verdicts carry counts)."""
+
+
+def identifier_values(hits: IdentifierHits) -> frozenset[str]:
+    """``nhs:<10 digits>``, ``ni:<9 characters>`` and ``ref:<reference>`` for each identifier found."""
+    return frozenset(
+        [f"nhs:{v}" for v in hits.nhs_numbers]
+        + [f"ni:{v}" for v in hits.ni_numbers]
+        + [f"ref:{v}" for v in hits.case_references]
+    )
 
 
 def identifier_counts(hits: IdentifierHits) -> dict[str, int]:
@@ -122,4 +134,5 @@ def scan_content(text: str, rules: ContentRules) -> ContentFindings:
         identifier_strength=id_strength,
         vocabulary_strength=vocabulary_strength,
         score=content_score(id_strength, vocabulary_strength),
+        values=identifier_values(hits),
     )

@@ -11,14 +11,18 @@ from agent.classify.errors import ExtractionError
 # How many leading non-empty lines of the body count as a marking zone.
 FIRST_LINES = 5
 _FIRST_LINES_CHARS = 600
+# Edge lines kept per document (six per page of a long PDF would otherwise grow without bound).
+MAX_EDGE_LINES = 4096
 
 
 @dataclass(frozen=True)
 class ExtractedDocument:
     """Text and metadata taken out of one document (not an archive).
 
-    ``body`` is the running text; ``zones`` holds where protective markings sit (headers, footers, the
-    first lines of the body, the first and last lines of PDF pages and slides); ``properties`` are custom
+    ``body`` is the running text; ``zones`` is text from headers and footers, which is not part of the body;
+    ``edges`` are lines copied from the body where markings and titles stand (the first lines of the body,
+    the first and last lines of PDF pages and slides), so they are never scanned for content a second
+    time; ``properties`` are custom
     document properties (docProps/custom.xml, ODF user-defined metadata, PDF info keys); ``label_entries``
     are the attributes of each ``<clbl:label>`` in docMetadata/LabelInfo.xml.
     """
@@ -26,6 +30,7 @@ class ExtractedDocument:
     format: str
     body: str = ""
     zones: str = ""
+    edges: str = ""
     properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     label_entries: tuple[Mapping[str, str], ...] = ()
 
@@ -60,6 +65,7 @@ class DocumentSink:
         self._chars = 0
         self._body: list[str] = []
         self._zones: list[str] = []
+        self._edges: list[str] = []
         self.properties: dict[str, str] = {}
         self.label_entries: list[dict[str, str]] = []
 
@@ -84,19 +90,28 @@ class DocumentSink:
         if text:
             self._add(self._zones, text)
 
+    def add_edge(self, lines: list[str]) -> None:
+        """Record lines already added to the body (a page's first and last lines) as a marking place.
+
+        Not counted against the character limit: they are copies, bounded by ``last_lines``/``first_lines``.
+        """
+        room = MAX_EDGE_LINES - len(self._edges)
+        if room > 0:
+            self._edges.extend(lines[:room])
+
     @property
     def body_text(self) -> str:
         """The body collected so far."""
         return "".join(self._body)
 
     def freeze(self) -> ExtractedDocument:
-        """The collected parts as an immutable ``ExtractedDocument``; body first lines join the zones."""
+        """The collected parts as an immutable ``ExtractedDocument``; body first lines join the edges."""
         body = "".join(self._body)
-        zones = [*self._zones, *first_lines(body)]
         return ExtractedDocument(
             format=self.format,
             body=body,
-            zones="\n".join(zones),
+            zones="\n".join(self._zones),
+            edges="\n".join([*first_lines(body), *self._edges]),
             properties=MappingProxyType(dict(self.properties)),
             label_entries=tuple(MappingProxyType(dict(e)) for e in self.label_entries),
         )

@@ -8,9 +8,11 @@ from __future__ import annotations
 from agent.errors import AgentError
 
 # Reasons after which nothing more of the file is read: the file is hostile or the budget is gone.
+# A member's own limits (its ratio, its size) are not among them: one very compressible member is
+# reported unread and its siblings are still judged, within the archive-wide totals below.
 FATAL_REASONS: frozenset[str] = frozenset(
     {
-        "zip-ratio-exceeded",
+        "zip-overlap",
         "zip-total-exceeded",
         "zip-too-many-members",
         "zip-depth-exceeded",
@@ -20,6 +22,7 @@ FATAL_REASONS: frozenset[str] = frozenset(
 
 # Every reason extraction can report, for documentation and tests.
 ALL_REASONS: frozenset[str] = FATAL_REASONS | {
+    "zip-ratio-exceeded",
     "xml-forbidden-entity",
     "xml-malformed",
     "truncated",
@@ -35,6 +38,11 @@ ALL_REASONS: frozenset[str] = FATAL_REASONS | {
     "unreadable",
     "extract-failed",
 }
+
+
+# Reasons that leave a file unjudged: what is in it is unknown (all but a file that vanished before it
+# could be read). A file like this at an egress destination is reported as ``uninspectable_file``.
+UNJUDGED_REASONS: frozenset[str] = ALL_REASONS - {"not-found"}
 
 
 class ExtractionError(AgentError):

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import logging
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from agent.classify.archive import ArchiveMember
 from agent.classify.document import DocumentSink, ExtractedDocument
 from agent.classify.errors import ExtractionError
+from agent.classify.legacy_office import is_encrypted_office, read_doc, read_ppt, read_xls
 from agent.classify.limits import Budget
+from agent.classify.mail import EMAIL_EXTENSIONS, read_email
 from agent.classify.odf import odf_kind, read_odf
+from agent.classify.ole import ole_kind, open_ole, read_msg
 from agent.classify.ooxml import read_docx, read_pptx, read_xlsx
 from agent.classify.pdftext import read_pdf
 from agent.classify.rtf import read_rtf
@@ -25,6 +29,7 @@ _log = logging.getLogger(__name__)
 TEXT_EXTENSIONS = frozenset({"txt", "text", "csv", "tsv", "md", "markdown", "log"})
 CONTAINER_EXTENSIONS = frozenset({"docx", "docm", "dotx", "xlsx", "xlsm", "pptx", "pptm", "odt", "ods", "odp"})
 DOCUMENT_EXTENSIONS = CONTAINER_EXTENSIONS | {"pdf", "rtf"}
+
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -38,6 +43,8 @@ class Extraction:
 
     document: ExtractedDocument
     error: str | None = None
+    attachments: tuple[ArchiveMember, ...] = field(default=())
+    """Files carried inside a document (email attachments), each to be judged on its own."""
 
     @property
     def is_archive(self) -> bool:
@@ -46,7 +53,7 @@ class Extraction:
 
 
 def sniff_format(data: bytes, extension: str) -> str:
-    """The reader family for ``data``: ``zip``, ``pdf``, ``rtf``, ``ole``, ``text``, ``mismatch`` or ``unknown``.
+    """The reader family: ``zip``, ``pdf``, ``rtf``, ``ole``, ``email``, ``text``, ``mismatch`` or ``unknown``.
 
     Content decides; the extension (lower case, no dot) only breaks ties and flags mismatches.
     """
@@ -60,6 +67,8 @@ def sniff_format(data: bytes, extension: str) -> str:
         return "ole"
     if extension in DOCUMENT_EXTENSIONS:
         return "mismatch"
+    if extension in EMAIL_EXTENSIONS and looks_like_text(data):
+        return "email"
     if extension in TEXT_EXTENSIONS or looks_like_text(data):
         return "text"
     return "unknown"
@@ -73,25 +82,30 @@ def extract(data: bytes, extension: str, budget: Budget, *, complete: bool = Tru
     """
     fmt = sniff_format(data, extension)
     sink = DocumentSink(fmt, budget.limits.max_text_chars)
+    attachments: list[ArchiveMember] = []
     try:
         if not complete:
-            if fmt == "text":
+            if fmt in ("text", "email"):
                 sink.add_body(decode_text(data))
             raise ExtractionError("too-large")
-        _dispatch(fmt, data, extension, sink, budget)
+        _dispatch(fmt, data, extension, sink, budget, attachments)
     except ExtractionError as exc:
-        return Extraction(sink.freeze(), exc.reason)
+        return Extraction(sink.freeze(), exc.reason, tuple(attachments))
     except RecursionError:
-        return Extraction(sink.freeze(), "corrupt")
+        return Extraction(sink.freeze(), "corrupt", tuple(attachments))
     except Exception as exc:  # the boundary: hostile input reaching a library path nobody anticipated
         _log.warning("extraction failed unexpectedly (%s) for a %s file", type(exc).__name__, fmt)
-        return Extraction(sink.freeze(), "extract-failed")
-    return Extraction(sink.freeze())
+        return Extraction(sink.freeze(), "extract-failed", tuple(attachments))
+    return Extraction(sink.freeze(), None, tuple(attachments))
 
 
-def _dispatch(fmt: str, data: bytes, extension: str, sink: DocumentSink, budget: Budget) -> None:
+def _dispatch(
+    fmt: str, data: bytes, extension: str, sink: DocumentSink, budget: Budget, attachments: list[ArchiveMember]
+) -> None:
     if fmt == "text":
         sink.add_body(decode_text(data))
+    elif fmt == "email":
+        read_email(data, sink, budget, attachments)
     elif fmt == "pdf":
         read_pdf(data, sink, budget)
     elif fmt == "rtf":
@@ -102,11 +116,35 @@ def _dispatch(fmt: str, data: bytes, extension: str, sink: DocumentSink, budget:
     elif fmt == "ole":
         if _ENCRYPTED_PACKAGE in data:
             raise ExtractionError("encrypted")
-        raise ExtractionError("unsupported-format")
+        _read_ole(data, sink, budget, attachments)
     elif fmt == "mismatch":
         raise ExtractionError("format-mismatch")
     else:
         raise ExtractionError("unsupported-format")
+
+
+def _read_ole(data: bytes, sink: DocumentSink, budget: Budget, attachments: list[ArchiveMember]) -> None:
+    ole = open_ole(data)
+    try:
+        kind = ole_kind(ole)
+        sink.format = kind
+        if kind == "encrypted":
+            raise ExtractionError("encrypted")
+        if kind == "msg":
+            read_msg(ole, sink, budget, attachments)
+            return
+        if kind == "unknown":
+            raise ExtractionError("unsupported-format")
+        if is_encrypted_office(data):
+            raise ExtractionError("encrypted")
+        if kind == "doc":
+            read_doc(ole, sink, budget)
+        elif kind == "xls":
+            read_xls(data, sink, budget)
+        else:
+            read_ppt(ole, sink, budget)
+    finally:
+        ole.close()
 
 
 def _read_container(zf: zipfile.ZipFile, sink: DocumentSink, budget: Budget) -> None:

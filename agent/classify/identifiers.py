@@ -82,6 +82,7 @@ class IdentifierHits:
 
     nhs_numbers: frozenset[str]
     nhs_candidates: int
+    """Distinct NHS-shaped values (valid or not): the same number written twice is one candidate."""
     ni_numbers: frozenset[str]
     case_references: frozenset[str]
     dates_of_birth: frozenset[str]
@@ -100,20 +101,41 @@ def _nhs_digits_valid(digits: bytes) -> bool:
 
 
 def find_nhs_numbers(data: bytes, shape: bytes) -> tuple[frozenset[str], int]:
-    """Valid NHS numbers in ``data`` and the count of NHS-shaped candidates (valid or not)."""
+    """Valid NHS numbers in ``data`` and the count of distinct NHS-shaped values (valid or not).
+
+    A match that touches another letter or digit ("016 9990122" in "14/03/2016 9990122407") is not a
+    candidate; the number it swallowed the start of is then looked for from one byte on, so table rows
+    that run a date into an NHS number keep it.
+    """
     found: set[str] = set()
-    candidates = 0
-    for m in _NHS_SHAPE.finditer(shape):
-        start, end = m.span()
-        if not _bounded(data, start, end):
-            continue
-        candidates += 1
+    shaped: set[bytes] = set()
+
+    def take(start: int, end: int) -> None:
         digits = data[start:end]
         if end - start != 10:
             digits = _NOT_DIGIT.sub(b"", digits)
-        if _nhs_digits_valid(digits):
-            found.add(digits.decode("ascii"))
-    return frozenset(found), candidates
+        if digits not in shaped:
+            shaped.add(digits)
+            if _nhs_digits_valid(digits):
+                found.add(digits.decode("ascii"))
+
+    search = _NHS_SHAPE.search
+    for m in _NHS_SHAPE.finditer(shape):
+        start, end = m.span()
+        if _bounded(data, start, end):
+            take(start, end)
+            continue
+        # Rare (a number glued to other digits): look again inside the span the match consumed.
+        pos = start + 1
+        while pos < end:
+            inner = search(shape, pos)
+            if inner is None or inner.start() >= end:
+                break
+            if _bounded(data, inner.start(), inner.end()):
+                take(inner.start(), inner.end())
+                break
+            pos = inner.start() + 1
+    return frozenset(found), len(shaped)
 
 
 def find_ni_numbers(data: bytes, shape: bytes) -> frozenset[str]:

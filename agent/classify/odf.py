@@ -41,8 +41,24 @@ def odf_kind(zf: zipfile.ZipFile, budget: Budget) -> str | None:
     return ODF_MIMETYPES.get(mimetype)
 
 
+_MANIFEST_LIMIT = 1024 * 1024
+
+
+def is_encrypted_odf(zf: zipfile.ZipFile, budget: Budget) -> bool:
+    """True when META-INF/manifest.xml declares encryption data: the parts are then ciphertext, not XML."""
+    info = find_member(zf, "META-INF/manifest.xml")
+    if info is None or info.file_size > _MANIFEST_LIMIT:
+        return False
+    return b"encryption-data" in read_member(zf, info, budget)
+
+
 def read_odf(kind: str, zf: zipfile.ZipFile, sink: DocumentSink, budget: Budget) -> None:
-    """Body from content.xml; zones from page headers/footers in styles.xml; properties from meta.xml."""
+    """Body from content.xml; zones from page headers/footers in styles.xml; properties from meta.xml.
+
+    A password-protected package is ``encrypted`` (its parts would otherwise read as broken XML).
+    """
+    if is_encrypted_odf(zf, budget):
+        raise ExtractionError("encrypted")
     meta = find_member(zf, "meta.xml")
     if meta is not None:
         parse_member(zf, meta, odf_property_collector(sink.properties), budget)

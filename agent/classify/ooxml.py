@@ -70,7 +70,7 @@ def read_pptx(zf: zipfile.ZipFile, sink: DocumentSink, budget: Budget) -> None:
         finally:
             slide = "".join(parts)
             sink.add_body(slide + "\n")
-            sink.add_zone("\n".join(first_lines(slide, _SLIDE_EDGE_LINES) + last_lines(slide, _SLIDE_EDGE_LINES)))
+            sink.add_edge(first_lines(slide, _SLIDE_EDGE_LINES) + last_lines(slide, _SLIDE_EDGE_LINES))
     for info in natural_members(zf, _NOTES):
         _parse_text(zf, info, DRAWING_SPEC, sink.add_body, budget)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 
 from agent.classify.document import DocumentSink, first_lines, last_lines
 from agent.classify.errors import ExtractionError
@@ -10,6 +11,11 @@ from agent.classify.limits import Budget
 from agent.classify.properties import MAX_PROPERTIES, MAX_VALUE_CHARS
 
 _PAGE_EDGE_LINES = 3
+
+# pypdf logs a warning for every robustness fix it applies (1,450 for one damaged PDF), and some quote
+# raw bytes of the file: file contents must never reach our logs. Its loggers are all "pypdf.*" and
+# inherit this level; a PDF pypdf cannot read still comes back as a verdict error.
+logging.getLogger("pypdf").setLevel(logging.CRITICAL + 1)
 
 
 def read_pdf(data: bytes, sink: DocumentSink, budget: Budget) -> None:
@@ -34,7 +40,7 @@ def read_pdf(data: bytes, sink: DocumentSink, budget: Budget) -> None:
             budget.check_time()
             text = page.extract_text() or ""
             sink.add_body(text + "\n")
-            sink.add_zone("\n".join(first_lines(text, _PAGE_EDGE_LINES) + last_lines(text, _PAGE_EDGE_LINES)))
+            sink.add_edge(first_lines(text, _PAGE_EDGE_LINES) + last_lines(text, _PAGE_EDGE_LINES))
     except ExtractionError:
         raise
     except Exception as exc:  # pypdf on hostile input can raise nearly anything; nothing may escape

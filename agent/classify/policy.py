@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from agent.classify.fingerprint import DEFAULT_SCHEME, FingerprintScheme
-from agent.classify.labels import ALL_MARKINGS
+from agent.classify.labels import ALL_MARKINGS, DEFAULT_SENSITIVE_LABELS
 from agent.classify.limits import DEFAULT_LIMITS, Limits
 from agent.classify.vocabulary import DEFAULT_VOCABULARY
 
@@ -20,8 +20,10 @@ class ClassifierPolicy:
     """Regexes for the organisation's case references, e.g. ``r"\\bCS-\\d{6}\\b"``. None by default: each
     council's case-management system numbers cases differently. Matched against UTF-8 bytes."""
     label_map: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    """Sensitivity label GUID or name -> our label name. Only mapped labels count; empty means labels
-    are ignored (GUIDs are per tenant, so there is no useful default)."""
+    """Sensitivity label GUID or name -> our label name, over ``sensitive_label_names``: it adds labels
+    (GUIDs are per tenant, so only names have defaults), renames them, and maps a name to "" to ignore it."""
+    sensitive_label_names: tuple[str, ...] = DEFAULT_SENSITIVE_LABELS
+    """Label names that count in any tenant (matched ignoring case and punctuation)."""
     vocabulary: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(dict(DEFAULT_VOCABULARY)))
     """Case vocabulary: ``"concept|variant|..." -> weight`` (see vocabulary.DEFAULT_VOCABULARY)."""
     content_threshold: float = 0.5

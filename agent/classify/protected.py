@@ -23,6 +23,14 @@ class ProtectedFacts:
     """``FingerprintScheme.name`` the fingerprints were made with."""
     error: str | None = None
     """Why extraction was partial, if it was (fingerprints may then be few or none)."""
+    identifiers: frozenset[str] = frozenset()
+    """NHS numbers, NI numbers and case references in the document (and case references in its folder
+    names), normalised as ``content.identifier_values`` makes them. The index keeps only keyed hashes."""
+
+
+KNOWN_FROM_IMPORT = "known-identifier-import"
+"""The reference a known-identifier match reports when the identifier came from the case-management
+export rather than a protected document."""
 
 
 class ProtectedLookup(Protocol):
@@ -40,6 +48,10 @@ class ProtectedLookup(Protocol):
         """False when no protected fingerprints exist, so the classifier can skip computing them."""
         ...
 
+    def known_identifier(self, values: frozenset[str]) -> str | None:
+        """The reference of a protected document (or ``KNOWN_FROM_IMPORT``) holding one of ``values``."""
+        ...
+
 
 class InMemoryLookup:
     """A ``ProtectedLookup`` over dictionaries, with an inverted fingerprint index."""
@@ -51,6 +63,7 @@ class InMemoryLookup:
     ) -> None:
         """``digests``: sha256 -> reference; ``fingerprints``: reference -> fingerprint set."""
         self._digests: dict[str, str] = {k.lower(): v for k, v in (digests or {}).items()}
+        self._identifiers: dict[str, str] = {}
         self._postings: dict[int, list[str]] = {}
         for ref, fps in (fingerprints or {}).items():
             self._add_fingerprints(ref, fps)
@@ -64,6 +77,17 @@ class InMemoryLookup:
         if facts.sha256:
             self._digests[facts.sha256.lower()] = ref
         self._add_fingerprints(ref, facts.fingerprints)
+        for value in facts.identifiers:
+            self._identifiers.setdefault(value, ref)
+
+    def add_known(self, values: Iterable[str], ref: str = KNOWN_FROM_IMPORT) -> None:
+        """Know ``values`` (normalised identifiers) without a document, as an imported export does."""
+        for value in values:
+            self._identifiers.setdefault(value, ref)
+
+    def known_identifier(self, values: frozenset[str]) -> str | None:
+        """See ``ProtectedLookup.known_identifier``."""
+        return next((self._identifiers[v] for v in sorted(values) if v in self._identifiers), None)
 
     def by_sha256(self, digest: str) -> str | None:
         """See ``ProtectedLookup.by_sha256``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 
 from agent.classify.document import DocumentSink
@@ -30,6 +31,21 @@ _ZONES = frozenset(["header", "headerl", "headerr", "headerf", "footer", "footer
 _BREAKS = {"par": "\n", "line": "\n", "sect": "\n", "page": "\n", "row": "\n", "tab": "\t", "cell": "\t"}
 _SYMBOLS = {"~": " ", "_": "-", "-": "", "\\": "\\", "{": "{", "}": "}", "\n": "\n", "\r": "\n"}
 _CHECK_EVERY = 20_000
+_ANSI_CODE_PAGE = re.compile(rb"\\ansicpg(\d{1,5})")
+_HEADER_BYTES = 4096
+
+
+def declared_code_page(data: bytes) -> str:
+    """The codec for ``\\'hh`` escapes: the document's ``\\ansicpgN`` when Python knows it, else cp1252."""
+    m = _ANSI_CODE_PAGE.search(data[:_HEADER_BYTES])
+    if m:
+        name = f"cp{int(m.group(1))}"
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            return "cp1252"
+        return name
+    return "cp1252"
 
 
 class _State:
@@ -42,7 +58,8 @@ class _State:
 
 
 def read_rtf(data: bytes, sink: DocumentSink, budget: Budget) -> None:
-    """Body text and header/footer zones from an RTF document (Windows-1252 for ``\\'hh`` escapes)."""
+    """Body text and header/footer zones from an RTF document (``\\'hh`` escapes in its declared code page)."""
+    code_page = declared_code_page(data)
     source = data.decode("latin-1")
     body: list[str] = []
     zones: list[str] = []
@@ -59,7 +76,7 @@ def read_rtf(data: bytes, sink: DocumentSink, budget: Budget) -> None:
 
     def flush_hex() -> None:
         if pending_hex:
-            out(pending_hex.decode("cp1252", "replace"))
+            out(pending_hex.decode(code_page, "replace"))
             pending_hex.clear()
 
     for match in _TOKEN.finditer(source):

@@ -10,13 +10,17 @@ from types import MappingProxyType
 from typing import Any
 
 from agent.classify.content import ContentFindings
+from agent.classify.errors import UNJUDGED_REASONS
 from agent.classify.policy import ClassifierPolicy
 
-REASON_ORDER = ("exact", "fingerprint", "label", "marking", "content")
+REASON_ORDER = ("exact", "fingerprint", "known_identifier", "label", "marking", "content")
 
 # Confidence each reason carries on its own (content and fingerprint scale with their scores).
 EXACT_CONFIDENCE = 1.0
 LABEL_CONFIDENCE = 0.9
+# An NHS number, NI number or case reference that a protected document (or the case-management export)
+# holds: exact data, strong even without case vocabulary around it.
+KNOWN_IDENTIFIER_CONFIDENCE = 0.85
 MARKING_CONFIDENCE = 0.6
 FINGERPRINT_FLOOR = 0.7  # confidence = floor + (1 - floor) * containment
 # A file that is not judged a case file reports at most this confidence.
@@ -28,7 +32,7 @@ class Verdict:
     """Whether one file is a case file, why, and how sure we are.
 
     ``confidence`` is 0..1 that the file is a case file: at least 0.5 when ``case_file`` is true, below it
-    otherwise. ``reasons`` are drawn from "exact", "fingerprint", "label", "marking", "content". ``error``
+    otherwise. ``reasons`` are drawn from ``REASON_ORDER``. ``error``
     names an extraction problem (the verdict then rests on what could be read). ``sha256`` is lower-case
     hex, empty when the file could not be hashed; ``extension`` is lower case without the dot.
     """
@@ -44,6 +48,20 @@ class Verdict:
     size: int
     extension: str
     error: str | None
+
+    @property
+    def uninspectable(self) -> bool:
+        """True when the file is not judged a case file only because it could not be (fully) read."""
+        return not self.case_file and self.error in UNJUDGED_REASONS
+
+    def to_uninspectable_body(self, sha256_hmac: str) -> dict[str, Any]:
+        """The file fields of the ``UninspectableFile`` event body (events.proto), without reveal-names fields."""
+        return {
+            "extension": self.extension,
+            "size_bytes": self.size,
+            "reason": self.error or "",
+            "sha256_hmac": sha256_hmac,
+        }
 
     def as_json_object(self, path: str) -> dict[str, Any]:
         """The fields ``caseguard-agent classify --json`` prints for ``path``, as a JSON-ready dict."""
@@ -92,6 +110,7 @@ class Evidence:
     exact_ref: str | None = None
     fingerprint_match: tuple[str, float] | None = None
     fingerprint_count: int = 0
+    known_ref: str | None = None
     content: ContentFindings = field(default_factory=ContentFindings)
     labels: tuple[str, ...] = ()
     markings: tuple[str, ...] = ()
@@ -126,6 +145,9 @@ def decide(evidence: Evidence, policy: ClassifierPolicy, facts: FileFacts) -> Ve
         if containment >= policy.fingerprint_threshold:
             reasons["fingerprint"] = FINGERPRINT_FLOOR + (1.0 - FINGERPRINT_FLOOR) * containment
             matched_ref = matched_ref or ref
+    if evidence.known_ref is not None:
+        reasons["known_identifier"] = KNOWN_IDENTIFIER_CONFIDENCE
+        matched_ref = matched_ref or evidence.known_ref
     if evidence.labels:
         reasons["label"] = LABEL_CONFIDENCE
     if any(m in policy.markings for m in evidence.markings):
@@ -157,14 +179,14 @@ def decide(evidence: Evidence, policy: ClassifierPolicy, facts: FileFacts) -> Ve
 
 
 def merge_archive(archive: Verdict, members: Sequence[Verdict]) -> Verdict:
-    """One verdict for an archive from its own (exact-match) verdict and its members' verdicts.
+    """One verdict for an archive (or an email) from its own verdict and its members' (attachments') verdicts.
 
     A case file anywhere inside makes the archive one; counts add up; the first error is kept.
     """
     everything = [archive, *members]
     reasons = {r for v in everything for r in v.reasons}
     counts: Counter[str] = Counter()
-    for v in members:
+    for v in everything:  # an archive's own verdict has none; an email's body has its own
         counts.update(v.identifier_counts)
     error = next((v.error for v in everything if v.error), None)
     matched = next((v.matched_ref for v in everything if v.matched_ref), None)

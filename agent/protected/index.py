@@ -21,12 +21,20 @@ analysis). ``scheme`` names the fingerprint scheme; when it changes, everything 
 The index answers the classifier's ``ProtectedLookup`` questions (``by_sha256``,
 ``best_fingerprint_match``, ``has_fingerprints``) without importing the classifier.
 
+It also keeps, for exact-data matching, keyed hashes (HMAC-SHA256 under the organisation key, first 16
+bytes) of the NHS numbers, NI numbers and case references found in each document (an analysis result's
+optional ``identifiers``), and of those in an optional CSV export from the case-management system
+(``known_identifiers_csv``: a header row naming any of ``nhs_number``, ``case_reference``,
+``ni_number``, then one record a row; re-imported when the file changes). :meth:`known_identifier`
+answers whether a file mentions one of them. The values themselves are never stored.
+
 Fingerprints are stored as signed 64-bit integers: values are reduced modulo 2**64, the same
 way for documents and queries. Paths are stored locally as bytes; they never leave the laptop.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import hmac
 import logging
@@ -47,7 +55,10 @@ from agent.egress.scan import walk_files
 logger = logging.getLogger(__name__)
 
 DB_NAME = "protected-index.sqlite3"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: known-identifier hashes (documents indexed under 1 are analysed again)
+KNOWN_FROM_IMPORT = "known-identifier-import"  # the reference a match on the imported export reports
+_ID_HASH_BYTES = 16
+_CSV_COLUMNS = {"nhs_number": "nhs", "case_reference": "ref", "ni_number": "ni"}
 DEFAULT_BATCH = 1000
 _KEY_CHECK_MESSAGE = b"caseguard protected index key check"
 _SEP = os.fsencode(os.sep)
@@ -67,6 +78,9 @@ CREATE TABLE IF NOT EXISTS docs(
 );
 CREATE INDEX IF NOT EXISTS docs_sha256 ON docs(sha256);
 CREATE TABLE IF NOT EXISTS postings(fp INTEGER NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY(fp, doc)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS known_ids(h BLOB NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY(h, doc)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS known_ids_doc ON known_ids(doc);
+CREATE TABLE IF NOT EXISTS imported_ids(h BLOB PRIMARY KEY) WITHOUT ROWID;
 """
 
 
@@ -140,6 +154,7 @@ class ProtectedIndex:
         scheme: str = "",
         batch_size: int = DEFAULT_BATCH,
         clock: Callable[[], float] = time.monotonic,
+        known_identifiers_csv: Path | None = None,
     ) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         self._roots = tuple(os.fsencode(os.path.abspath(r)) for r in roots)
@@ -147,6 +162,7 @@ class ProtectedIndex:
         self._analyse = analyse
         self._batch = max(1, min(batch_size, _SQL_VARIABLES))
         self._clock = clock
+        self._csv = known_identifiers_csv
         self._lock = threading.RLock()
         self._db = sqlite3.connect(state_dir / DB_NAME, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -155,6 +171,7 @@ class ProtectedIndex:
         self._db.execute("PRAGMA temp_store=MEMORY")
         self._db.executescript(_SCHEMA)
         self._db.execute("CREATE TEMP TABLE IF NOT EXISTS query_fps(fp INTEGER PRIMARY KEY)")
+        self._check_schema_version()
         self._check_key()
         self._check_scheme(scheme)
 
@@ -218,6 +235,48 @@ class ProtectedIndex:
             return None
         return FingerprintMatch(str(row[0]), int(row[1]) / len(query))
 
+    def known_identifier(self, values: frozenset[str]) -> str | None:
+        """The reference of a protected document holding one of ``values`` (normalised identifiers such as
+        ``nhs:9990122407``), ``KNOWN_FROM_IMPORT`` when only the imported export has it, or None."""
+        if not values:
+            return None
+        hashes = [self._id_hash(v) for v in sorted(values)][:_SQL_VARIABLES]
+        marks = ",".join("?" * len(hashes))
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT d.ref FROM known_ids k JOIN docs d ON d.id = k.doc WHERE k.h IN ({marks}) "
+                "ORDER BY d.ref LIMIT 1", hashes
+            ).fetchone()
+            if row is not None:
+                return str(row[0])
+            imported = self._db.execute(f"SELECT 1 FROM imported_ids WHERE h IN ({marks}) LIMIT 1", hashes).fetchone()
+        return KNOWN_FROM_IMPORT if imported is not None else None
+
+    def import_known_identifiers(self) -> int | None:
+        """(Re)load ``known_identifiers_csv`` when it changed since the last import; how many identifiers it
+        holds, or None when there is none to load or it is unchanged. A file that cannot be read keeps the
+        previous import and raises ``ValueError`` naming the line (never a value)."""
+        if self._csv is None:
+            return None
+        try:
+            st = os.stat(self._csv)
+        except OSError as exc:
+            raise ValueError(f"known identifiers CSV {self._csv}: {exc.strerror or exc}") from exc
+        stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'import_stamp'").fetchone()
+        if row is not None and row[0] == stamp:
+            return None
+        values = read_known_identifiers_csv(self._csv)
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM imported_ids")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO imported_ids(h) VALUES (?)", ((self._id_hash(v),) for v in sorted(values))
+            )
+            self._set_meta("import_stamp", stamp)
+        logger.info("protected index: imported %d known identifiers", len(values))
+        return len(values)
+
     def ref_for(self, path: Path | str) -> str:
         """The keyed reference of a path (what the collector computes to resolve one)."""
         return hmac.new(self._key, os.fsencode(os.path.abspath(path)), hashlib.sha256).hexdigest()
@@ -227,6 +286,10 @@ class ProtectedIndex:
     def reconcile(self, stop: threading.Event | None = None) -> ReconcileStats:
         """Walk the roots; analyse new and changed files, drop vanished ones. See the module doc."""
         started = self._clock()
+        try:
+            self.import_known_identifiers()
+        except ValueError as exc:
+            logger.error("protected index: %s; the previous import is kept", exc)
         generation = self._next_generation()
         totals = dict(seen=0, added=0, updated=0, unchanged=0, errors=0)
         walked_roots: list[bytes] = []
@@ -325,7 +388,7 @@ class ProtectedIndex:
                 )
             }
         unchanged: list[int] = []
-        analysed: list[tuple[bytes, int, int, bytes, array[int]]] = []
+        analysed: list[tuple[bytes, int, int, bytes, array[int], list[bytes]]] = []
         for path, size, mtime_ns in batch:
             totals["seen"] += 1
             previous = known.get(path)
@@ -338,13 +401,14 @@ class ProtectedIndex:
                 if len(digest) != hashlib.sha256().digest_size:
                     raise ValueError("no usable SHA-256")  # the analyser could not read the file
                 fps = array("q", sorted({_signed64(fp) for fp in facts.fingerprints}))
+                ids = sorted({self._id_hash(v) for v in getattr(facts, "identifiers", ())})
             except Exception as exc:  # the analyser is foreign code; one bad file must not stop the walk
                 totals["errors"] += 1
                 logger.debug("protected index: analysis failed (%s)", type(exc).__name__)
                 if previous is not None:
                     unchanged.append(previous[2])  # keep the old facts rather than lose the doc
                 continue
-            analysed.append((path, size, mtime_ns, digest, fps))
+            analysed.append((path, size, mtime_ns, digest, fps, ids))
         postings: list[tuple[int, int]] = []
         with self._lock, self._transaction():
             if generation is None:
@@ -354,7 +418,7 @@ class ProtectedIndex:
                 "UPDATE docs SET seen = MAX(seen, ?) WHERE id = ?", ((generation, i) for i in unchanged)
             )
             totals["unchanged"] += len(unchanged)
-            for path, size, mtime_ns, digest, fps in analysed:
+            for path, size, mtime_ns, digest, fps, ids in analysed:
                 cursor = self._db.execute(
                     "INSERT OR IGNORE INTO docs(path, size, mtime_ns, sha256, ref, fps, seen) VALUES (?,?,?,?,?,?,?)",
                     (path, size, mtime_ns, digest, self._ref(path), fps.tobytes(), generation),
@@ -371,7 +435,11 @@ class ProtectedIndex:
                         (size, mtime_ns, digest, fps.tobytes(), generation, doc_id),
                     )
                     totals["updated"] += 1
+                    self._db.execute("DELETE FROM known_ids WHERE doc = ?", (doc_id,))
                 postings.extend((fp, doc_id) for fp in fps)
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO known_ids(h, doc) VALUES (?, ?)", ((h, doc_id) for h in ids)
+                )
             # In key order, the batch's inserts touch each page of the inverted table once.
             postings.sort()
             self._db.executemany("INSERT OR IGNORE INTO postings(fp, doc) VALUES (?, ?)", postings)
@@ -391,12 +459,16 @@ class ProtectedIndex:
     def _delete_docs(self, rows: Sequence[tuple[int, bytes]]) -> None:
         for doc_id, fps in rows:
             self._delete_postings(doc_id, fps)
+        self._db.executemany("DELETE FROM known_ids WHERE doc = ?", ((doc_id,) for doc_id, _ in rows))
         self._db.executemany("DELETE FROM docs WHERE id = ?", ((doc_id,) for doc_id, _ in rows))
 
     def _delete_postings(self, doc_id: int, packed: bytes) -> None:
         fps = array("q")
         fps.frombytes(packed)
         self._db.executemany("DELETE FROM postings WHERE fp = ? AND doc = ?", ((fp, doc_id) for fp in fps))
+
+    def _id_hash(self, value: str) -> bytes:
+        return hmac.new(self._key, b"identifier\x1f" + value.encode("utf-8"), hashlib.sha256).digest()[:_ID_HASH_BYTES]
 
     def _ref(self, path: bytes) -> str:
         return hmac.new(self._key, path, hashlib.sha256).hexdigest()
@@ -430,7 +502,23 @@ class ProtectedIndex:
                     logger.warning("protected index: organisation key changed; recomputing references")
                     rows = self._db.execute("SELECT id, path FROM docs").fetchall()
                     self._db.executemany("UPDATE docs SET ref = ? WHERE id = ?", ((self._ref(p), i) for i, p in rows))
+                    # Identifier hashes are keyed too: analyse every document and the export again.
+                    self._db.execute("DELETE FROM known_ids")
+                    self._db.execute("DELETE FROM imported_ids")
+                    self._db.execute("DELETE FROM meta WHERE key = 'import_stamp'")
+                    self._db.execute("UPDATE docs SET mtime_ns = -1")
                 self._set_meta("key_check", check)
+                self._set_meta("schema_version", SCHEMA_VERSION)
+
+    def _check_schema_version(self) -> None:
+        """Analyse every document again when the index was written by an older version (no identifiers)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None or row[0] == SCHEMA_VERSION:
+                return
+            with self._transaction():
+                logger.warning("protected index: format %s -> %s; re-analysing every document", row[0], SCHEMA_VERSION)
+                self._db.execute("UPDATE docs SET mtime_ns = -1")
                 self._set_meta("schema_version", SCHEMA_VERSION)
 
     def _check_scheme(self, scheme: str) -> None:
@@ -443,6 +531,7 @@ class ProtectedIndex:
                 if row is not None:
                     logger.warning("protected index: fingerprint scheme changed; re-indexing everything")
                     self._db.execute("DELETE FROM postings")
+                    self._db.execute("DELETE FROM known_ids")
                     self._db.execute("DELETE FROM docs")
                 self._set_meta("scheme", scheme)
 
@@ -470,6 +559,43 @@ def _listable(root: bytes) -> bool:
     except OSError:
         return False
     return True
+
+
+def read_known_identifiers_csv(path: Path) -> set[str]:
+    """Normalised identifiers (``nhs:``, ``ref:``, ``ni:``) from a case-management export.
+
+    The header names the columns (any of nhs_number, case_reference, ni_number, in any order, other
+    columns ignored). NHS numbers lose spaces and hyphens, NI numbers spaces and case; empty cells are
+    skipped. Raises ``ValueError`` naming the line for a file with none of the columns or a bad row.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                raise ValueError(f"known identifiers CSV {path}: empty")
+            columns = {i: _CSV_COLUMNS[h.strip().lower()] for i, h in enumerate(header)
+                       if h.strip().lower() in _CSV_COLUMNS}
+            if not columns:
+                raise ValueError(f"known identifiers CSV {path}: the header names none of {sorted(_CSV_COLUMNS)}")
+            values: set[str] = set()
+            for row in reader:
+                for i, kind in columns.items():
+                    cell = row[i].strip() if i < len(row) else ""
+                    if cell:
+                        values.add(f"{kind}:{_normalise_identifier(kind, cell)}")
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        line = f" line {reader.line_num}" if "reader" in locals() else ""
+        raise ValueError(f"known identifiers CSV {path}{line}: {type(exc).__name__}") from exc
+    return values
+
+
+def _normalise_identifier(kind: str, cell: str) -> str:
+    if kind == "nhs":
+        return "".join(ch for ch in cell if ch.isdigit())
+    if kind == "ni":
+        return cell.replace(" ", "").upper()
+    return cell
 
 
 def _within(path: bytes, root: bytes) -> bool:

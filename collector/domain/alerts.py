@@ -25,6 +25,7 @@ from collector.domain.event_facts import (
     LockFailedFacts,
     LostDeviceFacts,
     SeqRange,
+    UninspectableFileFacts,
     VolumeFacts,
 )
 from collector.domain.instants import iso_utc, require_optional_utc, require_utc
@@ -40,6 +41,10 @@ class AlertKind(enum.StrEnum):
     DEVICE_SILENT = "device_silent"
     SEQUENCE_GAP = "sequence_gap"
     LOST_DEVICE_CHECK_IN = "lost_device_check_in"
+    UNINSPECTABLE_FILE = "uninspectable_file"
+    """A file the agent could not judge arrived at a removable or personal destination. Files of one copy
+    burst share an incident (the copy-burst rule), which drafts no risk assessment of its own: it ranks
+    below case-file egress, and joins an egress incident when the same burst also carried case files."""
 
 
 @dataclass(frozen=True)
@@ -191,11 +196,33 @@ def alert_from_lock_failed(envelope: EventEnvelope, facts: LockFailedFacts) -> A
     )
 
 
-AgentEventFacts = CaseFileEgressFacts | CaseFilesFoundFacts | LockFailedFacts
+def alert_from_uninspectable_file(envelope: EventEnvelope, facts: UninspectableFileFacts) -> Alert:
+    """Make the alert for an ``UninspectableFile`` event (a file that could not be judged, copied out)."""
+    return Alert(
+        alert_id=derive_alert_id(AlertKind.UNINSPECTABLE_FILE, envelope.device_id, envelope.event_id),
+        kind=AlertKind.UNINSPECTABLE_FILE,
+        device_id=envelope.device_id,
+        occurred_at=envelope.occurred_at,
+        received_at=envelope.received_at,
+        source_event_ids=(envelope.event_id,),
+        source_seqs=(envelope.seq,),
+        agent_version=envelope.agent_version,
+        destination_class=facts.destination_class,
+        destination_kind=facts.destination_kind,
+        volume=facts.volume,
+        copy_burst_id=facts.copy_burst_id,
+        arrival=facts.arrival,
+        files=(facts.file,),
+    )
+
+
+AgentEventFacts = CaseFileEgressFacts | CaseFilesFoundFacts | LockFailedFacts | UninspectableFileFacts
 
 
 def alert_from_agent_event(envelope: EventEnvelope, facts: AgentEventFacts) -> Alert:
-    """Make the alert for any breach-class agent event (egress, case files found, lock failed)."""
+    """Make the alert for any breach-class agent event (egress, case files found, lock failed, uninspectable)."""
+    if isinstance(facts, UninspectableFileFacts):
+        return alert_from_uninspectable_file(envelope, facts)
     if isinstance(facts, CaseFileEgressFacts):
         return alert_from_case_file_egress(envelope, facts)
     if isinstance(facts, CaseFilesFoundFacts):

@@ -119,6 +119,22 @@ class CaseFileEgressFacts:
 
 
 @dataclass(frozen=True)
+class UninspectableFileFacts:
+    """A file that could not be judged arrived at a destination (``UninspectableFile``).
+
+    ``file`` carries its extension, size and keyed hash, with ``error`` set to why it could not be read
+    ("encrypted", "unsupported-format", "too-large", ...) and no reasons: nothing is known of its contents.
+    """
+
+    destination_class: DestinationClass
+    destination_kind: str
+    file: FileMatchFacts
+    volume: VolumeFacts | None = None
+    copy_burst_id: str = ""
+    arrival: Arrival = Arrival.UNSPECIFIED
+
+
+@dataclass(frozen=True)
 class CaseFilesFoundFacts:
     """A scan of a mounted volume found case files on it (``CaseFilesFoundOnVolume``)."""
 

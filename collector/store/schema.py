@@ -39,7 +39,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 Int64 = BigInteger().with_variant(Integer(), "sqlite")
 
 # Events the breach workflow reads (a partial index, so ingest of other kinds pays nothing for it).
-BREACH_INDEX_KINDS = ("case_file_egress", "case_files_found", "lock_failed", "lost_device_report")
+BREACH_INDEX_KINDS = ("case_file_egress", "case_files_found", "lock_failed", "lost_device_report", "uninspectable_file")
 # Events the console's incident page reads as "posture at the time".
 POSTURE_INDEX_KINDS = ("encryption_posture", "lock_posture", "heartbeat")
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from google.protobuf.message import DecodeError
 
 from caseguard.v1 import events_pb2
-from collector.domain.alerts import Alert, alert_from_agent_event, alert_from_lost_device_report
+from collector.domain.alerts import AgentEventFacts, Alert, alert_from_agent_event, alert_from_lost_device_report
 from collector.domain.event_facts import (
     Arrival,
     CaseFileEgressFacts,
@@ -27,12 +27,15 @@ from collector.domain.event_facts import (
     FileMatchFacts,
     LockFailedFacts,
     LostDeviceFacts,
+    UninspectableFileFacts,
     VolumeFacts,
 )
 from collector.errors import CollectorError
 from collector.store.base import StoredEvent
 
-ALERT_KINDS: tuple[str, ...] = ("case_file_egress", "case_files_found", "lock_failed", "lost_device_report")
+ALERT_KINDS: tuple[str, ...] = (
+    "case_file_egress", "case_files_found", "lock_failed", "lost_device_report", "uninspectable_file",
+)
 POSTURE_KINDS: tuple[str, ...] = ("encryption_posture", "lock_posture", "heartbeat")
 
 E = TypeVar("E", bound=enum.Enum)
@@ -120,7 +123,7 @@ def alert_from_event(event: StoredEvent) -> Alert | None:
         )
     if event.kind == "case_file_egress":
         egress = _parse(event.kind, event.body, events_pb2.CaseFileEgress)
-        facts: CaseFileEgressFacts | CaseFilesFoundFacts | LockFailedFacts = CaseFileEgressFacts(
+        facts: AgentEventFacts = CaseFileEgressFacts(
             destination_class=_DESTINATIONS.get(egress.destination_class, DestinationClass.UNSPECIFIED),
             destination_kind=egress.destination_kind,
             file=_file(egress.file),
@@ -134,6 +137,19 @@ def alert_from_event(event: StoredEvent) -> Alert | None:
             volume=_volume(found.volume), files=tuple(_file(f) for f in found.files),
             files_scanned=found.files_scanned, truncated=found.truncated, scan_id=found.scan_id,
         )  # fmt: skip
+    elif event.kind == "uninspectable_file":
+        odd = _parse(event.kind, event.body, events_pb2.UninspectableFile)
+        facts = UninspectableFileFacts(
+            destination_class=_DESTINATIONS.get(odd.destination_class, DestinationClass.UNSPECIFIED),
+            destination_kind=odd.destination_kind,
+            file=FileMatchFacts(
+                extension=odd.extension, size_bytes=odd.size_bytes, sha256_hmac=odd.sha256_hmac, error=odd.reason,
+                file_name=odd.file_name, relative_path=odd.relative_path,
+            ),
+            volume=_volume(odd.volume) if odd.HasField("volume") else None,
+            copy_burst_id=odd.copy_burst_id,
+            arrival=_ARRIVALS.get(odd.arrival, Arrival.UNSPECIFIED),
+        )
     elif event.kind == "lock_failed":
         failed = _parse(event.kind, event.body, events_pb2.LockFailed)
         facts = LockFailedFacts(failed.idle_seconds, tuple(failed.methods_tried), failed.reason)

@@ -41,3 +41,28 @@ def test_classify_prints_one_verdict_a_line_for_files_and_folders(tmp_path: Path
     assert verdicts["guidance.docx"]["case_file"] is False
     assert verdicts["invoice.docx"]["case_file"] is False
     assert verdicts["bomb.zip"]["error"] and verdicts["broken.docx"]["error"]
+
+
+def test_classify_uses_the_protected_store_index_like_the_agent(tmp_path: Path) -> None:
+    # Issue 13, finding 9: the command ignored [case_files] roots, so copies and excerpts looked clean.
+    rng = random.Random(11)
+    store = tmp_path / "store"
+    store.mkdir()
+    paragraphs = case_file_paragraphs(rng, paragraphs=14, reference="CS-654321")
+    record = make_docx(paragraphs)
+    (store / "record.docx").write_bytes(record)
+    out_dir = tmp_path / "usb"
+    out_dir.mkdir()
+    (out_dir / "copy.docx").write_bytes(record)
+    # Case notes lifted out of the record: no identifiers, so content alone does not catch it.
+    (out_dir / "excerpt.txt").write_text("\n".join(paragraphs[6:14]))
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[collector]\naddress = "127.0.0.1:1"\nca = "ca.pem"\ncert = "d.pem"\n'
+        f'key = "d.key"\n[case_files]\nroots = ["{store}"]\n'
+    )
+    out = run_cli("agent", "classify", "--config", str(config), "--json", str(out_dir)).stdout
+    verdicts = {Path(v["path"]).name: v for v in map(json.loads, out.splitlines())}
+    assert verdicts["copy.docx"]["case_file"] is True and "exact" in verdicts["copy.docx"]["reasons"]
+    assert verdicts["excerpt.txt"]["case_file"] is True and verdicts["excerpt.txt"]["reasons"] == ["fingerprint"]
+    assert verdicts["copy.docx"]["protected_ref"] == verdicts["excerpt.txt"]["protected_ref"]

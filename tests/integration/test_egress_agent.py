@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.integration.harness import Agent, Collector, run_cli, wait_for
-from tests.unit.classify.documents import make_docx
+from tests.unit.classify.documents import make_docx, make_pdf, make_zip, set_encrypted_flag
 from tests.unit.classify.synthetic import case_file_paragraphs, invoice_paragraphs, nhs_number
 
 pytestmark = pytest.mark.integration
@@ -87,6 +87,33 @@ def test_case_files_in_a_personal_folder_are_reported_without_names(
     for secret in ("renamed-copy", "note.txt", "Amelia", "Testcase", str(personal)):
         assert secret not in raw, f"{secret!r} leaked into an event"
     assert docx["file"]["file_name"] == "" and len(docx["file"]["sha256_hmac"]) == 64
+
+
+def test_files_that_cannot_be_read_are_reported_as_uninspectable(
+    collector: Collector, make_agent: Callable[..., Agent], layout: tuple[Path, Path]
+) -> None:
+    # Issue 13, finding 6: password-protected files went out with no event at all.
+    personal, protected = layout
+    rng = random.Random(12)
+    collector.start()
+    agent = make_agent("laptop-u", settings=_agent_settings(personal, protected))
+    agent.start()
+    wait_for(lambda: bool(_events(collector, "laptop-u", "agent_started")), 20, "the agent")
+    record = case_file_paragraphs(rng, paragraphs=6)
+    (personal / "Testcase-locked.pdf").write_bytes(make_pdf(record, user_password="s3cret"))
+    (personal / "Testcase-archive.zip").write_bytes(set_encrypted_flag(make_zip({"a.txt": b"x" * 1000})))
+    (personal / "shopping.txt").write_bytes(b"eggs, milk, bread\n")  # readable and clean: no event
+    wait_for(lambda: len(_events(collector, "laptop-u", "uninspectable_file")) >= 2, 30, "two uninspectable events")
+    time.sleep(2)
+    events = _events(collector, "laptop-u", "uninspectable_file")
+    assert sorted((e["extension"], e["reason"]) for e in events) == [("pdf", "encrypted"), ("zip", "encrypted")]
+    for e in events:
+        assert e["destination_class"] == "DESTINATION_CLASS_PERSONAL_FOLDER"
+        assert int(e["size_bytes"]) > 0 and len(e["sha256_hmac"]) == 64 and e["copy_burst_id"]
+    assert not _events(collector, "laptop-u", "case_file_egress")
+    raw = json.dumps(events)
+    for secret in ("Testcase", "locked", "archive", str(personal)):
+        assert secret not in raw, f"{secret!r} leaked into an event"
 
 
 def _mount(image: Path, mount_point: Path) -> None:

@@ -230,6 +230,28 @@ def make_odt(paragraphs: Sequence[str], *, header: str | None = None, footer: st
                         header=header, footer=footer, user_props=user_props)
 
 
+_DRAW_NS = ('xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+            'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"')
+
+
+def make_odp(slides: Sequence[Sequence[str]]) -> bytes:
+    """An OpenDocument presentation: one text frame per line on each slide (LibreOffice reads it, so it
+    can write the .ppt and .pptx copies tests need)."""
+    pages = "".join(
+        f'<draw:page {_DRAW_NS} draw:name="slide{i + 1}">'
+        + "".join(
+            f'<draw:frame svg:x="1cm" svg:y="{1 + 3 * j}cm" svg:width="24cm" svg:height="2.5cm">'
+            f"<draw:text-box><text:p>{escape(line)}</text:p></draw:text-box></draw:frame>"
+            for j, line in enumerate(lines)
+        )
+        + "</draw:page>"
+        for i, lines in enumerate(slides)
+    )
+    return _odf_package("application/vnd.oasis.opendocument.presentation",
+                        f"<office:presentation>{pages}</office:presentation>", header=None, footer=None,
+                        user_props=None)
+
+
 def make_ods(rows: Sequence[Sequence[object]], *, header: str | None = None) -> bytes:
     """An OpenDocument spreadsheet with one table."""
     cells = "".join(

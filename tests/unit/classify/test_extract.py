@@ -51,7 +51,8 @@ def test_pptx_slides_and_slide_edges_as_zones() -> None:
     doc = run(data, "pptx").document
     assert doc.format == "pptx"
     assert doc.body.split() == ["Strategy", "meeting", "Keira", "Dunmore", "Actions", "OFFICIAL-SENSITIVE"]
-    assert "OFFICIAL-SENSITIVE" in doc.zones.splitlines()
+    assert "OFFICIAL-SENSITIVE" in doc.edges.splitlines()
+    assert doc.zones == ""  # slide edges are body lines, never scanned twice
 
 
 def test_odt_body_header_footer_and_user_properties() -> None:
@@ -77,7 +78,8 @@ def test_pdf_pages_edges_and_info_dictionary() -> None:
     doc = run(data, "pdf").document
     assert doc.format == "pdf"
     assert doc.body.count("Next visit Friday.") == 40
-    assert doc.zones.splitlines().count("OFFICIAL-SENSITIVE") >= 4  # once per page
+    assert doc.edges.splitlines().count("OFFICIAL-SENSITIVE") >= 4  # once per page
+    assert doc.zones == ""  # page edges are body lines, never scanned twice
     assert doc.properties[f"MSIP_Label_{LABEL_GUID}_Enabled"] == "true"
 
 
@@ -122,10 +124,10 @@ def test_markdown_and_csv_are_text() -> None:
     assert run(b"name,nhs\nA,943 476 5919\n", "csv").document.body == "name,nhs\nA,943 476 5919\n"
 
 
-def test_first_lines_of_the_body_are_a_zone() -> None:
+def test_first_lines_of_the_body_are_an_edge() -> None:
     doc = run(b"OFFICIAL-SENSITIVE\nCase notes\n" + b"more text\n" * 50 + b"SECRET\n", "txt").document
-    zones = doc.zones.splitlines()
-    assert "OFFICIAL-SENSITIVE" in zones and "SECRET" not in zones
+    edges = doc.edges.splitlines()
+    assert "OFFICIAL-SENSITIVE" in edges and "SECRET" not in edges
 
 
 def test_content_decides_over_extension() -> None:
