@@ -12,6 +12,7 @@ import grpc
 
 from caseguard.v1 import collector_pb2, collector_pb2_grpc
 from collector.api.identity import CallerRefused, DeviceAuthenticator
+from collector.api.limits import SlidingWindowLimit
 from collector.api.lost_reports import file_lost_report
 from collector.enrollment.certificates import issue_from_csr
 from collector.pki import PkiError, PkiPaths
@@ -23,6 +24,8 @@ from collector.wire import codec
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_BATCH = 5_000
+# A staff member reports a lost laptop once; a device filing more than this is misbehaving.
+LOST_REPORTS_PER_HOUR = 5
 
 LOST_DEVICE_MESSAGE = (
     "The device is now marked lost and the information-governance team has been told. "
@@ -54,6 +57,7 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         workflow: WorkflowHooks | None = None,
         pki: PkiPaths | None = None,
         enrollment: EnrollmentStore | None = None,
+        lost_report_limit: SlidingWindowLimit | None = None,
     ) -> None:
         self._store = store
         self._writer = writer
@@ -62,6 +66,7 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         self._workflow = workflow
         self._pki = pki
         self._enrollment = enrollment
+        self._lost_reports = lost_report_limit or SlidingWindowLimit(LOST_REPORTS_PER_HOUR, 3600 * 1_000_000)
 
     def SendEvents(
         self, request: collector_pb2.SendEventsRequest, context: grpc.ServicerContext
@@ -71,7 +76,7 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         if len(request.events) > MAX_EVENTS_PER_BATCH:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
                    f"batch of {len(request.events)} events exceeds {MAX_EVENTS_PER_BATCH}; send smaller batches")
-        batch = codec.decode_send_events(request)
+        batch = codec.decode_send_events(request, self._clock_us())
         forged = batch.claimed_devices - {device.name}
         if forged:
             log.warning("device %s sent events claiming another device; batch refused", device.name)
@@ -81,6 +86,8 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
             self._store_or_abort(context, device.name, batch.events)
         if batch.rejected:
             log.warning("device %s: %d malformed event(s) rejected", device.name, len(batch.rejected))
+        if batch.skewed:
+            log.warning("device %s: clock ahead of the collector's on %d event(s)", device.name, batch.skewed)
         return codec.send_events_response((e.event_id for e in batch.events), batch.rejected)
 
     def Heartbeat(
@@ -108,12 +115,22 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         once, else the report's own id (the workflow's next tick will place it).
         """
         reporter = self._authenticate(context)
-        name, body, lost_at = codec.decode_lost_report(request, reporter.name)
+        now = self._clock_us()
+        try:
+            name, body, lost_at = codec.decode_lost_report(request, reporter.name, now)
+        except codec.InvalidRequest as exc:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         if not name:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "report.device_name is required")
+        if name == reporter.name:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                   "a device cannot report itself lost: use the web console or another enrolled device")
+        if not self._lost_reports.allow(reporter.name, now):
+            _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                   "too many lost-device reports from this device; ask the IG team or use the web console")
         try:
             filed = file_lost_report(
-                self._store, self._writer, self._workflow, name, body, lost_at_us=lost_at, now_us=self._clock_us()
+                self._store, self._writer, self._workflow, name, body, lost_at_us=lost_at, now_us=now
             )
         except UnknownDevice:
             _abort(context, grpc.StatusCode.NOT_FOUND, f"no enrolled device named {name!r}")

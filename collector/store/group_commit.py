@@ -82,10 +82,15 @@ class GroupCommitWriter:
         try:
             outcome = self._store.ingest(batches, self._clock_us())
         except Exception as exc:  # every waiter must hear about it, whatever it was
-            log.error("ingest of %d batch(es) failed: %s", len(group), exc)
-            err = exc if isinstance(exc, StoreError) else StoreError(str(exc))
-            for _, _, fut in group:
-                fut.set_exception(err)
+            if len(group) > 1:
+                # One device's bad batch must not fail the others it happened to share a
+                # transaction with: store each alone, so only the guilty one fails.
+                log.warning("group of %d batches failed (%s); storing each alone", len(group), exc)
+                for item in group:
+                    self._commit([item])
+                return
+            log.error("ingest of a batch from %s failed: %s", group[0][0], exc)
+            group[0][2].set_exception(exc if isinstance(exc, StoreError) else StoreError(str(exc)))
             return
         for _, _, fut in group:
             fut.set_result(None)

@@ -4,6 +4,7 @@ generated servicer base) that touches the wire contract."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from caseguard.v1 import collector_pb2, enrollment_pb2, events_pb2
+from collector.wire.validation import MAX_STORED_INT, TimeWindow, body_problem, timestamp_us
 from collector.store.base import IncomingEvent, StoredEvent
 
 _BODY_CLASSES: Mapping[str, type[Any]] = {
@@ -20,60 +22,81 @@ _BODY_CLASSES: Mapping[str, type[Any]] = {
     for f in events_pb2.Event.DESCRIPTOR.oneofs_by_name["body"].fields
 }
 _UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# Made by the collector alone (ReportLostDevice or the console), where the reporter is the
+# authenticated caller; through SendEvents a device could name any reporter it liked.
+_COLLECTOR_ONLY_KINDS = frozenset({"lost_device_report"})
 
 
 @dataclass(frozen=True)
 class DecodedBatch:
-    """A SendEvents request split into storable events and per-event rejections."""
+    """A SendEvents request split into storable events and per-event rejections.
+
+    ``skewed`` counts stored events whose clock ran ahead of the collector's by more than the
+    skew threshold, but not so far as to be rejected.
+    """
 
     events: list[IncomingEvent]
     rejected: dict[str, str]
     claimed_devices: frozenset[str]
+    skewed: int = 0
 
 
-def decode_send_events(request: collector_pb2.SendEventsRequest) -> DecodedBatch:
-    """Validate each event; malformed ones are rejected with a reason, the rest kept."""
+def decode_send_events(request: collector_pb2.SendEventsRequest, now_us: int | None = None) -> DecodedBatch:
+    """Validate each event; malformed or out-of-range ones are rejected with a reason, the rest kept."""
+    window = TimeWindow.around(time.time_ns() // 1000 if now_us is None else now_us)
     events: list[IncomingEvent] = []
     rejected: dict[str, str] = {}
     claimed: set[str] = set()
+    skewed = 0
     for ev in request.events:
         if ev.device_id:
             claimed.add(ev.device_id)
         kind = ev.WhichOneof("body")
-        reason = _invalid_reason(ev, kind)
+        reason = _invalid_reason(ev, kind, window)
         if reason is not None or kind is None:
-            rejected[ev.event_id or f"<no id, seq {ev.seq}>"] = reason or "event has no body"
+            rejected[_rejection_key(ev)] = reason or "event has no body"
             continue
         body = getattr(ev, kind)
         shed: tuple[tuple[int, int], ...] = ()
         if kind == "events_shed":
             shed = tuple((r.first, r.last) for r in body.seq_ranges if 0 < r.first <= r.last)
-        ts = ev.occurred_at
+        occurred_us = timestamp_us(ev.occurred_at.seconds, ev.occurred_at.nanos)
+        if occurred_us > window.skew_from_us:
+            skewed += 1
         events.append(
             IncomingEvent(
                 ev.event_id,
                 ev.seq,
                 kind,
-                ts.seconds * 1_000_000 + ts.nanos // 1000,
+                occurred_us,
                 ev.agent_version,
                 body.SerializeToString(),
                 shed,
                 ev.outbox_epoch,
             )
         )
-    return DecodedBatch(events, rejected, frozenset(claimed))
+    return DecodedBatch(events, rejected, frozenset(claimed), skewed)
 
 
-def _invalid_reason(ev: events_pb2.Event, kind: str | None) -> str | None:
+def _rejection_key(ev: events_pb2.Event) -> str:
+    return ev.event_id or f"<no id, seq {ev.seq}>"
+
+
+def _invalid_reason(ev: events_pb2.Event, kind: str | None, window: TimeWindow) -> str | None:
     if _UUID_TEXT.fullmatch(ev.event_id) is None:
         return "event_id must be a UUID in canonical text form"
     if ev.seq == 0:
         return "seq must be 1 or more"
+    if ev.seq > MAX_STORED_INT:
+        return f"seq must be at most {MAX_STORED_INT}"
     if kind is None:
         return "event has no body"
+    if kind in _COLLECTOR_ONLY_KINDS:
+        return f"{kind} is made by the collector; report a lost device with ReportLostDevice"
     if not ev.HasField("occurred_at"):
         return "occurred_at is required"
-    return None
+    problem = window.problem("occurred_at", timestamp_us(ev.occurred_at.seconds, ev.occurred_at.nanos))
+    return problem if problem is not None else body_problem(getattr(ev, kind), window)
 
 
 def send_events_response(acknowledged: Iterable[str], rejected: Mapping[str, str]) -> collector_pb2.SendEventsResponse:
@@ -91,15 +114,26 @@ def heartbeat_response(device_id: str, reported_lost: bool, now: datetime) -> co
     return reply
 
 
-def decode_lost_report(request: collector_pb2.ReportLostDeviceRequest, reporter: str) -> tuple[str, bytes, int]:
+class InvalidRequest(ValueError):
+    """A request whose values cannot be accepted; the message says which and why."""
+
+
+def decode_lost_report(
+    request: collector_pb2.ReportLostDeviceRequest, reporter: str, now_us: int | None = None
+) -> tuple[str, bytes, int]:
     """(reported device name, serialised LostDeviceReport body, lost_at in µs or 0).
 
     ``reported_by`` is set from the authenticated reporter, whatever the payload said.
+    Raises ``InvalidRequest`` for a value out of range (e.g. a lost_at in the year 33658).
     """
     report = events_pb2.LostDeviceReport()
     report.CopyFrom(request.report)
     report.reported_by = reporter
-    lost_at = report.lost_at.seconds * 1_000_000 + report.lost_at.nanos // 1000 if report.HasField("lost_at") else 0
+    window = TimeWindow.around(time.time_ns() // 1000 if now_us is None else now_us)
+    problem = body_problem(report, window)
+    if problem is not None:
+        raise InvalidRequest(problem)
+    lost_at = timestamp_us(report.lost_at.seconds, report.lost_at.nanos) if report.HasField("lost_at") else 0
     return report.device_name, report.SerializeToString(), lost_at
 
 
