@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent import futures
 from typing import NoReturn
 
 import grpc
 
 from caseguard.v1 import enrollment_pb2, enrollment_pb2_grpc
+from collector.api.aio_host import AioServerHost
+from collector.api.guarded import AuthContext, CallLimits, GuardedService, peer_address
+from collector.api.identity import CallerRefused
+from collector.api.limits import SlidingWindowLimit
 from collector.enrollment import tokens
 from collector.enrollment.certificates import device_name_for, issue_from_csr
 from collector.pki import PkiError, PkiPaths
@@ -69,18 +74,48 @@ def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -
     raise AssertionError("unreachable: context.abort raises")
 
 
-def build_enrollment_server(listen: str, servicer: EnrollmentServicer, workers: int = 4) -> tuple[grpc.Server, int]:
-    """The enrolment listener: no client certificates (laptops have none yet); nothing secret crosses it."""
-    from concurrent import futures
+# Enrolment is anonymous: limit each address. Generous, because a whole office can sit behind
+# one NAT address while IT enrols a batch of laptops.
+ENROL_CALLS_PER_MINUTE = 120
+ENROL_LIMITS = CallLimits(receive_timeout_s=10.0, call_timeout_s=30.0, per_caller=8)
 
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="caseguard-enrol"),
-        options=[("grpc.max_receive_message_length", 64 * 1024), ("grpc.so_reuseport", 0)],
-        maximum_concurrent_rpcs=32,
+
+def build_enrollment_server(
+    listen: str, servicer: EnrollmentServicer, workers: int = 4
+) -> tuple[AioServerHost, int]:
+    """The enrolment listener: no client certificates (laptops have none yet); nothing secret crosses it.
+
+    Like the event port, it runs on an aio server, so stalled anonymous calls hold no
+    worker; each address may have a few calls in flight and a bounded rate of them.
+    """
+    pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="caseguard-enrol")
+    rate = SlidingWindowLimit(ENROL_CALLS_PER_MINUTE, 60 * 1_000_000)
+
+    def admit(auth: AuthContext, peer: str) -> str:
+        address = peer_address(peer)
+        if not rate.allow(address, time.time_ns() // 1000):
+            raise CallerRefused(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many enrolment calls from this address; wait a minute")
+        return address
+
+    guarded = GuardedService(
+        enrollment_pb2.DESCRIPTOR.services_by_name["Enrollment"], servicer, admit=admit, pool=pool, limits=ENROL_LIMITS
     )
-    enrollment_pb2_grpc.add_EnrollmentServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
-    port = server.add_insecure_port(listen)
-    if port == 0:
-        raise OSError(f"cannot listen on {listen}")
-    server.start()
-    return server, port
+
+    def configure(server: grpc.aio.Server) -> int:
+        server.add_generic_rpc_handlers((guarded.handler,))
+        return int(server.add_insecure_port(listen))
+
+    host = AioServerHost(
+        configure,
+        options=[("grpc.max_receive_message_length", 64 * 1024), ("grpc.so_reuseport", 0),
+                 ("grpc.max_connection_age_ms", 5 * 60_000), ("grpc.max_connection_age_grace_ms", 30_000)],
+        maximum_concurrent_rpcs=256,
+        name="caseguard-enrol",
+        pool=pool,
+    )
+    try:
+        port = host.start()
+    except (OSError, RuntimeError) as exc:
+        pool.shutdown(wait=False)
+        raise OSError(f"cannot listen on {listen}: {exc}") from exc
+    return host, port

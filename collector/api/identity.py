@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 
 import grpc
 
@@ -32,7 +33,11 @@ class DeviceAuthenticator:
 
     def authenticate(self, context: grpc.ServicerContext) -> Device:
         """The calling device; raises CallerRefused for anything else."""
-        pems: list[bytes] = list(context.auth_context().get("x509_pem_cert", []))  # type: ignore[arg-type]
+        return self.authenticate_auth(context.auth_context())  # type: ignore[arg-type]  # stubs say bytes; gRPC gives lists
+
+    def authenticate_auth(self, auth: Mapping[str, Iterable[bytes]]) -> Device:
+        """The device a call's TLS properties name; raises CallerRefused for anything else."""
+        pems: list[bytes] = list(auth.get("x509_pem_cert", []))
         if not pems:
             raise CallerRefused(grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required")
         fingerprint = self._fingerprint(pems[0])

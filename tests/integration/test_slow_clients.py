@@ -1,0 +1,95 @@
+"""Stalled calls hold no worker: other laptops deliver and enrol as usual (real collector, real mTLS)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from caseguard.v1 import collector_pb2, collector_pb2_grpc, enrollment_pb2, enrollment_pb2_grpc, events_pb2
+from tests.integration.harness import Agent, Collector, free_port, run_cli
+
+pytestmark = pytest.mark.integration
+
+STALLED = 32
+
+
+def _channel(collector: Collector, certs: Path) -> grpc.Channel:
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=(certs / "ca.pem").read_bytes(),
+        private_key=(certs / "device.key").read_bytes(),
+        certificate_chain=(certs / "device.pem").read_bytes(),
+    )
+    return grpc.secure_channel(collector.address, creds)
+
+
+def _stall(channel: grpc.Channel, method: str, release: threading.Event) -> list[grpc.Future]:
+    """Start STALLED calls whose request never arrives (until ``release``), as a slow or hostile client would."""
+
+    def never() -> Iterator[bytes]:
+        release.wait(120)
+        yield b""
+
+    call = channel.stream_unary(method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
+    return [call.future(never(), timeout=120) for _ in range(STALLED)]
+
+
+def _send_latency(channel: grpc.Channel, device: str, seq: int) -> float:
+    ev = events_pb2.Event(event_id=str(uuid.uuid4()), seq=seq, device_id=device, agent_version="t")
+    ev.occurred_at.GetCurrentTime()
+    ev.test.index = seq
+    t0 = time.monotonic()
+    reply = collector_pb2_grpc.CollectorStub(channel).SendEvents(
+        collector_pb2.SendEventsRequest(events=[ev]), timeout=10
+    )
+    assert list(reply.acknowledged_event_ids) == [ev.event_id]
+    return time.monotonic() - t0
+
+
+def test_stalled_calls_from_revoked_and_enrolled_devices_do_not_delay_a_good_device(
+    collector: Collector, make_agent: Callable[..., Agent], tmp_path: Path
+) -> None:
+    collector.start()
+    good_certs = make_agent("good-laptop").cert_dir
+    revoked_certs = collector.issue("revoked-laptop", tmp_path / "revoked")
+    run_cli("collector", "devices", "revoke", "revoked-laptop", "--data-dir", str(collector.data_dir))
+    greedy_certs = collector.issue("greedy-laptop", tmp_path / "greedy")
+    release = threading.Event()
+    with _channel(collector, good_certs) as good, _channel(collector, revoked_certs) as revoked, \
+            _channel(collector, greedy_certs) as greedy:
+        baseline = max(_send_latency(good, "good-laptop", seq) for seq in range(1, 4))
+        refused = _stall(revoked, "/caseguard.v1.Collector/SendEvents", release)
+        held = _stall(greedy, "/caseguard.v1.Collector/SendEvents", release)
+        time.sleep(1.0)  # every stalled call is open at the server
+        under_abuse = max(_send_latency(good, "good-laptop", seq) for seq in range(4, 10))
+        # The revoked device was refused before its requests arrived; the greedy one beyond its cap.
+        codes = [f.exception().code() for f in refused if f.done() and f.exception() is not None]
+        assert codes.count(grpc.StatusCode.PERMISSION_DENIED) == STALLED
+        over_cap = [f for f in held if f.done() and f.exception() is not None]
+        assert all(f.exception().code() is grpc.StatusCode.RESOURCE_EXHAUSTED for f in over_cap)
+        assert len(over_cap) >= STALLED - 8
+        release.set()
+    assert under_abuse < max(1.0, 10 * baseline), (baseline, under_abuse)
+
+
+def test_stalled_anonymous_enrolment_calls_do_not_stop_enrolment(collector: Collector) -> None:
+    enrol_port = free_port()
+    collector.start("--enroll-listen", f"127.0.0.1:{enrol_port}")
+    release = threading.Event()
+    with grpc.insecure_channel(f"127.0.0.1:{enrol_port}") as stalled, \
+            grpc.insecure_channel(f"127.0.0.1:{enrol_port}") as other:
+        futures = _stall(stalled, "/caseguard.v1.Enrollment/Enroll", release)
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        reply = enrollment_pb2_grpc.EnrollmentStub(other).GetCA(enrollment_pb2.GetCARequest(), timeout=5)
+        elapsed = time.monotonic() - t0
+        release.set()
+        for f in futures:
+            f.exception(timeout=30)  # every stalled call ends (cap or receive timeout), none hangs
+    assert reply.ca_pem.startswith(b"-----BEGIN CERTIFICATE-----")
+    assert elapsed < 2.0
