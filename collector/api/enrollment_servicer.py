@@ -94,7 +94,8 @@ def build_enrollment_server(
     def admit(auth: AuthContext, peer: str) -> str:
         address = peer_address(peer)
         if not rate.allow(address, time.time_ns() // 1000):
-            raise CallerRefused(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many enrolment calls from this address; wait a minute")
+            raise CallerRefused(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                "too many enrolment calls from this address; wait a minute")
         return address
 
     guarded = GuardedService(

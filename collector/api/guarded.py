@@ -25,8 +25,8 @@ from typing import Any, NoReturn
 
 import grpc
 from google.protobuf import message_factory
-from google.protobuf.message import DecodeError
 from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.message import DecodeError
 
 from collector.api.identity import CallerRefused
 

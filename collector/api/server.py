@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from grpc_health.v1.health import aio as aio_health  # type: ignore[attr-defined]  # the asyncio servicer, untyped
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as aio_health  # type: ignore[attr-defined]  # the asyncio servicer, untyped
 from grpc_reflection.v1alpha import reflection
 
 from caseguard.v1 import collector_pb2, collector_pb2_grpc
@@ -48,7 +48,7 @@ class ServerLimits:
     max_message_bytes: int = 4 * 1024 * 1024
     workers: int = 16
     max_concurrent_rpcs: int = 4096
-    calls: CallLimits = CallLimits()
+    calls: CallLimits = field(default_factory=CallLimits)
     max_connection_idle_s: int = 15 * 60
     max_connection_age_s: int = 60 * 60
     max_connection_age_grace_s: int = 120
