@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from collector.console.body_limit import BodyLimit
 from collector.console.context import ConsoleDeps, ConsoleSettings, refuse
 from collector.console.passwords import Passwords
 from collector.console.ratelimit import LoginLimiter, LoginLimits
@@ -104,7 +105,7 @@ def build_app(deps: ConsoleDeps) -> Starlette:
     }
     app = Starlette(
         routes=[*all_routes(), Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static")],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit, max_bytes=deps.settings.max_body_bytes)],
         exception_handlers=handlers,
     )
     app.state.deps = deps
