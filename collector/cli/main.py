@@ -24,6 +24,7 @@ from collector.cli import console as console_cli
 from collector.cli import enrollment as enrollment_cli
 from collector.cli import workflow as workflow_cli
 from collector.cli.options import BY_OPTIONAL, CONFIG, JSON, STORE, Parser, apply_environment
+from collector.cli.terminal import install_safe_stdout
 from collector.config import ConfigError, read_environment
 from collector.errors import EXIT_FAILED, EXIT_OK, CollectorError, UsageError
 from collector.pki import PkiPaths, init_pki, issue_device_certificate, write_device_bundle
@@ -45,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     args = _parser().parse_args(argv)
     apply_environment(args, env)
+    install_safe_stdout()
     logging.basicConfig(
         level=env.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

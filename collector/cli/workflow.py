@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.cli.options import BY, CONFIG, JSON, actor
+from collector.cli.terminal import escape_controls
 from collector.config import load_config, workflow_service
 from collector.domain.canonical_json import JsonValue
 from collector.domain.ico_report import IcoReportDraft, to_json, to_text
@@ -287,7 +288,7 @@ def _export_ico(service: WorkflowService, args: argparse.Namespace) -> int:
         "text": args.out / f"{draft.incident_id}.ico-draft.txt",
     }
     paths["json"].write_text(to_json(draft) + "\n", encoding="utf-8")
-    paths["text"].write_text(to_text(draft), encoding="utf-8")
+    paths["text"].write_text(escape_controls(to_text(draft)), encoding="utf-8")
     _print(args, {k: str(v) for k, v in paths.items()}, f"wrote {paths['json']} and {paths['text']}")
     return 0
 

@@ -91,3 +91,35 @@ def test_poison_values_from_one_device_are_refused_alone_and_others_still_become
     listed = run_cli("collector", "events", "list", "--data-dir", str(collector.data_dir), "--json")
     assert len(listed.stdout.splitlines()) >= 2
     run_cli("collector", "devices", "list", "--data-dir", str(collector.data_dir), "--json")
+
+
+def test_device_supplied_control_characters_are_escaped_in_every_human_readable_output(
+    collector: Collector, tmp_path: Path
+) -> None:
+    collector.start()
+    certs = collector.issue("odd-laptop", tmp_path / "odd-certs")
+    ev = _egress("odd-laptop", 1)
+    ev.case_file_egress.copy_burst_id = "\x1b]0;pwned\x07\x1b[2J\u202eburst"
+    ev.case_file_egress.destination_kind = "usb\x1b[8m"
+    with _channel(collector, certs) as ch:
+        collector_pb2_grpc.CollectorStub(ch).SendEvents(collector_pb2.SendEventsRequest(events=[ev]), timeout=10)
+    wait_for(lambda: len(_incidents(collector)) == 1, 30, "the incident")
+    [incident] = _incidents(collector)
+    data = ["--data-dir", str(collector.data_dir)]
+    # Stored text from people too (a console form, a CLI argument) ends up in the same outputs.
+    run_cli("collector", "incidents", "dismiss", str(incident["incident_id"]), "--by", "ig\x1b[8m",
+            "--reason", "test copy\x1b]0;owned\x07\x1b[1A\x1b[2K", *data)
+    outputs = {
+        "incidents show": run_cli("collector", "incidents", "show", str(incident["incident_id"]), *data).stdout,
+        "events list": run_cli("collector", "events", "list", *data).stdout,
+        "export-ico": run_cli("collector", "incidents", "export-ico", str(incident["incident_id"]), "--by", "ig",
+                              *data).stdout,
+        "register": run_cli("collector", "incidents", "register", "--by", "ig", *data).stdout,
+    }
+    out_dir = tmp_path / "ico"
+    run_cli("collector", "incidents", "export-ico", str(incident["incident_id"]), "--by", "ig", "--out", str(out_dir),
+            *data)
+    outputs["export-ico file"] = next(out_dir.glob("*.txt")).read_text()
+    for name, text in outputs.items():
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text, name
+    assert "\\x1b]0;owned\\x07" in outputs["incidents show"] and "\\x1b[8m" in outputs["register"]

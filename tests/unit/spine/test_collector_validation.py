@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from caseguard.v1 import collector_pb2, events_pb2
-from collector.api import codec
+from collector.wire import codec
 from collector.wire.validation import MAX_STORED_INT
 from collector.store.base import IncomingEvent, IngestOutcome, Store, StoreError
 from collector.store.factory import open_store
