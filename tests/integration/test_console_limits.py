@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import psutil
@@ -29,7 +28,7 @@ def _up(url: str) -> bool:
         return False
 
 
-def test_chunked_posts_past_the_limit_are_refused_and_memory_stays_bounded(collector: Collector, tmp_path: Path) -> None:
+def test_chunked_posts_past_the_limit_are_refused_and_memory_stays_bounded(collector: Collector) -> None:
     port = free_port()
     collector.start("--console", f"127.0.0.1:{port}", "--console-plain-http")
     assert collector.proc is not None
