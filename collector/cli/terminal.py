@@ -47,4 +47,4 @@ class SafeText:
 def install_safe_stdout() -> None:
     """Route this process's stdout through ``SafeText`` (once; at a CLI's entry point)."""
     if not isinstance(sys.stdout, SafeText):
-        sys.stdout = SafeText(sys.stdout)  # type: ignore[assignment]  # a TextIO by delegation
+        sys.stdout = SafeText(sys.stdout)  # a TextIO by delegation (__getattr__)
