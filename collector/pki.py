@@ -84,6 +84,11 @@ class PkiPaths:
         """The policy signing key."""
         return self.root / "policy-signer.key"
 
+    @property
+    def audit_key(self) -> Path:
+        """The key that signs audit checkpoints (made on first use)."""
+        return self.root / "audit-signer.key"
+
 
 @dataclass(frozen=True)
 class IssuedCertificate:
@@ -189,6 +194,18 @@ def ensure_policy_signer(paths: PkiPaths) -> None:
     )
     _write(paths.policy_key, _key_pem(key), secret=True)
     _write(paths.policy_cert, cert.public_bytes(serialization.Encoding.PEM))
+
+
+def ensure_audit_signer(paths: PkiPaths) -> ec.EllipticCurvePrivateKey:
+    """The audit checkpoint signing key, made on first use (PkiError if there is no PKI)."""
+    if not paths.root.is_dir():
+        raise PkiError(f"no PKI in {paths.root}: run `caseguard-collector pki init` first")
+    if not paths.audit_key.exists():
+        _write(paths.audit_key, _key_pem(ec.generate_private_key(ec.SECP256R1())), secret=True)
+    key = serialization.load_pem_private_key(paths.audit_key.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise PkiError("audit signing key is not an EC key")
+    return key
 
 
 def load_ca(paths: PkiPaths) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:

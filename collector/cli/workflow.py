@@ -25,8 +25,10 @@ from collector.domain.ico_report import IcoReportDraft, to_json, to_text
 from collector.domain.incident import IncidentState, SubjectsGround
 from collector.domain.incident_record import IncidentRecord
 from collector.domain.register import write_register_csv
+from collector.pki import PkiPaths
 from collector.store.factory import open_workflow_store
 from collector.workflow.audit import verify_audit
+from collector.workflow.checkpoints import checkpoint_problems, read_checkpoint, write_checkpoint
 from collector.workflow.errors import UnknownIncident
 from collector.workflow.moments import moment
 from collector.workflow.service import WorkflowService
@@ -103,7 +105,12 @@ def add_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
 
     audit = sub.add_parser("audit", help="the hash-chained audit log").add_subparsers(dest="audit", required=True)
     p = audit.add_parser("verify", parents=[common], help="check every entry; exit 1 if anything was changed")
+    p.add_argument("--checkpoint", action="append", type=Path, default=[], metavar="FILE",
+                   help="a signed checkpoint the chain must still extend (repeat for several)")
     p.set_defaults(func=_runner(_audit_verify))
+    p = audit.add_parser("checkpoint", parents=[common], help="write a signed checkpoint; keep it off this host")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the checkpoint")
+    p.set_defaults(func=_runner(_audit_checkpoint))
     p = audit.add_parser("list", parents=[common], help="audit entries in order")
     p.add_argument("--incident", help="only entries about this incident")
     p.set_defaults(func=_runner(_audit_list))
@@ -313,7 +320,9 @@ def _register(service: WorkflowService, args: argparse.Namespace) -> int:
 
 
 def _audit_verify(service: WorkflowService, args: argparse.Namespace) -> int:
+    checkpoints = [read_checkpoint(PkiPaths.in_data_dir(args.data_dir), path) for path in args.checkpoint]
     count, problems = verify_audit(service.store)
+    problems += checkpoint_problems(service.store, checkpoints)
     found = [{"index": p.index, "seq": p.seq, "kind": str(p.kind), "message": p.message} for p in problems]
     if args.json:
         print(json.dumps({"ok": not problems, "entries": count, "problems": found}, sort_keys=True))
@@ -324,6 +333,13 @@ def _audit_verify(service: WorkflowService, args: argparse.Namespace) -> int:
     else:
         print(f"audit log intact: {count} entries")
     return 1 if problems else 0
+
+
+def _audit_checkpoint(service: WorkflowService, args: argparse.Namespace) -> int:
+    checkpoint = write_checkpoint(service.store, PkiPaths.in_data_dir(args.data_dir), args.out, service.clock())
+    view = {"out": str(args.out), "seq": checkpoint.seq, "hash": checkpoint.hash, "at": checkpoint.at.isoformat()}
+    _print(args, view, f"checkpoint of audit entry {checkpoint.seq} written to {args.out}: keep a copy off this host")
+    return 0
 
 
 def _audit_list(service: WorkflowService, args: argparse.Namespace) -> int:

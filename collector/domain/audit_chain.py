@@ -5,8 +5,9 @@ hash is SHA-256 over a canonical JSON array of those values. ``verify`` recomput
 hash and link and reports entries that were edited, reordered, deleted or inserted.
 
 What a chain alone cannot show: removal of entries from the end, or a wholesale rewrite
-of every later entry. Keep the latest (seq, hash) somewhere else too (a backup, a daily
-notification) and pass it to ``verify`` as ``expected_head``. Storage is the caller's.
+of every later entry, since whoever can write the rows can write the head row too. So a
+``Checkpoint`` (seq, hash, time), signed and kept off the database host, is checked with
+``verify_against``. Storage and signing are the caller's.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class ProblemKind(enum.StrEnum):
     SEQ_OUT_OF_ORDER = "seq_out_of_order"  # sequence goes backwards or repeats: reordered or inserted
     NOT_CANONICAL = "not_canonical"  # details are not canonical JSON
     HEAD_MISMATCH = "head_mismatch"  # the last entry is not the head recorded elsewhere
+    CHECKPOINT_MISMATCH = "checkpoint_mismatch"  # the chain does not extend a signed checkpoint
 
 
 @dataclass(frozen=True)
@@ -126,3 +128,51 @@ def verify(
                 )
             )
     return problems
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where the chain stood at one moment: its last entry's seq and hash, and when.
+
+    Kept off the database host (a file, a notification), a checkpoint turns the chain's
+    blind spots into problems ``verify_against`` reports: a chain that no longer reaches
+    ``seq`` was truncated or wiped; one whose entry ``seq`` has another hash was rewritten.
+    """
+
+    seq: int
+    hash: str
+    at: datetime
+
+    def payload(self) -> str:
+        """The canonical text a checkpoint signature covers."""
+        return canonical_json({"format": CHECKPOINT_FORMAT, "seq": self.seq, "hash": self.hash, "at": iso_utc(self.at)})
+
+
+CHECKPOINT_FORMAT = "caseguard-audit-checkpoint/1"
+
+
+def checkpoint_of(entries: Sequence[ChainEntry], at: datetime) -> Checkpoint:
+    """A checkpoint at the end of ``entries`` (an empty chain checkpoints at seq 0)."""
+    if not entries:
+        return Checkpoint(0, GENESIS_HASH, require_utc(at, "at"))
+    return Checkpoint(entries[-1].seq, entries[-1].hash, require_utc(at, "at"))
+
+
+def verify_against(entries: Sequence[ChainEntry], checkpoint: Checkpoint) -> list[ChainProblem]:
+    """Problems showing that ``entries`` do not extend ``checkpoint`` (empty when they do).
+
+    Run with ``verify``: this checks only that the checkpointed entry is still there, unchanged.
+    """
+    if checkpoint.seq == 0:
+        return []
+    for index, e in enumerate(entries):
+        if e.seq == checkpoint.seq:
+            if e.hash != checkpoint.hash:
+                return [ChainProblem(index, e.seq, ProblemKind.CHECKPOINT_MISMATCH,
+                                     f"entry {e.seq} is not the one checkpointed at {iso_utc(checkpoint.at)}: "
+                                     "the chain was rewritten from there or earlier")]
+            return []
+    last = entries[-1].seq if entries else 0
+    return [ChainProblem(len(entries) - 1, last, ProblemKind.CHECKPOINT_MISMATCH,
+                         f"the chain ends at entry {last}, before entry {checkpoint.seq} checkpointed at "
+                         f"{iso_utc(checkpoint.at)}: entries were removed")]

@@ -162,3 +162,35 @@ def test_any_single_tampering_is_detected(n, data, tamper):
     else:
         entries.insert(i + 1, entries[i])
     assert verify(entries) != []
+
+
+def _chain_of(n: int) -> list:
+    from datetime import UTC, datetime
+
+    from collector.domain.audit_chain import append_entry
+
+    entries: list = []
+    for i in range(n):
+        entries.append(append_entry(entries[-1] if entries else None, at=datetime(2026, 1, 1, tzinfo=UTC),
+                                    actor="ig", action=f"step{i}", subject="INC-1", details={}))
+    return entries
+
+
+def test_a_chain_extending_its_checkpoint_passes_and_one_cut_or_rewritten_below_it_fails() -> None:
+    from datetime import UTC, datetime
+
+    from collector.domain.audit_chain import ProblemKind, append_entry, checkpoint_of, verify_against
+
+    chain = _chain_of(5)
+    mark = checkpoint_of(chain[:3], datetime(2026, 1, 2, tzinfo=UTC))
+    assert verify_against(chain, mark) == []
+    [cut] = verify_against(chain[:2], mark)
+    assert cut.kind is ProblemKind.CHECKPOINT_MISMATCH and "before entry 3" in cut.message
+    rewritten = chain[:1]
+    for e in chain[1:]:
+        rewritten.append(append_entry(rewritten[-1], at=e.at, actor="insider", action=e.action, subject=e.subject,
+                                      details={}))
+    [changed] = verify_against(rewritten, mark)
+    assert "rewritten" in changed.message
+    assert verify_against([], mark)[0].kind is ProblemKind.CHECKPOINT_MISMATCH
+    assert verify_against([], checkpoint_of([], datetime(2026, 1, 2, tzinfo=UTC))) == []

@@ -1,0 +1,89 @@
+"""Signed audit checkpoints: files that prove where the audit chain stood, kept off the database.
+
+Anyone who can write the database can rewrite the chain *and* its head, so the chain
+alone cannot show truncation or a rewrite with recomputed hashes. A checkpoint is the
+chain's (seq, hash, time) signed with the collector's audit key (ECDSA P-256, in the PKI
+folder, never in the database). ``verify`` then fails unless the chain still holds the
+checkpointed entry unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from collector.domain.audit_chain import CHECKPOINT_FORMAT, ChainProblem, Checkpoint, checkpoint_of, verify_against
+from collector.pki import PkiPaths, ensure_audit_signer
+from collector.store.workflow_base import WorkflowStore
+from collector.workflow.errors import WorkflowError
+
+
+class CheckpointError(WorkflowError):
+    """A checkpoint file that is unreadable, not ours, or altered."""
+
+
+def key_id(key: ec.EllipticCurvePublicKey) -> str:
+    """``SHA256:<hex>`` of the public key (SubjectPublicKeyInfo DER)."""
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "SHA256:" + hashlib.sha256(der).hexdigest()
+
+
+def signed_checkpoint(store: WorkflowStore, paths: PkiPaths, now: datetime) -> tuple[Checkpoint, str]:
+    """(checkpoint of the chain as it is now, the signed checkpoint document as JSON text)."""
+    key = ensure_audit_signer(paths)
+    checkpoint = checkpoint_of(list(store.audit_entries()), now)
+    signature = key.sign(checkpoint.payload().encode("utf-8"), ec.ECDSA(hashes.SHA256()))
+    document = {
+        "format": CHECKPOINT_FORMAT,
+        "seq": checkpoint.seq,
+        "hash": checkpoint.hash,
+        "at": json.loads(checkpoint.payload())["at"],
+        "key_id": key_id(key.public_key()),
+        "signature": base64.b64encode(signature).decode("ascii"),
+    }
+    return checkpoint, json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def write_checkpoint(store: WorkflowStore, paths: PkiPaths, out: Path, now: datetime) -> Checkpoint:
+    """Write a signed checkpoint to ``out``; returns it."""
+    checkpoint, text = signed_checkpoint(store, paths, now)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return checkpoint
+
+
+def read_checkpoint(paths: PkiPaths, path: Path) -> Checkpoint:
+    """The checkpoint in ``path``, after checking it was signed by this collector's audit key."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        checkpoint = Checkpoint(int(document["seq"]), str(document["hash"]), datetime.fromisoformat(document["at"]))
+        signature = base64.b64decode(document["signature"], validate=True)
+        if document.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"not a {CHECKPOINT_FORMAT} document")
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path} is not an audit checkpoint: {exc}") from exc
+    public = ensure_audit_signer(paths).public_key()
+    try:
+        public.verify(signature, checkpoint.payload().encode("utf-8"), ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        raise CheckpointError(
+            f"{path}: the signature does not match this collector's audit key: the checkpoint was altered "
+            "or made by another collector"
+        ) from None
+    return checkpoint
+
+
+def checkpoint_problems(store: WorkflowStore, checkpoints: Sequence[Checkpoint]) -> list[ChainProblem]:
+    """Every way the stored chain fails to extend ``checkpoints``."""
+    entries = list(store.audit_entries())
+    return [p for c in checkpoints for p in verify_against(entries, c)]
