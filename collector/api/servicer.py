@@ -27,10 +27,20 @@ MAX_EVENTS_PER_BATCH = 5_000
 # A staff member reports a lost laptop once; a device filing more than this is misbehaving.
 LOST_REPORTS_PER_HOUR = 5
 
-LOST_DEVICE_MESSAGE = (
-    "The device is now marked lost and the information-governance team has been told. "
+LOST_DEVICE_TOLD = (
+    "The device is now marked lost and the information-governance team is being alerted now ({channels}). "
     "They will contact you about what was on it. If it turns up, hand it to IT before using it."
 )
+LOST_DEVICE_NOT_TOLD = (
+    "The device is now marked lost, but nobody has been alerted automatically: the collector has no "
+    "notification channel set up. Tell the information-governance team and your manager yourself now, "
+    "quoting this reference. If it turns up, hand it to IT before using it."
+)
+
+
+def lost_device_message(channels: tuple[str, ...]) -> str:
+    """What the reporter is told happens next, truthfully for the channels configured."""
+    return LOST_DEVICE_TOLD.format(channels=" and ".join(channels)) if channels else LOST_DEVICE_NOT_TOLD
 
 
 class WorkflowHooks(Protocol):
@@ -42,6 +52,11 @@ class WorkflowHooks(Protocol):
 
     def lost_device_heard(self, device: str, at_us: int) -> None:
         """A device marked lost called Heartbeat."""
+        ...
+
+    @property
+    def notify_channels(self) -> tuple[str, ...]:
+        """The notification channels configured; empty when nobody can be told."""
         ...
 
 
@@ -137,7 +152,8 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         except (StoreError, TimeoutError) as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"storage unavailable, retry later: {exc}")
         log.warning("device %s reported lost by %s (reference %s)", name, reporter.name, filed.reference)
-        return codec.lost_report_response(filed.reference, LOST_DEVICE_MESSAGE)
+        channels = self._workflow.notify_channels if self._workflow is not None else ()
+        return codec.lost_report_response(filed.reference, lost_device_message(channels))
 
     def RenewCertificate(
         self, request: collector_pb2.RenewCertificateRequest, context: grpc.ServicerContext

@@ -115,6 +115,10 @@ def add_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
     p.add_argument("--incident", help="only entries about this incident")
     p.set_defaults(func=_runner(_audit_list))
 
+    notify = sub.add_parser("notify", help="notification channels").add_subparsers(dest="notify", required=True)
+    p = notify.add_parser("test", parents=[common], help="send a test notice on every configured channel")
+    p.set_defaults(func=_runner(_notify_test))
+
     workflow = sub.add_parser("workflow", help="run the breach workflow's checks").add_subparsers(
         dest="workflow", required=True
     )
@@ -352,6 +356,18 @@ def _audit_list(service: WorkflowService, args: argparse.Namespace) -> int:
     return 0
 
 
+def _notify_test(service: WorkflowService, args: argparse.Namespace) -> int:
+    outcome = service.dispatcher.send_test()
+    if args.json:
+        print(json.dumps({"channels": outcome, "ok": bool(outcome) and not any(outcome.values())}, sort_keys=True))
+    elif not outcome:
+        print("no notification channel is configured: set [notify] email or webhook in collector.toml")
+    for name, error in outcome.items():
+        if not args.json:
+            print(f"{name}: delivered" if error is None else f"{name}: NOT delivered: {error}")
+    return 0 if outcome and not any(outcome.values()) else 1
+
+
 def _tick(service: WorkflowService, args: argparse.Namespace) -> int:
     report = service.tick()
     view = {
@@ -360,6 +376,7 @@ def _tick(service: WorkflowService, args: argparse.Namespace) -> int:
         "warnings": report.warnings,
         "notices_delivered": report.dispatch.delivered,
         "notices_failed": report.dispatch.failed,
+        "notices_unsent": report.dispatch.unsent,
     }
     _print(args, view, " ".join(f"{k}={v}" for k, v in view.items()))
     return 0

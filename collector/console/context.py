@@ -140,6 +140,7 @@ class Ctx:
             "organisation": self.deps.settings.organisation,
             "path": self.request.url.path,
             "P": Permission,
+            "notify_channels": self.deps.workflow.notify_channels,
         }
         response = self.deps.templates.TemplateResponse(self.request, template, {**base, **context}, status_code=status)
         for name, value, options in self.cookies_to_set:

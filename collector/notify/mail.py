@@ -39,6 +39,7 @@ _SUBJECTS: Mapping[str, str] = {
     "risk_grade_changed": "risk grade now {risk_grade}",
     "deadline_warning": "ICO deadline {deadline_london}",
     "lost_device_check_in": "a device reported lost has connected",
+    "test": "test notice: this channel works",
 }
 _FIELDS: Sequence[tuple[str, str]] = (
     ("incident_id", "Incident"),
@@ -52,6 +53,7 @@ _FIELDS: Sequence[tuple[str, str]] = (
     ("destination_classes", "Destinations"),
     ("alert_kinds", "Alerts"),
     ("warning", "Warning"),
+    ("message", "Message"),
 )
 
 

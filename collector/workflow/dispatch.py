@@ -6,7 +6,11 @@ workflow runs twice. The dispatcher then sends each notice on every configured c
 and records each channel's success. Delivery is at-least-once per channel: a crash
 between the SMTP server accepting a mail and the success being recorded sends it again
 on restart; nothing else can. Failures are retried with capped exponential backoff.
-A channel that is not configured counts as done.
+
+A notice is delivered once every *configured* channel took it. With no channel configured
+at all, nothing is delivered: notices stay queued and are counted as not sent (so the
+console and the staff pages never say somebody was told when nobody was), and go out
+once a channel is configured.
 """
 
 from __future__ import annotations
@@ -36,12 +40,16 @@ class RetryRule:
         return min(wait, self.cap)
 
 
+NO_CHANNEL = "no notification channel is configured"
+
+
 @dataclass(frozen=True)
 class DispatchReport:
-    """What one dispatch round did."""
+    """What one dispatch round did: notices delivered, failed, and left unsent for want of a channel."""
 
     delivered: int = 0
     failed: int = 0
+    unsent: int = 0
 
 
 class Dispatcher:
@@ -62,11 +70,35 @@ class Dispatcher:
         self._webhook = webhook
         self._retry = retry
 
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The names of the configured channels (empty: notices cannot be sent)."""
+        return tuple(c.name for c in (self._email, self._webhook) if c is not None)
+
+    def send_test(self) -> dict[str, str | None]:
+        """Send a test notice on every configured channel now: channel -> None if delivered, else why not."""
+        payload = {"message": "Caseguard test notice: this channel delivers.", "sent_at": self._clock().isoformat()}
+        outcome: dict[str, str | None] = {}
+        for channel in (self._email, self._webhook):
+            if channel is None:
+                continue
+            try:
+                channel.send("test", payload)
+                outcome[channel.name] = None
+            except NotifyError as exc:
+                outcome[channel.name] = str(exc)
+        return outcome
+
     def dispatch(self) -> DispatchReport:
-        """Try every notice that is due; returns how many were fully delivered or failed."""
-        delivered = failed = 0
+        """Try every notice that is due; returns how many were fully delivered, failed or left unsent."""
         now = self._clock()
-        for notice in self._store.pending_notifications(to_us(now)):
+        pending = self._store.pending_notifications(to_us(now))
+        if not self.channels:
+            if pending:
+                log.warning("%d notice(s) not sent: %s", len(pending), NO_CHANNEL)
+            return DispatchReport(unsent=len(pending))
+        delivered = failed = 0
+        for notice in pending:
             if self._deliver(notice, now):
                 delivered += 1
             else:

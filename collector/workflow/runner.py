@@ -36,6 +36,11 @@ class WorkflowRunner:
 
     def start(self) -> None:
         """Start the thread (the first tick runs at once)."""
+        if not self._service.notify_channels:
+            log.warning(
+                "no notification channel is configured ([notify] in collector.toml): incidents, lost-device "
+                "reports and deadline warnings are queued but sent to nobody until one is"
+            )
         self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:

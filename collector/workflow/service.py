@@ -65,6 +65,11 @@ class WorkflowService:
         self._lock = threading.Lock()  # one workflow writer per process (the store serialises processes)
         self._dispatch_lock = threading.Lock()
 
+    @property
+    def notify_channels(self) -> tuple[str, ...]:
+        """The notification channels configured ("email", "webhook"); empty means nobody is told."""
+        return self.dispatcher.channels
+
     # -- driving it --------------------------------------------------------------------
 
     def catch_up(self) -> IntakeReport:

@@ -226,6 +226,8 @@ def test_staff_report_opens_an_incident_they_cannot_see(site: Site) -> None:
     assert reply.status_code == 200
     reference = re.search(r'class="reference">(INC-[0-9-]+)<', reply.text)
     assert reference, reply.text
+    # This collector has no notification channel: the page must not claim anyone was told.
+    assert "Nobody has been alerted automatically" in reply.text and "has been told" not in reply.text
     assert c.get(f"/incidents/{reference.group(1)}").status_code == 403
     shown = site.cli("incidents", "show", reference.group(1))[0]
     assert shown["alert_kinds"] == ["lost_device"] and shown["devices"] == ["laptop-2"]
@@ -240,6 +242,13 @@ def test_staff_report_opens_an_incident_they_cannot_see(site: Site) -> None:
         )
     }
     assert devices["laptop-2"]["lost"] is True  # fmt: skip
+
+
+def test_ig_officers_see_a_banner_while_no_notification_channel_is_configured(site: Site) -> None:
+    officer = sign_in(site, "ig.officer").get("/inbox")
+    assert officer.status_code == 200 and 'id="no-notify-channel"' in officer.text
+    staff = sign_in(site, "staff.member").get("/report")
+    assert 'id="no-notify-channel"' not in staff.text  # staff cannot do anything about it
 
 
 def test_sign_in_is_rate_limited_per_account(site: Site) -> None:

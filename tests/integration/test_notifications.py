@@ -168,3 +168,54 @@ def test_serve_mails_and_posts_a_new_incident(
         agent.stop()
     finally:
         served.stop()
+
+
+def test_with_no_channel_nothing_counts_as_sent_and_every_notice_goes_out_once_one_is_configured(
+    tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    world = World(tmp_path / "collector.sqlite3")
+    try:
+        silent = WorkflowService(world.store, clock=world.clock)
+        world.emit(world.device("laptop-1"), "case_file_egress", EGRESS)
+        report = silent.tick().dispatch
+        assert (report.delivered, report.unsent) == (0, 1)
+        assert silent.tick().dispatch.unsent == 1  # still queued, still not sent
+        live = WorkflowService(
+            world.store, email=SmtpChannel(SmtpSettings("127.0.0.1", port, to=("ig@test",))), clock=world.clock
+        )
+        assert live.tick().dispatch.delivered == 1 and len(inbox.notices("new_incident")) == 1
+    finally:
+        world.close()
+
+
+def test_serve_without_a_channel_warns_and_tells_the_reporter_nobody_was_alerted(
+    collector: Collector, make_agent: Callable[..., Agent]
+) -> None:
+    collector.start()
+    reporter = make_agent("desk-laptop")
+    make_agent("lost-laptop")
+    reply = run_cli("agent", "report-lost", "--config", str(reporter.config), "--device", "lost-laptop")
+    assert "nobody has been alerted automatically" in reply.stdout
+    assert "information-governance team is being alerted" not in reply.stdout
+    wait_for(lambda: "no notification channel is configured" in collector.log(), 10, "the start-up warning")
+
+
+def test_notify_test_sends_on_every_channel_and_says_which_failed(
+    tmp_path: Path, smtp: tuple[Inbox, int], webhook, collector: Collector
+) -> None:
+    inbox, port = smtp
+    posted, url = webhook
+    config = tmp_path / "collector.toml"
+    config.write_text(f'[notify.email]\nhost = "127.0.0.1"\nport = {port}\nto = ["ig@test"]\n'
+                      f'[notify.webhook]\nurl = "{url}"\n')
+    data = ["--data-dir", str(collector.data_dir), "--config", str(config)]
+    ok = run_cli("collector", "notify", "test", *data)
+    assert "email: delivered" in ok.stdout and "webhook: delivered" in ok.stdout
+    assert len(inbox.notices("test")) == 1 and [p["kind"] for p in posted] == ["test"]
+    config.write_text(f'[notify.email]\nhost = "127.0.0.1"\nport = {free_port()}\nto = ["ig@test"]\n')
+    broken = run_cli("collector", "notify", "test", *data, check=False)
+    assert broken.returncode == 1 and "email: NOT delivered" in broken.stdout and "Traceback" not in broken.stderr
+    config.write_text("")
+    none = run_cli("collector", "notify", "test", *data, check=False)
+    assert none.returncode == 1 and "no notification channel is configured" in none.stdout

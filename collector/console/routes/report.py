@@ -83,7 +83,12 @@ def filed(ctx: Ctx) -> Response:
     """GET /report/filed: the reference and what happens next (once, after a report)."""
     if ctx.flash is None or "reference" not in ctx.flash:
         return RedirectResponse("/report", status_code=303)
-    return ctx.render("report_filed.html", reference=ctx.flash["reference"], device=ctx.flash.get("device", ""))
+    return ctx.render(
+        "report_filed.html",
+        reference=ctx.flash["reference"],
+        device=ctx.flash.get("device", ""),
+        channels=ctx.deps.workflow.notify_channels,
+    )
 
 
 ROUTES = [
