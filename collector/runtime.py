@@ -14,12 +14,18 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from collector.config import load_config, workflow_service
 from collector.errors import CollectorError
 from collector.pki import PkiPaths
 from collector.store.factory import open_enrollment_store, open_store, open_workflow_store
+
+if TYPE_CHECKING:
+    from collector.ops.metrics import CollectorMetrics
+    from collector.store.workflow_base import WorkflowStore
+    from collector.workflow.runner import WorkflowRunner
+    from collector.workflow.service import WorkflowService
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,8 @@ class ServeOptions:
     console_plain_http: bool = False
     max_message_bytes: int = 4 * 1024 * 1024
     workers: int = 16
+    ops: str | None = None
+    ready_workflow_s: float = 300.0
 
 
 class CollectorRuntime:
@@ -59,6 +67,7 @@ class CollectorRuntime:
         self.port: int | None = None
         self.enroll_port: int | None = None
         self.console_url: str | None = None
+        self.ops_url: str | None = None
 
     def __enter__(self) -> CollectorRuntime:
         self.start()
@@ -92,6 +101,7 @@ class CollectorRuntime:
     def _start_parts(self, stack: ExitStack) -> None:
         from collector.api.server import ServerLimits, ServerTLS, build_server
         from collector.api.servicer import CollectorServicer
+        from collector.ops.metrics import CollectorMetrics
         from collector.store.group_commit import GroupCommitWriter
         from collector.workflow.runner import WorkflowRunner
 
@@ -106,17 +116,24 @@ class CollectorRuntime:
         workflow_store = _entered(stack, open_workflow_store(opts.data_dir, opts.database_url), "close")
         enrollment_store = _entered(stack, open_enrollment_store(opts.data_dir, opts.database_url), "close")
         workflow = workflow_service(workflow_store, config)
-        writer = _entered(stack, GroupCommitWriter(store, on_committed=workflow.on_committed), "stop")
-        runner = WorkflowRunner(workflow)
+        metrics = CollectorMetrics()
+        writer = _entered(
+            stack, GroupCommitWriter(store, on_committed=workflow.on_committed, on_group=metrics.observe_group), "stop"
+        )
+        runner = WorkflowRunner(workflow, on_round=metrics.observe_round)
         runner.start()
         stack.callback(runner.stop)
-        servicer = CollectorServicer(store, writer, workflow=workflow, pki=paths, enrollment=enrollment_store)
+        servicer = CollectorServicer(
+            store, writer, workflow=workflow, pki=paths, enrollment=enrollment_store, metrics=metrics
+        )
         limits = ServerLimits(max_message_bytes=opts.max_message_bytes, workers=opts.workers)
         running = _listening(
             opts.listen, "", lambda: build_server(store, opts.listen, tls, limits, servicer=servicer, writer=writer)
         )
         stack.callback(running.stop)
         self.port = running.port
+        if opts.ops:
+            self.ops_url = self._start_ops(stack, opts.ops, metrics, workflow, workflow_store, runner)
         if opts.enroll_listen:
             from collector.api.enrollment_servicer import EnrollmentServicer, build_enrollment_server
 
@@ -144,6 +161,37 @@ class CollectorRuntime:
             )
             stack.callback(console.stop)
             self.console_url = console.url
+
+    def _start_ops(
+        self,
+        stack: ExitStack,
+        address: str,
+        metrics: CollectorMetrics,
+        workflow: WorkflowService,
+        workflow_store: WorkflowStore,
+        runner: WorkflowRunner,
+    ) -> str:
+        """The plain-HTTP probe and metrics listener; its URL."""
+        from collector.ops.figures import read_figures
+        from collector.ops.metrics import StoreFigures
+        from collector.ops.server import OpsServer, Readiness, ReadinessCheck
+
+        def figures() -> StoreFigures:
+            return read_figures(workflow_store, workflow.policy, workflow.clock())
+
+        host, _, port = address.rpartition(":")
+        readiness = ReadinessCheck(figures, runner.progressed_within, Readiness(self.options.ready_workflow_s))
+
+        def bind() -> OpsServer:
+            try:
+                return OpsServer(host.strip("[]") or "127.0.0.1", int(port), metrics, readiness, figures)
+            except ValueError as exc:
+                raise OSError(f"not HOST:PORT ({exc})") from exc
+
+        ops = _listening(address, "ops ", bind)
+        ops.start()
+        stack.callback(ops.stop)
+        return f"http://{address}"
 
 
 def _entered(stack: ExitStack, part: T, release: str) -> T:

@@ -15,6 +15,7 @@ from collector.api.identity import CallerRefused, DeviceAuthenticator
 from collector.api.limits import SlidingWindowLimit
 from collector.api.lost_reports import file_lost_report
 from collector.enrollment.certificates import issue_from_csr
+from collector.ops.metrics import CollectorMetrics, reason_label
 from collector.pki import PkiError, PkiPaths
 from collector.store.base import Device, IncomingEvent, Store, StoreError, UnknownDevice
 from collector.store.enrollment_base import EnrollmentStore
@@ -73,6 +74,7 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         pki: PkiPaths | None = None,
         enrollment: EnrollmentStore | None = None,
         lost_report_limit: SlidingWindowLimit | None = None,
+        metrics: CollectorMetrics | None = None,
     ) -> None:
         self._store = store
         self._writer = writer
@@ -82,11 +84,13 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         self._pki = pki
         self._enrollment = enrollment
         self._lost_reports = lost_report_limit or SlidingWindowLimit(LOST_REPORTS_PER_HOUR, 3600 * 1_000_000)
+        self._metrics = metrics
 
     def SendEvents(
         self, request: collector_pb2.SendEventsRequest, context: grpc.ServicerContext
     ) -> collector_pb2.SendEventsResponse:
         """Store a batch durably, then acknowledge every event now safely stored."""
+        started = time.monotonic()
         device = self._authenticate(context)
         if len(request.events) > MAX_EVENTS_PER_BATCH:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
@@ -103,7 +107,18 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
             log.warning("device %s: %d malformed event(s) rejected", device.name, len(batch.rejected))
         if batch.skewed:
             log.warning("device %s: clock ahead of the collector's on %d event(s)", device.name, batch.skewed)
+        if self._metrics is not None:
+            self._count(self._metrics, len(request.events), batch, time.monotonic() - started)
         return codec.send_events_response((e.event_id for e in batch.events), batch.rejected)
+
+    @staticmethod
+    def _count(metrics: CollectorMetrics, received: int, batch: codec.DecodedBatch, seconds: float) -> None:
+        metrics.events_received.inc(received)
+        for reason in batch.rejected.values():
+            metrics.events_rejected.labels(reason_label(reason)).inc()
+        if batch.skewed:
+            metrics.events_skewed.inc(batch.skewed)
+        metrics.batch_seconds.observe(seconds)
 
     def Heartbeat(
         self, request: collector_pb2.HeartbeatRequest, context: grpc.ServicerContext

@@ -106,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="also serve the web console here, over HTTPS with the collector's server certificate",
     )
+    serve.add_argument(
+        "--ops", metavar="HOST:PORT",
+        help="plain-HTTP listener for probes and Prometheus (/healthz, /readyz, /metrics; no client certificate)",
+    )
+    serve.add_argument("--ready-workflow-s", type=float, default=300.0, metavar="S",
+                       help="/readyz fails when the workflow runner has not completed a round in S seconds")
     serve.add_argument("--console-cert", type=Path, help="PEM certificate chain for the console instead")
     serve.add_argument("--console-key", type=Path, help="PEM private key for --console-cert")
     serve.add_argument(
@@ -169,7 +175,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, database_url=args.database_url, config=args.config, listen=args.listen,
         enroll_listen=args.enroll_listen, console=args.console, console_cert=args.console_cert,
         console_key=args.console_key, console_plain_http=args.console_plain_http,
-        max_message_bytes=args.max_message_bytes, workers=args.workers,
+        max_message_bytes=args.max_message_bytes, workers=args.workers, ops=args.ops,
+        ready_workflow_s=args.ready_workflow_s,
     )  # fmt: skip
     stop = threading.Event()
 
@@ -184,6 +191,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             print(f"{PROG}: console on {runtime.console_url}", flush=True)
         if runtime.enroll_port is not None:
             print(f"{PROG}: enrolment on {args.enroll_listen}", flush=True)
+        if runtime.ops_url is not None:
+            print(f"{PROG}: ops on {runtime.ops_url} (/healthz, /readyz, /metrics)", flush=True)
         # Poll rather than block: SIGTERM may be delivered to a worker thread, and the main thread
         # only runs Python signal handlers when it wakes.
         while not stop.wait(0.5):

@@ -31,11 +31,13 @@ class GroupCommitWriter:
         max_group_events: int = 20_000,
         clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
         on_committed: Callable[[Sequence[tuple[str, Sequence[IncomingEvent]]], IngestOutcome], None] | None = None,
+        on_group: Callable[[int, IngestOutcome | None], None] | None = None,
     ) -> None:
         self._store = store
         self._max = max_group_events
         self._clock_us = clock_us
         self._on_committed = on_committed
+        self._on_group = on_group  # (batches in the group, outcome or None if it failed): for metrics
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="caseguard-writer", daemon=True)
         self._stopping = False
@@ -77,6 +79,13 @@ class GroupCommitWriter:
             if stop_after:
                 return
 
+    def _observe(self, batches: int, outcome: IngestOutcome | None) -> None:
+        if self._on_group is not None:
+            try:
+                self._on_group(batches, outcome)
+            except Exception:
+                log.exception("group-commit metrics hook failed")
+
     def _commit(self, group: list[_Item]) -> None:
         batches = [(device, events) for device, events, _ in group]
         try:
@@ -91,9 +100,11 @@ class GroupCommitWriter:
                 return
             log.error("ingest of a batch from %s failed: %s", group[0][0], exc)
             group[0][2].set_exception(exc if isinstance(exc, StoreError) else StoreError(str(exc)))
+            self._observe(1, None)
             return
         for _, _, fut in group:
             fut.set_result(None)
+        self._observe(len(group), outcome)
         if self._on_committed is not None:
             try:
                 self._on_committed(batches, outcome)

@@ -26,6 +26,7 @@ class WorkflowRunner:
         interval_s: float | None = None,
         settle_s: float = 0.2,
         monotonic: Callable[[], float] = time.monotonic,
+        on_round: Callable[[str, bool], None] | None = None,
     ) -> None:
         self._service = service
         self._interval = interval_s if interval_s is not None else service.policy.tick_interval.total_seconds()
@@ -33,6 +34,9 @@ class WorkflowRunner:
         self._monotonic = monotonic
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="caseguard-workflow", daemon=True)
+        self._on_round = on_round
+        self.last_success: float | None = None  # monotonic time of the last round in which every step worked
+        self.failing: dict[str, str] = {}  # step -> the error of its last failure, while it keeps failing
 
     def start(self) -> None:
         """Start the thread (the first tick runs at once)."""
@@ -50,23 +54,52 @@ class WorkflowRunner:
         if self._thread.is_alive():
             self._thread.join(timeout_s)
 
+    @property
+    def alive(self) -> bool:
+        """Whether the runner's thread is running."""
+        return self._thread.is_alive()
+
+    def progressed_within(self, seconds: float) -> bool:
+        """Whether a round fully succeeded in the last ``seconds`` (for the readiness probe)."""
+        return self.last_success is not None and self._monotonic() - self.last_success <= seconds
+
     def _run(self) -> None:
         next_tick = self._monotonic()
         woke = False
         while not self._stop.is_set():
             if self._monotonic() >= next_tick:
-                self._safely("tick", self._service.tick)
+                ok = self._safely("tick", self._service.tick)
                 next_tick = self._monotonic() + self._interval
+                if ok:
+                    self.last_success = self._monotonic()
             elif woke:
-                self._safely("catch-up", self._service.catch_up)
-                self._safely("dispatch", self._service.dispatch)
+                ok = self._safely("catch-up", self._service.catch_up)
+                ok = self._safely("dispatch", self._service.dispatch) and ok
+                if ok and not self.failing:
+                    self.last_success = self._monotonic()
             woke = self._service.wake.wait(max(0.0, next_tick - self._monotonic()))
             self._service.wake.clear()
             self._stop.wait(self._settle)  # let a burst of commits settle into one round
 
-    @staticmethod
-    def _safely(what: str, step: Callable[[], object]) -> None:
+    def _safely(self, what: str, step: Callable[[], object]) -> bool:
         try:
             step()
-        except Exception:
-            log.exception("workflow %s failed; retrying at the next wake or tick", what)
+        except Exception as exc:
+            if what not in self.failing:
+                log.exception("workflow %s failed; retrying at the next wake or tick", what)
+            else:
+                log.error("workflow %s still failing: %s", what, exc)
+            self.failing[what] = f"{type(exc).__name__}: {exc}"
+            self._report(what, False)
+            return False
+        if self.failing.pop(what, None) is not None:
+            log.warning("workflow %s recovered", what)
+        self._report(what, True)
+        return True
+
+    def _report(self, what: str, ok: bool) -> None:
+        if self._on_round is not None:
+            try:
+                self._on_round(what, ok)
+            except Exception:
+                log.exception("workflow round hook failed")

@@ -717,6 +717,7 @@ def test_compose_file():
     assert collector["environment"]["CASEGUARD_DATABASE_URL"].startswith("postgresql://")
     assert collector["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert collector["read_only"] is True and collector["cap_drop"] == ["ALL"]
+    assert "--ops" in collector["command"] and "/readyz" in " ".join(collector["healthcheck"]["test"])
     for volume in collector["volumes"]:
         source = volume.split(":")[0]
         if source.startswith("."):
@@ -742,7 +743,10 @@ def test_kubernetes_manifests():
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
-    assert container["readinessProbe"] and container["livenessProbe"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
+    ops_arg = container["args"][container["args"].index("--ops") + 1]
+    assert int(ops_arg.rsplit(":", 1)[1]) == next(p["containerPort"] for p in container["ports"] if p["name"] == "ops")
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     pki_mount = next(m for m in container["volumeMounts"] if m["name"] == "pki")
     assert pki_mount["readOnly"] is True and "secret" in volumes["pki"]

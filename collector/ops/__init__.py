@@ -1,0 +1,1 @@
+"""What operators see from outside: health and readiness probes, and Prometheus metrics."""
