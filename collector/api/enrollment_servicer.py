@@ -77,7 +77,8 @@ def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -
 # Enrolment is anonymous: limit each address. Generous, because a whole office can sit behind
 # one NAT address while IT enrols a batch of laptops.
 ENROL_CALLS_PER_MINUTE = 120
-ENROL_LIMITS = CallLimits(receive_timeout_s=10.0, call_timeout_s=30.0, per_caller=8)
+# In flight per address: room for a batch of laptops enrolling behind one NAT address at once.
+ENROL_LIMITS = CallLimits(receive_timeout_s=5.0, call_timeout_s=30.0, per_caller=32)
 
 
 def build_enrollment_server(
@@ -91,15 +92,18 @@ def build_enrollment_server(
     pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="caseguard-enrol")
     rate = SlidingWindowLimit(ENROL_CALLS_PER_MINUTE, 60 * 1_000_000)
 
-    def admit(auth: AuthContext, peer: str) -> str:
-        address = peer_address(peer)
-        if not rate.allow(address, time.time_ns() // 1000):
+    def admit(auth: AuthContext, peer: str) -> None:
+        if not rate.allow(peer_address(peer), time.time_ns() // 1000):
             raise CallerRefused(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                 "too many enrolment calls from this address; wait a minute")
-        return address
 
     guarded = GuardedService(
-        enrollment_pb2.DESCRIPTOR.services_by_name["Enrollment"], servicer, admit=admit, pool=pool, limits=ENROL_LIMITS
+        enrollment_pb2.DESCRIPTOR.services_by_name["Enrollment"],
+        servicer,
+        identify=lambda auth, peer: peer_address(peer),
+        admit=admit,
+        pool=pool,
+        limits=ENROL_LIMITS,
     )
 
     def configure(server: grpc.aio.Server) -> int:

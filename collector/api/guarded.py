@@ -1,9 +1,12 @@
 """Serving a synchronous servicer on the aio server, with nobody able to starve anyone else.
 
 For every call, in this order:
-1. the caller is admitted from its TLS identity alone (a revoked or unknown certificate is
-   refused here, before its request has even arrived, so it never holds a worker);
-2. it may have at most ``per_caller`` calls in flight (one laptop cannot take the server);
+1. the caller is identified cheaply, on the event loop (its certificate's fingerprint, or
+   its address), and may have at most ``per_caller`` calls in flight: one laptop cannot
+   take the server, and refusing its extra calls costs no thread;
+2. it is admitted from its TLS identity alone (a revoked or unknown certificate is refused
+   here, before its request has even arrived, so it never holds a worker; a refusal is
+   remembered for ``refusal_memory_s``, so a refused client hammering away costs little);
 3. its request must arrive within ``receive_timeout_s`` (a stalled upload costs a
    coroutine for that long, never a thread);
 4. only then does the servicer method run, on the bounded thread pool, within
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -33,8 +37,10 @@ from collector.api.identity import CallerRefused
 log = logging.getLogger(__name__)
 
 AuthContext = Mapping[str, Iterable[bytes]]
-# Decides who a call is from (the key its limits are counted under), or raises CallerRefused.
-Admit = Callable[[AuthContext, str], str]
+# Who a call is from, cheaply and without I/O: the key its limits are counted under.
+Identify = Callable[[AuthContext, str], str]
+# Whether that caller may be served (may block on the store); raises CallerRefused if not.
+Admit = Callable[[AuthContext, str], None]
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class CallLimits:
     receive_timeout_s: float = 10.0
     call_timeout_s: float = 60.0
     per_caller: int = 8
+    refusal_memory_s: float = 30.0
 
 
 class _Aborted(Exception):
@@ -92,15 +99,21 @@ class GuardedService:
         service: ServiceDescriptor,
         servicer: object,
         *,
+        identify: Identify,
         admit: Admit,
         pool: Executor,
         limits: CallLimits = CallLimits(),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._servicer = servicer
+        self._identify = identify
         self._admit = admit
         self._pool = pool
         self._limits = limits
-        self._in_flight: dict[str, int] = {}  # touched on the event loop only
+        self._monotonic = monotonic
+        # Touched on the event loop only.
+        self._in_flight: dict[str, int] = {}
+        self._refused: dict[str, tuple[float, CallerRefused]] = {}
         # Requests arrive as bytes and are decoded in the handler, so that an undecodable one
         # gets INVALID_ARGUMENT rather than the framework's bare UNKNOWN.
         handlers = {
@@ -119,16 +132,13 @@ class GuardedService:
             loop = asyncio.get_running_loop()
             auth: AuthContext = context.auth_context()
             peer = context.peer()
-            try:
-                key = await loop.run_in_executor(self._pool, self._admit, auth, peer)
-            except CallerRefused as refused:
-                await context.abort(refused.code, refused.message)
+            key = self._identify(auth, peer)
             if self._in_flight.get(key, 0) >= self._limits.per_caller:
-                log.warning("%s: more than %d calls in flight; refused", key, self._limits.per_caller)
                 await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                     f"too many calls in flight from this caller (at most {self._limits.per_caller})")
             self._in_flight[key] = self._in_flight.get(key, 0) + 1
             try:
+                await self._check(loop, key, auth, peer, context)
                 return await self._serve(loop, method, request_type, requests, context, auth, peer)
             finally:
                 left = self._in_flight[key] - 1
@@ -138,6 +148,21 @@ class GuardedService:
                     del self._in_flight[key]
 
         return handle
+
+    async def _check(self, loop: asyncio.AbstractEventLoop, key: str, auth: AuthContext, peer: str,
+                     context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        now = self._monotonic()
+        remembered = self._refused.get(key)
+        if remembered is not None and remembered[0] > now:
+            await context.abort(remembered[1].code, remembered[1].message)
+        try:
+            await loop.run_in_executor(self._pool, self._admit, auth, peer)
+        except CallerRefused as refused:
+            if len(self._refused) > 10_000:
+                self._refused = {k: v for k, v in self._refused.items() if v[0] > now}
+            self._refused[key] = (now + self._limits.refusal_memory_s, refused)
+            await context.abort(refused.code, refused.message)
+        self._refused.pop(key, None)
 
     async def _serve(
         self,

@@ -35,6 +35,15 @@ class DeviceAuthenticator:
         """The calling device; raises CallerRefused for anything else."""
         return self.authenticate_auth(context.auth_context())  # type: ignore[arg-type]  # stubs say bytes; gRPC gives lists
 
+    def caller_key(self, auth: Mapping[str, Iterable[bytes]]) -> str:
+        """Who is calling, without touching the store: the certificate's fingerprint ("" without one)."""
+        pems = list(auth.get("x509_pem_cert", []))
+        return self._fingerprint(pems[0]) if pems else ""
+
+    def admit(self, auth: Mapping[str, Iterable[bytes]]) -> None:
+        """Raise CallerRefused unless the certificate belongs to an enrolled, unrevoked device."""
+        self.authenticate_auth(auth)
+
     def authenticate_auth(self, auth: Mapping[str, Iterable[bytes]]) -> Device:
         """The device a call's TLS properties name; raises CallerRefused for anything else."""
         pems: list[bytes] = list(auth.get("x509_pem_cert", []))

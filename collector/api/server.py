@@ -104,7 +104,8 @@ def build_server(
     guarded = GuardedService(
         collector_pb2.DESCRIPTOR.services_by_name["Collector"],
         servicer,
-        admit=lambda auth, peer: authenticator.authenticate_auth(auth).name,
+        identify=lambda auth, peer: authenticator.caller_key(auth),
+        admit=lambda auth, peer: authenticator.admit(auth),
         pool=pool,
         limits=limits.calls,
     )

@@ -28,15 +28,15 @@ def _channel(collector: Collector, certs: Path) -> grpc.Channel:
     return grpc.secure_channel(collector.address, creds)
 
 
-def _stall(channel: grpc.Channel, method: str, release: threading.Event) -> list[grpc.Future]:
-    """Start STALLED calls whose request never arrives (until ``release``), as a slow or hostile client would."""
+def _stall(channel: grpc.Channel, method: str, release: threading.Event, count: int = STALLED) -> list[grpc.Future]:
+    """Start ``count`` calls whose request never arrives (until ``release``), as a slow or hostile client would."""
 
     def never() -> Iterator[bytes]:
         release.wait(120)
         yield b""
 
     call = channel.stream_unary(method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
-    return [call.future(never(), timeout=120) for _ in range(STALLED)]
+    return [call.future(never(), timeout=120) for _ in range(count)]
 
 
 def _send_latency(channel: grpc.Channel, device: str, seq: int) -> float:
@@ -67,9 +67,11 @@ def test_stalled_calls_from_revoked_and_enrolled_devices_do_not_delay_a_good_dev
         held = _stall(greedy, "/caseguard.v1.Collector/SendEvents", release)
         time.sleep(1.0)  # every stalled call is open at the server
         under_abuse = max(_send_latency(good, "good-laptop", seq) for seq in range(4, 10))
-        # The revoked device was refused before its requests arrived; the greedy one beyond its cap.
+        # The revoked device was refused before its requests arrived (or, past its cap of calls in
+        # flight, before even that); the greedy one beyond its cap.
         codes = [f.exception().code() for f in refused if f.done() and f.exception() is not None]
-        assert codes.count(grpc.StatusCode.PERMISSION_DENIED) == STALLED
+        assert len(codes) == STALLED and grpc.StatusCode.PERMISSION_DENIED in codes
+        assert set(codes) <= {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.RESOURCE_EXHAUSTED}
         over_cap = [f for f in held if f.done() and f.exception() is not None]
         assert all(f.exception().code() is grpc.StatusCode.RESOURCE_EXHAUSTED for f in over_cap)
         assert len(over_cap) >= STALLED - 8
@@ -83,7 +85,9 @@ def test_stalled_anonymous_enrolment_calls_do_not_stop_enrolment(collector: Coll
     release = threading.Event()
     with grpc.insecure_channel(f"127.0.0.1:{enrol_port}") as stalled, \
             grpc.insecure_channel(f"127.0.0.1:{enrol_port}") as other:
-        futures = _stall(stalled, "/caseguard.v1.Enrollment/Enroll", release)
+        # Four workers serve enrolment: 16 stalled calls held all of them. Sixteen is within one
+        # address's allowance (a NAT'd office), so this is about workers, not the per-address cap.
+        futures = _stall(stalled, "/caseguard.v1.Enrollment/Enroll", release, 16)
         time.sleep(1.0)
         t0 = time.monotonic()
         reply = enrollment_pb2_grpc.EnrollmentStub(other).GetCA(enrollment_pb2.GetCARequest(), timeout=5)
