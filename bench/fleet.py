@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing as mp
 import os
 import random
 import resource
@@ -29,7 +30,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -107,7 +110,11 @@ class Agent:
 
     def latencies(self, start: float, end: float) -> list[float]:
         """Heartbeat latencies of calls that finished within [start, end)."""
-        return [lat for at, lat in self.beats if start <= at < end]
+        return _window(self.beats, start, end)
+
+
+def _window(beats: list[tuple[float, float]], start: float, end: float) -> list[float]:
+    return [lat for at, lat in beats if start <= at < end]
 
 
 async def _live(agent: Agent, interval: float, until: float, batch_every: int, batch_size: int,
@@ -129,7 +136,7 @@ async def _hostile(channel: grpc.aio.Channel, start: float, until: float, parall
     await asyncio.sleep(max(0.0, start - time.monotonic()))
     made = 0
 
-    async def never() -> object:
+    async def never() -> AsyncIterator[bytes]:
         await asyncio.sleep(3600)
         yield b""  # pragma: no cover - never reached
 
@@ -155,33 +162,68 @@ async def _sample_at(when: float, collector: psutil.Process) -> tuple[float, int
     return cpu.user + cpu.system, collector.memory_info().rss
 
 
+def _good_process(cred: tuple[str, bytes, bytes], ca: bytes, address: str, until: float, out: Any) -> None:
+    """The good agent, in a process of its own so the fleet's and the attacker's client work never delays it."""
+
+    async def run() -> list[tuple[float, float]]:
+        agent = Agent(*cred, ca, address)
+        await agent.heartbeat()
+        await _live(agent, 0.1, until, 0, 0, spread=False)
+        await agent.channel.close(None)
+        return agent.beats
+
+    out.send(asyncio.run(run()))
+
+
+def _hostile_process(cred: tuple[str, bytes, bytes], ca: bytes, address: str, start: float, until: float,
+                     parallel: int, out: Any) -> None:
+    """The attacker, in a process of its own."""
+
+    async def run() -> int:
+        agent = Agent(*cred, ca, address)
+        made = await _hostile(agent.channel, start, until, parallel)
+        await agent.channel.close(None)
+        return made
+
+    out.send(asyncio.run(run()))
+
+
 async def _bench(args: argparse.Namespace, creds: list[tuple[str, bytes, bytes]], ca: bytes, address: str,
                  collector: psutil.Process) -> dict[str, object]:
     fleet = [Agent(n, k, c, ca, address) for n, k, c in creds[: args.agents]]
-    good = Agent(*creds[args.agents], ca, address)
-    hostile = Agent(*creds[args.agents + 1], ca, address)
     rss_idle = collector.memory_info().rss
     # Connect every channel (TLS handshakes) before anything is measured.
-    await asyncio.gather(*(a.heartbeat() for a in [*fleet, good]))
+    await asyncio.gather(*(a.heartbeat() for a in fleet))
     t_quiet = time.monotonic() + args.interval  # one interval of warm-up
     t_hostile = t_quiet + args.seconds
     t_end = t_hostile + args.seconds
+    ctx = mp.get_context("spawn")
+    good_rx, good_tx = ctx.Pipe(duplex=False)
+    bad_rx, bad_tx = ctx.Pipe(duplex=False)
+    helpers = [
+        ctx.Process(target=_good_process, args=(creds[args.agents], ca, address, t_end, good_tx)),
+        ctx.Process(target=_hostile_process,
+                    args=(creds[args.agents + 1], ca, address, t_hostile, t_end, args.stalled, bad_tx)),
+    ]
+    for helper in helpers:
+        helper.start()
     outcome = await asyncio.gather(
         *(_live(a, args.interval, t_end, args.batch_every, args.batch_size) for a in fleet),
-        _live(good, 0.1, t_end, 0, 0, spread=False),
-        _hostile(hostile.channel, t_hostile, t_end, args.stalled),
         _sample_at(t_quiet, collector),
         _sample_at(t_hostile, collector),
     )
-    made = outcome[args.agents + 1]
-    (cpu0, _), (cpu1, rss) = outcome[-2], outcome[-1]
+    good_beats: list[tuple[float, float]] = good_rx.recv()
+    made = bad_rx.recv()
+    for helper in helpers:
+        helper.join(30)
+    (cpu0, _), (cpu1, rss) = outcome[-2], outcome[-1]  # type: ignore[misc]  # gather's last two
     quiet_beats = [x for a in fleet for x in a.latencies(t_quiet, t_hostile)]
     noisy_beats = [x for a in fleet for x in a.latencies(t_hostile, t_end)]
     batches = sum(1 for a in fleet for at in a.batches if t_quiet <= at < t_hostile)
-    good_quiet, good_noisy = good.latencies(t_quiet, t_hostile), good.latencies(t_hostile, t_end)
-    errors = sum(a.errors for a in fleet) + good.errors
-    for a in [*fleet, good, hostile]:
-        await a.channel.close()
+    good_quiet, good_noisy = _window(good_beats, t_quiet, t_hostile), _window(good_beats, t_hostile, t_end)
+    errors = sum(a.errors for a in fleet)
+    for a in fleet:
+        await a.channel.close(None)
     hb = len(quiet_beats) / args.seconds
     cpu_pct = 100 * (cpu1 - cpu0) / args.seconds
     g_quiet, g_noisy = 1000 * percentile(good_quiet, 0.99), 1000 * percentile(good_noisy, 0.99)
