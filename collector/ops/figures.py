@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from collector.api.event_codec import ALERT_KINDS
 from collector.domain.clocks import clock_status
 from collector.ops.metrics import StoreFigures
 from collector.store.workflow_base import EVENT_CURSOR, WorkflowStore
+from collector.wire.event_codec import ALERT_KINDS
 from collector.workflow.checks import OPEN_STATE_NAMES
 from collector.workflow.policy import WorkflowPolicy
 from collector.workflow.times import from_us

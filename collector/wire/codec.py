@@ -14,8 +14,8 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from caseguard.v1 import collector_pb2, enrollment_pb2, events_pb2
-from collector.wire.validation import MAX_STORED_INT, TimeWindow, body_problem, timestamp_us
 from collector.store.base import IncomingEvent, StoredEvent
+from collector.wire.validation import MAX_STORED_INT, TimeWindow, body_problem, timestamp_us
 
 _BODY_CLASSES: Mapping[str, type[Any]] = {
     f.name: getattr(events_pb2, f.message_type.name)  # type: ignore[union-attr]  # oneof fields are messages

@@ -58,6 +58,8 @@ class FailingWriter(GroupCommitWriter):
 
 
 class Workflow:
+    notify_channels: tuple[str, ...] = ("email",)
+
     def __init__(self) -> None:
         self.heard: list[tuple[str, int]] = []
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from caseguard.v1 import collector_pb2, events_pb2
-from collector.wire import codec
-from collector.wire.validation import MAX_STORED_INT
 from collector.store.base import IncomingEvent, IngestOutcome, Store, StoreError
 from collector.store.factory import open_store
 from collector.store.group_commit import GroupCommitWriter
+from collector.wire import codec
+from collector.wire.validation import MAX_STORED_INT
 
 NOW_US = 1_780_000_000 * 1_000_000  # 2026-05-28
 YEAR_33658_S = 999_999_999_999
