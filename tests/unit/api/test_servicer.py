@@ -6,7 +6,6 @@ two sides cannot drift apart silently (e.g. a storage outage must make agents ba
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from collector.store.base import IncomingEvent, StoreError
 from collector.store.events import SQLiteStore
 from collector.store.group_commit import GroupCommitWriter
 
-NOW_US = 1_780_000_000_000_000
+NOW_US = 1_780_000_000_000_000  # the servicer's clock; events claim this instant too (it checks their range)
 
 
 class Aborted(Exception):
@@ -102,7 +101,7 @@ def servicer(store: SQLiteStore) -> Iterator[tuple[CollectorServicer, Workflow]]
 def _events(n: int, device: str = "laptop-1", first_seq: int = 1) -> list[bytes]:
     return [
         agent_codec.encode_event(
-            PendingEvent(str(uuid7()), first_seq + i, time.time(), "test", {"index": i}),
+            PendingEvent(str(uuid7()), first_seq + i, NOW_US / 1_000_000, "test", {"index": i}),
             device_id=device,
             agent_version="test",
         )
@@ -150,7 +149,7 @@ def test_a_malformed_event_is_rejected_with_a_reason_and_the_rest_stored(service
     svc, _ = servicer
     good = _events(2)
     no_body = events_pb2.Event(event_id=str(uuid7()), seq=3, device_id="laptop-1")
-    no_body.occurred_at.GetCurrentTime()
+    no_body.occurred_at.FromMicroseconds(NOW_US)
     acked, rejected = _send(svc, [*good, no_body.SerializeToString()], certs["laptop-1"].cert_pem)
     assert acked == _ids(good)
     assert rejected == {no_body.event_id: "event has no body"}  # the agent dead-letters it
