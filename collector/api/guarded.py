@@ -33,6 +33,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import DecodeError
 
 from collector.api.identity import CallerRefused
+from collector.errors import CollectorError
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,9 @@ class CallLimits:
     refusal_memory_s: float = 30.0
 
 
-class _Aborted(Exception):
+class _Aborted(CollectorError):
+    """A synchronous servicer's ``context.abort``, carried to the event loop that ends the call."""
+
     def __init__(self, code: grpc.StatusCode, details: str) -> None:
         super().__init__(details)
         self.code = code

@@ -14,6 +14,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from caseguard.v1 import collector_pb2, enrollment_pb2, events_pb2
+from collector.errors import CollectorError
 from collector.store.base import IncomingEvent, StoredEvent
 from collector.wire.validation import MAX_STORED_INT, TimeWindow, body_problem, timestamp_us
 
@@ -114,7 +115,7 @@ def heartbeat_response(device_id: str, reported_lost: bool, now: datetime) -> co
     return reply
 
 
-class InvalidRequest(ValueError):
+class InvalidRequest(CollectorError, ValueError):
     """A request whose values cannot be accepted; the message says which and why."""
 
 
