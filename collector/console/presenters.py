@@ -17,7 +17,7 @@ from collector.domain.alerts import Alert, AlertKind
 from collector.domain.clocks import LONDON, format_london
 from collector.domain.event_facts import DestinationClass, DevicePosture, EncryptionState
 from collector.domain.incident import Incident
-from collector.domain.risk import RiskPolicy
+from collector.domain.risk import GridCell, RiskPolicy, grid
 from collector.store.base import Device
 from collector.store.console_base import Assignment, ConsoleStore
 from collector.store.workflow_base import IncidentRecord
@@ -249,27 +249,36 @@ def related_incidents(
 
 
 @dataclass(frozen=True)
-class GridCell:
-    """One cell of the likelihood x severity grid."""
+class GridCellView:
+    """One cell of the likelihood x severity grid as the page draws it."""
 
-    likelihood: int
-    severity: int
-    band: str  # "high", "reportable" or "low"
+    cell: GridCell
     chosen: bool
 
+    @property
+    def likelihood(self) -> int:
+        """The cell's likelihood score."""
+        return self.cell.likelihood
 
-def risk_grid(policy: RiskPolicy, likelihood: int | None, severity: int | None) -> list[list[GridCell]]:
-    """The 5 x 5 grid as rows (severity 5 at the top), banded by the policy's thresholds."""
-    rows = []
-    for sev in range(5, 0, -1):
-        row = []
-        for lik in range(1, 6):
-            reportable = lik >= policy.ico_min_likelihood and sev >= policy.ico_min_severity
-            high = reportable and lik >= policy.high_risk_min_likelihood and sev >= policy.high_risk_min_severity
-            band = "high" if high else ("reportable" if reportable else "low")
-            row.append(GridCell(lik, sev, band, (lik, sev) == (likelihood, severity)))
-        rows.append(row)
-    return rows
+    @property
+    def severity(self) -> int:
+        """The cell's severity score."""
+        return self.cell.severity
+
+    @property
+    def band(self) -> str:
+        """The CSS class: the DSPT band."""
+        return str(self.cell.band)
+
+    @property
+    def rule(self) -> str:
+        """Which rules coloured and marked this cell, in words (the cell's tooltip and label)."""
+        return f"{self.cell.band_rule}. {self.cell.high_risk_rule}."
+
+
+def risk_grid(policy: RiskPolicy, likelihood: int | None, severity: int | None) -> list[list[GridCellView]]:
+    """The 5 x 5 DSPT grid as rows (severity 5 at the top), banded and marked by ``risk.grid_cell``."""
+    return [[GridCellView(c, (c.likelihood, c.severity) == (likelihood, severity)) for c in row] for row in grid(policy)]
 
 
 def alert_destination(alert: Alert) -> str:

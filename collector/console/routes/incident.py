@@ -30,6 +30,7 @@ from collector.console.roles import Permission, Role
 from collector.domain.clocks import deadline
 from collector.domain.errors import DomainError
 from collector.domain.incident import SUBJECTS_GROUND_TEXT, IncidentState, SubjectsGround
+from collector.domain.risk import LIKELIHOOD_TEXT, SEVERITY_TEXT
 from collector.store.console_base import ConsoleStoreError, IncidentNote
 from collector.store.workflow_base import IncidentRecord
 from collector.workflow.cli import moment
@@ -84,6 +85,8 @@ def show(
         now
     )
     audit = [e for e in deps.workflow.store.audit_entries() if e.subject == record.incident_id]
+    scores = (int(current.likelihood), int(current.severity)) if current else (None, None)
+    grid_rows = risk_grid(policy.risk, *scores)
     return ctx.render(
         "incident.html",
         status=status,
@@ -92,7 +95,10 @@ def show(
         view=view,
         countdown=countdown(view),
         current=current,
-        grid=risk_grid(policy.risk, *((int(current.likelihood), int(current.severity)) if current else (None, None))),
+        grid=grid_rows,
+        chosen_cell=next((c for row in grid_rows for c in row if c.chosen), None),
+        likelihood_text={int(k): v for k, v in LIKELIHOOD_TEXT.items()},
+        severity_text={int(k): v for k, v in SEVERITY_TEXT.items()},
         risk_policy=policy.risk,
         postures=posture_views(incident, devices, deps.console, owners),
         related=related,

@@ -44,7 +44,7 @@ def test_unencrypted_laptop_with_case_files_is_high_risk_tell_the_people():
     assert a.draft
     assert (a.likelihood, a.severity) == (Likelihood.HIGHLY_LIKELY, Severity.SERIOUS)
     assert a.ico_reportable and a.high_risk
-    assert a.recommendation is Recommendation.REPORT_AND_TELL_PEOPLE
+    assert a.recommendation is Recommendation.REPORT_ICO_DHSC_AND_TELL_PEOPLE
     assert "Art. 34" in a.recommendation
 
 
