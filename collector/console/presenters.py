@@ -70,10 +70,14 @@ def london_us(us: int | None) -> str:
 
 
 def local_input(moment: datetime | None) -> str:
-    """A moment as a ``datetime-local`` input value in UK time (minutes)."""
+    """A moment as a date-and-time input value in UK time, ISO order (``2026-12-03 09:30``).
+
+    Plain text in ISO order rather than the browser's ``datetime-local`` picker, whose
+    display follows the browser's locale (3 December shows as 12/03 in a US browser).
+    """
     if moment is None:
         return ""
-    return moment.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
+    return moment.astimezone(LONDON).strftime("%Y-%m-%d %H:%M")
 
 
 def hours_minutes(hours: float) -> str:
@@ -278,7 +282,8 @@ class GridCellView:
 
 def risk_grid(policy: RiskPolicy, likelihood: int | None, severity: int | None) -> list[list[GridCellView]]:
     """The 5 x 5 DSPT grid as rows (severity 5 at the top), banded and marked by ``risk.grid_cell``."""
-    return [[GridCellView(c, (c.likelihood, c.severity) == (likelihood, severity)) for c in row] for row in grid(policy)]
+    chosen = (likelihood, severity)
+    return [[GridCellView(c, (c.likelihood, c.severity) == chosen) for c in row] for row in grid(policy)]
 
 
 def alert_destination(alert: Alert) -> str:

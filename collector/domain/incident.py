@@ -53,6 +53,7 @@ class IncidentEvent(enum.StrEnum):
     CLOSE = "close"
     REOPEN = "reopen"
     RECORD_ACTION = "record_action"
+    CORRECT_AWARENESS = "correct_awareness"
     ATTACH_ALERT = "attach_alert"
     SPLIT_ALERT = "split_alert"
 
@@ -93,6 +94,18 @@ class Awareness:
     recorded_at: datetime
     by: str
     reason: str
+    justification: str = ""
+
+
+@dataclass(frozen=True)
+class AwarenessCorrection:
+    """A person corrected when the organisation became aware: who, when, why, old and new values."""
+
+    at: datetime
+    by: str
+    reason: str
+    old_aware_at: datetime
+    new_aware_at: datetime
     justification: str = ""
 
 
@@ -173,6 +186,7 @@ class Incident:
     actions: tuple[ActionTaken, ...] = ()
     decisions: tuple[DecisionRecord, ...] = ()
     reopen_count: int = 0
+    awareness_corrections: tuple[AwarenessCorrection, ...] = ()
 
     @property
     def aware_at(self) -> datetime | None:

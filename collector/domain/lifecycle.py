@@ -37,9 +37,11 @@ from collector.domain.errors import (
     MissingReason,
 )
 from collector.domain.incident import (
+    UNAWARE_STATES,
     ActionTaken,
     AuditRecord,
     Awareness,
+    AwarenessCorrection,
     DecisionRecord,
     IcoSubmission,
     Incident,
@@ -74,10 +76,14 @@ _DECISIONS: Mapping[IncidentState, Mapping[IncidentEvent, IncidentState]] = {
     S.SUBJECTS_EXEMPT: {E.CLOSE: S.CLOSED},
     S.CLOSED: {E.REOPEN: S.CONFIRMED},
 }
-# The full table: the decisions plus RECORD_ACTION, which every state allows and which never moves.
+# The full table: the decisions plus RECORD_ACTION, which every state allows and which never moves,
+# and CORRECT_AWARENESS, which every state with an awareness time allows (also never moves).
 TRANSITIONS: Mapping[IncidentState, Mapping[IncidentEvent, IncidentState]] = {
-    state: {**steps, E.RECORD_ACTION: state} for state, steps in _DECISIONS.items()
+    state: {**steps, E.RECORD_ACTION: state, **({} if state in UNAWARE_STATES else {E.CORRECT_AWARENESS: state})}
+    for state, steps in _DECISIONS.items()
 }
+# Steps that never change the state: kept out of the decision history.
+_NOT_DECISIONS = frozenset({E.RECORD_ACTION})
 
 SYSTEM_ACTOR = "caseguard"
 
@@ -193,8 +199,25 @@ class RecordAction:
     text: str
 
 
+@dataclass(frozen=True)
+class CorrectAwareness:
+    """Correct when the organisation became aware (any state after confirming; state unchanged).
+
+    Needs a reason; the new time is checked like a confirmation's (not in the future, not
+    before the breach, justified if later than the first high-confidence signal). The old
+    and new values are kept on the incident and in the audit record.
+    """
+
+    event: ClassVar[IncidentEvent] = E.CORRECT_AWARENESS
+    actor: str
+    reason: str
+    aware_at: datetime
+    justification: str = ""
+
+
 Command = (
     Confirm
+    | CorrectAwareness
     | Dismiss
     | Assess
     | DecideNotReportable
@@ -237,7 +260,7 @@ def apply(
     if not command.actor.strip():
         raise InvalidCommand("every step needs a named actor")
     updated, reason, details = _payload(incident, command, current, policy)
-    if command.event is not E.RECORD_ACTION:
+    if command.event not in _NOT_DECISIONS:
         record = DecisionRecord(command.event, current, command.actor, reason, incident.state, target)
         updated = replace(updated, decisions=(*updated.decisions, record))
     updated = replace(updated, state=target)
@@ -277,6 +300,8 @@ def _payload(
                 "justification": aware.justification,
             }
             return replace(incident, awareness=aware), why, details
+        case CorrectAwareness():
+            return _correct_awareness(incident, command, now, policy)
         case Dismiss(reason=reason):
             return incident, _required(reason, "a reason for dismissing"), {}
         case Assess(assessment=assessment):
@@ -326,6 +351,32 @@ def _payload(
             action = ActionTaken(now, actor, _required(text, "a description of the action"))
             return replace(incident, actions=(*incident.actions, action)), action.text, {}
     raise InvalidCommand(f"unknown command {command!r}")  # pragma: no cover - the match is exhaustive
+
+
+def _correct_awareness(
+    incident: Incident, command: CorrectAwareness, now: datetime, policy: ClockPolicy
+) -> tuple[Incident, str, dict[str, JsonValue]]:
+    old = incident.awareness
+    if old is None:  # pragma: no cover - the table allows the step only once aware
+        raise InvalidCommand("confirm the breach before correcting when the organisation became aware")
+    why = _required(command.reason, "a reason for correcting the awareness time")
+    new_at = require_utc(command.aware_at, "aware_at")
+    if new_at == old.aware_at:
+        raise InvalidCommand(f"the organisation is already recorded as aware at {format_london(new_at)}")
+    check_awareness(incident, new_at, command.justification, now, policy)
+    correction = AwarenessCorrection(now, command.actor, why, old.aware_at, new_at, command.justification.strip())
+    aware = Awareness(new_at, now, command.actor, why, command.justification.strip())
+    due = statutory_deadline(new_at)
+    details: dict[str, JsonValue] = {
+        "old_aware_at": iso_utc(old.aware_at),
+        "new_aware_at": iso_utc(new_at),
+        "old_deadline": iso_utc(statutory_deadline(old.aware_at)),
+        "deadline": iso_utc(due),
+        "deadline_london": format_london(due),
+        "justification": correction.justification,
+    }
+    updated = replace(incident, awareness=aware, awareness_corrections=(*incident.awareness_corrections, correction))
+    return updated, why, details
 
 
 def _notify_ico(incident: Incident, command: NotifyIco, now: datetime) -> tuple[Incident, str, dict[str, JsonValue]]:

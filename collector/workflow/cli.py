@@ -66,6 +66,10 @@ def add_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
     p.add_argument("--aware-at", required=True, help="when the organisation became aware (ISO 8601; no zone = UK)")
     p.add_argument("--reason", required=True)
     p.add_argument("--justification", default="", help="why aware later than the first high-confidence signal")
+    p = cmd("correct-awareness", _correct_awareness, "correct when the organisation became aware (audited)", [one])
+    p.add_argument("--aware-at", required=True, help="the corrected time (ISO 8601; no zone = UK)")
+    p.add_argument("--reason", required=True, help="why the recorded time was wrong")
+    p.add_argument("--justification", default="", help="why aware later than the first high-confidence signal")
     p = cmd("dismiss", _simple("dismiss"), "not a personal data breach after all", [one])
     p.add_argument("--reason", required=True)
     p = cmd("assess", _assess, "confirm the drafted risk assessment (or score by hand)", [one])
@@ -189,14 +193,37 @@ def _done(service: WorkflowService, args: argparse.Namespace, record: IncidentRe
 
 
 def moment(text: str) -> datetime:
-    """ISO 8601 text as UTC; without a zone it is UK local time."""
+    """ISO 8601 text as UTC; without a zone it is UK local time.
+
+    A UK time that does not exist (the hour skipped when clocks go forward) or that
+    happens twice (the hour repeated when they go back) is refused: taking either
+    silently as the other would move a statutory clock by an hour.
+    """
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date and time like 2026-11-20T17:30") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=LONDON)
+        return uk_local_time(value)
     return value.astimezone(UTC)
+
+
+def uk_local_time(wall: datetime) -> datetime:
+    """A naive UK wall-clock time as UTC; refuses times skipped or repeated by a clock change."""
+    first = wall.replace(tzinfo=LONDON, fold=0)
+    second = wall.replace(tzinfo=LONDON, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        text = wall.strftime("%H:%M on %d %b %Y")
+        if first.astimezone(UTC).astimezone(LONDON).replace(tzinfo=None) != wall:
+            raise argparse.ArgumentTypeError(
+                f"{text} does not exist in the UK: the clocks went forward an hour. Give the time with its "
+                "zone (e.g. 2027-03-28T01:30+00:00) or a time outside the skipped hour"
+            )
+        raise argparse.ArgumentTypeError(
+            f"{text} happened twice in the UK: the clocks went back an hour. Give the time with its zone "
+            "(+01:00 for the first, +00:00 for the second)"
+        )
+    return first.astimezone(UTC)
 
 
 def _optional_moment(text: str | None) -> datetime | None:
@@ -205,6 +232,14 @@ def _optional_moment(text: str | None) -> datetime | None:
 
 def _confirm(service: WorkflowService, args: argparse.Namespace) -> int:
     record = service.commands.confirm(
+        args.incident, by=args.by, aware_at=moment(args.aware_at), reason=args.reason,
+        justification=args.justification,
+    )  # fmt: skip
+    return _done(service, args, record)
+
+
+def _correct_awareness(service: WorkflowService, args: argparse.Namespace) -> int:
+    record = service.commands.correct_awareness(
         args.incident, by=args.by, aware_at=moment(args.aware_at), reason=args.reason,
         justification=args.justification,
     )  # fmt: skip

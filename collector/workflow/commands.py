@@ -20,6 +20,7 @@ from collector.domain.lifecycle import (
     Close,
     Command,
     Confirm,
+    CorrectAwareness,
     DecideNotReportable,
     DecideReportable,
     Dismiss,
@@ -61,6 +62,12 @@ class IncidentCommands:
     ) -> IncidentRecord:
         """Confirm the breach; the statutory clock runs from ``aware_at``."""
         return self.run(incident_id, lambda _r, _n: Confirm(by, reason, aware_at, justification))
+
+    def correct_awareness(
+        self, incident_id: str, *, by: str, aware_at: datetime, reason: str, justification: str = ""
+    ) -> IncidentRecord:
+        """Correct when the organisation became aware (audited with the old and new values)."""
+        return self.run(incident_id, lambda _r, _n: CorrectAwareness(by, reason, aware_at, justification))
 
     def dismiss(self, incident_id: str, *, by: str, reason: str) -> IncidentRecord:
         """Not a personal data breach after all."""

@@ -40,6 +40,7 @@ from collector.workflow.views import incident_detail
 
 ACTION_TEXT = {
     "confirm": "Confirm breach",
+    "correct_awareness": "Correct the awareness time",
     "dismiss": "Dismiss",
     "assess": "Assess",
     "decide": "Decide",
@@ -109,6 +110,7 @@ def show(
         steps=set(view["next_steps"]),
         audit=audit[-50:],
         aware_default=aware_default,
+        aware_current=local_input(incident.aware_at),
         grounds=[(str(g), SUBJECTS_GROUND_TEXT[g]) for g in SubjectsGround],
         has_initial=incident.initial_submission is not None,
         overdue=clock["kind"] == "statutory" and (clock["hours_left"] or 0) < 0,
@@ -170,6 +172,16 @@ def _confirm(ctx: Ctx, iid: str) -> str:
         iid, by=ctx.name, aware_at=moment(aware), reason=ctx.field("reason"), justification=ctx.field("justification")
     )
     return f"Breach confirmed. The ICO deadline is {london(deadline(record.incident))}."
+
+
+def _correct_awareness(ctx: Ctx, iid: str) -> str:
+    aware = ctx.field("aware_at")
+    if not aware.strip():
+        raise ValueError("give the corrected time the organisation became aware")
+    record = ctx.deps.workflow.commands.correct_awareness(
+        iid, by=ctx.name, aware_at=moment(aware), reason=ctx.field("reason"), justification=ctx.field("justification")
+    )
+    return f"Awareness time corrected. The ICO deadline is now {london(deadline(record.incident))}."
 
 
 def _assess(ctx: Ctx, iid: str) -> str:
@@ -288,6 +300,7 @@ def _simple(step: str) -> Callable[[Ctx, str], str]:
 
 _STEPS: dict[str, Callable[[Ctx, str], str]] = {
     "confirm": _confirm,
+    "correct-awareness": _correct_awareness,
     "dismiss": _simple("dismiss"),
     "assess": _assess,
     "decide": _decide,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from datetime import datetime, timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from collector.domain.lifecycle import (
     Close,
     Command,
     Confirm,
+    CorrectAwareness,
     DecideNotReportable,
     DecideReportable,
     Dismiss,
@@ -54,6 +56,9 @@ MODEL: dict[S, dict[E, S]] = {
     S.CLOSED: {E.REOPEN: S.CONFIRMED},
 }
 PROVISIONAL_START = T0  # the loss report below is received at T0
+BREACH_AT = T0 - timedelta(hours=1)  # ... about a loss an hour earlier: nobody is aware before that
+# Every state in which someone is aware allows an awareness correction (and it never moves the state).
+AWARE_STATES = set(MODEL) - {S.SUSPECTED, S.DISMISSED}
 # Mostly valid, so deep states are reached; sometimes blank, so the guards are exercised.
 reasons = st.sampled_from(["a written reason", "because", "evidence", "", "  "])
 ACTOR = "ig.officer"
@@ -79,11 +84,14 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.known_reference = False
 
     def attempt(self, command: Command, guards_ok: bool) -> None:
-        allowed = command.event in MODEL[self.state] or command.event is E.RECORD_ACTION
+        stays = command.event is E.RECORD_ACTION or (
+            command.event is E.CORRECT_AWARENESS and self.state in AWARE_STATES
+        )
+        allowed = command.event in MODEL[self.state] or stays
         before = copy.deepcopy(self.incident)
         if allowed and guards_ok:
             result = apply(self.incident, command, self.now)
-            target = self.state if command.event is E.RECORD_ACTION else MODEL[self.state][command.event]
+            target = self.state if stays else MODEL[self.state][command.event]
             assert result.incident.state is target
             assert (result.audit.action, result.audit.at, result.audit.actor) == (command.event, self.now, ACTOR)
             assert (result.audit.from_state, result.audit.to_state) == (self.state, target)
@@ -100,9 +108,23 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule(hours_before_now=st.integers(min_value=-2, max_value=100), justification=reasons, reason=reasons)
     def confirm(self, hours_before_now, justification, reason):
         aware_at = self.now - timedelta(hours=hours_before_now)
-        ok = filled(reason) and aware_at <= self.now and (aware_at <= PROVISIONAL_START or filled(justification))
+        ok = filled(reason) and BREACH_AT <= aware_at <= self.now
+        ok = ok and (aware_at <= PROVISIONAL_START or filled(justification))
         self.attempt(Confirm(ACTOR, reason, aware_at, justification), ok)
         if self.incident.aware_at is not None and self.aware_at is None:
+            self.aware_at = aware_at
+
+    @rule(hours_before_now=st.integers(min_value=-2, max_value=100), justification=reasons, reason=reasons)
+    def correct_awareness(self, hours_before_now, justification, reason):
+        aware_at = self.now - timedelta(hours=hours_before_now)
+        ok = filled(reason) and BREACH_AT <= aware_at <= self.now and aware_at != self.aware_at
+        ok = ok and (aware_at <= PROVISIONAL_START or filled(justification))
+        corrections = len(self.incident.awareness_corrections)
+        old = self.incident.aware_at
+        self.attempt(CorrectAwareness(ACTOR, reason, aware_at, justification), ok)
+        if len(self.incident.awareness_corrections) > corrections:
+            last = self.incident.awareness_corrections[-1]
+            assert (last.old_aware_at, last.new_aware_at, last.by) == (old, aware_at, ACTOR)
             self.aware_at = aware_at
 
     @rule(pick=st.sampled_from([None, None, 0, 1, 2]), ground=st.sampled_from(SubjectsGround))
@@ -195,6 +217,16 @@ class LifecycleMachine(RuleBasedStateMachine):
     def aware_at_is_set_exactly_past_confirmed(self):
         assert (self.incident.aware_at is None) == (self.state in (S.SUSPECTED, S.DISMISSED))
         assert self.incident.aware_at == self.aware_at or self.state in (S.SUSPECTED, S.DISMISSED)
+
+    @invariant()
+    def corrections_chain_from_the_first_awareness_to_the_current_one(self):
+        corrections = self.incident.awareness_corrections
+        for earlier, later in itertools.pairwise(corrections):
+            assert earlier.new_aware_at == later.old_aware_at
+        if corrections and self.incident.aware_at is not None:
+            assert corrections[-1].new_aware_at == self.incident.aware_at
+        for c in corrections:
+            assert c.new_aware_at >= BREACH_AT and c.reason.strip()
 
     @invariant()
     def deadline_is_always_aware_at_plus_72_hours(self):
