@@ -1,8 +1,11 @@
 """What the pages show, worked out from the workflow's views and the domain values: no decisions here.
 
 Times are shown in Europe/London (``format_london``); countdowns in hours and minutes.
-The inbox order is by urgency: running clocks by time left (overdue first), then risk
-grade, then age.
+The inbox order is by seriousness (``inbox_order``): first any incident that is not graded
+low whose clock is overdue or has under 12 hours left; then by risk grade (high,
+reportable, unassessed, low), each grade by time left on its clock (clocks running first),
+then age. A reportable incident with no clock yet is never buried under a low one that has
+a clock.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ ENCRYPTION_TEXT: Mapping[str, str] = {
     EncryptionState.PARTIAL: "Partly encrypted",
     EncryptionState.UNSPECIFIED: "Not known",
 }
-GRADE_ORDER: Mapping[str, int] = {"high": 0, "reportable": 1, "low": 2, "unassessed": 3}
+GRADE_ORDER: Mapping[str, int] = {"high": 0, "reportable": 1, "unassessed": 2, "low": 3}
+URGENT_HOURS = 12.0
 STATE_TEXT: Mapping[str, str] = {
     "suspected": "Suspected",
     "dismissed": "Dismissed",
@@ -151,16 +155,21 @@ def inbox_rows(
         for record, summary in summaries
     ]
 
-    def urgency(row: InboxRow) -> tuple[int, float, int, str]:
-        left = row.countdown.hours_left
-        return (
-            0 if left is not None else 1,
-            left if left is not None else 0.0,
-            GRADE_ORDER.get(str(row.summary["risk_grade"]), 9),
-            str(row.summary["opened_at"]),
-        )
+    return sorted(rows, key=inbox_order)
 
-    return sorted(rows, key=urgency)
+
+def inbox_order(row: InboxRow) -> tuple[int, int, int, float, str]:
+    """The sort key of an inbox row: pressing deadlines, then seriousness, then time left, then age."""
+    grade = GRADE_ORDER.get(str(row.summary["risk_grade"]), 9)
+    left = row.countdown.hours_left
+    pressing = left is not None and left < URGENT_HOURS and grade != GRADE_ORDER["low"]
+    return (
+        0 if pressing else 1,
+        grade,
+        0 if left is not None else 1,
+        left if left is not None else 0.0,
+        str(row.summary["opened_at"]),
+    )
 
 
 @dataclass(frozen=True)
