@@ -47,6 +47,14 @@ ENCRYPTION_TEXT: Mapping[str, str] = {
     EncryptionState.PARTIAL: "Partly encrypted",
     EncryptionState.UNSPECIFIED: "Not known",
 }
+# How the classifier judged a file a case file, in words (its reason codes stay off the pages).
+REASON_TEXT: Mapping[str, str] = {
+    "exact": "an exact copy of a known case file",
+    "fingerprint": "most of its text matches a known case file",
+    "label": "it carries the organisation's sensitivity label",
+    "marking": "it carries a protective marking",
+    "content": "its content looks like a case file (names, identifiers)",
+}
 GRADE_ORDER: Mapping[str, int] = {"high": 0, "reportable": 1, "unassessed": 2, "low": 3}
 URGENT_HOURS = 12.0
 STATE_TEXT: Mapping[str, str] = {
@@ -139,18 +147,22 @@ class InboxRow:
     countdown: Countdown
     destinations: list[str]
     assigned_to: str
+    devices: tuple[str, ...] = ()
 
 
 def inbox_rows(
-    summaries: Iterable[tuple[IncidentRecord, Mapping[str, Any]]], assignments: Mapping[str, Assignment]
+    summaries: Iterable[tuple[IncidentRecord, Mapping[str, Any]]],
+    assignments: Mapping[str, Assignment],
+    owners: Mapping[str, list[str]] | None = None,
 ) -> list[InboxRow]:
-    """Inbox rows, most urgent first."""
+    """Inbox rows, most serious first (``inbox_order``); devices named with their owners where known."""
     rows = [
         InboxRow(
             summary,
             countdown(summary),
             destination_classes(record.incident),
             assignments[record.incident_id].user_name if record.incident_id in assignments else "",
+            tuple(device_label(d, owners or {}) for d in summary["devices"]),
         )
         for record, summary in summaries
     ]
@@ -295,13 +307,30 @@ def risk_grid(policy: RiskPolicy, likelihood: int | None, severity: int | None) 
     return [[GridCellView(c, (c.likelihood, c.severity) == chosen) for c in row] for row in grid(policy)]
 
 
+def why_case_file(alert: Alert) -> str:
+    """Why the alert's files were judged case files, and how sure, in plain words ("" when not a file alert)."""
+    if not alert.reasons and alert.confidence is None:
+        return ""
+    parts = [REASON_TEXT.get(r, "another sign") for r in alert.reasons]
+    sure = ""
+    if alert.confidence is not None:
+        sure = f" (confidence {alert.confidence * 100:.0f}%)"
+    return ("; ".join(dict.fromkeys(parts)) or "judged a case file") + sure
+
+
+def device_label(device: str, owners: Mapping[str, list[str]]) -> str:
+    """A device as staff know it: its name and, where known, whose it is ("laptop-7 (Sam Jones's)")."""
+    who = owners.get(device, [])
+    return f"{device} ({', '.join(who)})" if who else device
+
+
 def alert_destination(alert: Alert) -> str:
     """Where an alert's file went, in words ("" for alerts about no destination)."""
     if alert.kind not in (AlertKind.CASE_FILE_EGRESS, AlertKind.CASE_FILES_FOUND):
         return ""
     parts = [DESTINATION_TEXT[alert.destination_class]]
     if alert.destination_kind:
-        parts.append(alert.destination_kind)
+        parts.append(alert.destination_kind.replace("_", " "))
     if alert.volume is not None:
         facts = [alert.volume.filesystem, alert.volume.bus]
         parts.append(" ".join(f for f in facts if f))

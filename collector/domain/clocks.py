@@ -64,9 +64,12 @@ def statutory_deadline(aware_at: datetime) -> datetime:
 
 
 def format_london(moment: datetime) -> str:
-    """A UTC moment as UK local time for people, e.g. ``Mon 27 Oct 2025, 09:00 GMT``."""
+    """A UTC moment as UK local time for people, e.g. ``Thu 3 Dec 2026, 09:00 GMT`` (never 12/03).
+
+    The month is a word, so no reader can take 3 December for 12 March.
+    """
     local = require_utc(moment, "moment").astimezone(LONDON)
-    return local.strftime("%a %d %b %Y, %H:%M %Z")
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
 
 
 def is_high_confidence(alert: Alert, policy: ClockPolicy = DEFAULT_CLOCK_POLICY) -> bool:
@@ -154,14 +157,15 @@ def check_awareness(
 ) -> None:
     """Raise unless ``aware_at`` may be recorded: not in the future, not before the breach, justified if late.
 
-    Nobody can be aware of a breach before it happened: ``aware_at`` before
+    Nobody can be aware of a breach before it happened: ``aware_at`` before the minute of
     ``breach_began_at`` would put the deadline before the breach itself.
     """
     aware = require_utc(aware_at, "aware_at")
     if aware > require_utc(now, "now"):
         raise InvalidTimestamp("aware_at cannot be in the future")
+    # People give times to the minute: the minute the breach began is allowed.
     began = breach_began_at(incident)
-    if aware < began:
+    if aware < began.replace(second=0, microsecond=0):
         raise InvalidTimestamp(
             f"aware_at ({format_london(aware)}) is before the breach happened ({format_london(began)}): "
             "the organisation cannot have been aware of it yet"

@@ -8,6 +8,7 @@ shows the reason above the form it came from, with what was typed still in it.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
@@ -19,12 +20,14 @@ from collector.console.presenters import (
     STATE_TEXT,
     alert_destination,
     countdown,
+    device_label,
     local_input,
     london,
     london_us,
     posture_views,
     related_incidents,
     risk_grid,
+    why_case_file,
 )
 from collector.console.roles import Permission, Role
 from collector.domain.clocks import deadline
@@ -49,6 +52,9 @@ ACTION_TEXT = {
     "exempt_subjects": "Record not telling them",
     "close": "Close",
     "reopen": "Reopen",
+    "decide_reportable": "Decided reportable",
+    "decide_not_reportable": "Decided not reportable",
+    "confirm_breach": "Confirm breach",
     "record_action": "Record an action taken",
 }
 
@@ -123,6 +129,9 @@ def show(
         state_text=STATE_TEXT,
         destination=alert_destination,
         action_text=ACTION_TEXT,
+        why=why_case_file,
+        device_label=lambda name: device_label(name, owners),
+        burst_sizes=Counter(a.copy_burst_id for a in incident.alerts if a.copy_burst_id),
     )
 
 
