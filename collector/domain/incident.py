@@ -54,6 +54,8 @@ class IncidentEvent(enum.StrEnum):
     REOPEN = "reopen"
     RECORD_ACTION = "record_action"
     CORRECT_AWARENESS = "correct_awareness"
+    RECORD_NOTIFICATION = "record_notification"
+    RECORD_FAMILY_TOLD = "record_family_told"
     ATTACH_ALERT = "attach_alert"
     SPLIT_ALERT = "split_alert"
 
@@ -154,6 +156,39 @@ class ActionTaken:
 
 
 @dataclass(frozen=True)
+class NotificationRecord:
+    """A body told about the breach (DSPT, police, a configured body): when, by whom, their reference."""
+
+    body: str
+    told_at: datetime
+    recorded_at: datetime
+    by: str
+    reference: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class FamilyNotice:
+    """One family (or person) told under Art. 34, under a label IG chose (e.g. "Family 1"), never a name."""
+
+    label: str
+    told_at: datetime
+    recorded_at: datetime
+    by: str
+    how: str
+
+
+@dataclass(frozen=True)
+class Closure:
+    """What closing recorded: the root cause and the lessons learned (the register needs both)."""
+
+    at: datetime
+    by: str
+    root_cause: str
+    lessons_learned: str
+
+
+@dataclass(frozen=True)
 class DecisionRecord:
     """One state-changing step, kept on the incident for the Art. 33(5) register."""
 
@@ -187,6 +222,14 @@ class Incident:
     decisions: tuple[DecisionRecord, ...] = ()
     reopen_count: int = 0
     awareness_corrections: tuple[AwarenessCorrection, ...] = ()
+    notifications: tuple[NotificationRecord, ...] = ()
+    families_told: tuple[FamilyNotice, ...] = ()
+    closure: Closure | None = None
+    near_miss: bool = False
+
+    def notified(self, body: str) -> NotificationRecord | None:
+        """The most recent record of telling ``body``, or None."""
+        return next((n for n in reversed(self.notifications) if n.body == body), None)
 
     @property
     def aware_at(self) -> datetime | None:

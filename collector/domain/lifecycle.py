@@ -42,11 +42,14 @@ from collector.domain.incident import (
     AuditRecord,
     Awareness,
     AwarenessCorrection,
+    Closure,
     DecisionRecord,
+    FamilyNotice,
     IcoSubmission,
     Incident,
     IncidentEvent,
     IncidentState,
+    NotificationRecord,
     ReportabilityDecision,
     ReportType,
     SubjectsGround,
@@ -78,12 +81,19 @@ _DECISIONS: Mapping[IncidentState, Mapping[IncidentEvent, IncidentState]] = {
 }
 # The full table: the decisions plus RECORD_ACTION, which every state allows and which never moves,
 # and CORRECT_AWARENESS, which every state with an awareness time allows (also never moves).
+# RECORD_NOTIFICATION and RECORD_FAMILY_TOLD (telling a body or a family) are allowed once aware, too:
+# people may be told before the ICO is.
+_AWARE_STEPS = (E.CORRECT_AWARENESS, E.RECORD_NOTIFICATION, E.RECORD_FAMILY_TOLD)
 TRANSITIONS: Mapping[IncidentState, Mapping[IncidentEvent, IncidentState]] = {
-    state: {**steps, E.RECORD_ACTION: state, **({} if state in UNAWARE_STATES else {E.CORRECT_AWARENESS: state})}
+    state: {
+        **steps,
+        E.RECORD_ACTION: state,
+        **({} if state in UNAWARE_STATES else dict.fromkeys(_AWARE_STEPS, state)),
+    }
     for state, steps in _DECISIONS.items()
 }
-# Steps that never change the state: kept out of the decision history.
-_NOT_DECISIONS = frozenset({E.RECORD_ACTION})
+# Steps that never change the state and are not decisions: kept out of the decision history.
+_NOT_DECISIONS = frozenset({E.RECORD_ACTION, E.RECORD_NOTIFICATION, E.RECORD_FAMILY_TOLD})
 
 SYSTEM_ACTOR = "caseguard"
 
@@ -101,11 +111,17 @@ class Confirm:
 
 @dataclass(frozen=True)
 class Dismiss:
-    """Not a personal data breach after all (e.g. a false match); reason required."""
+    """Not a personal data breach after all; reason required.
+
+    ``near_miss`` records a security incident that did not compromise personal data (the
+    stick was recovered unread, the lock failed but nobody else was there), which the
+    register keeps apart from a false match.
+    """
 
     event: ClassVar[IncidentEvent] = E.DISMISS
     actor: str
     reason: str
+    near_miss: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,11 +190,17 @@ class ExemptSubjects:
 
 @dataclass(frozen=True)
 class Close:
-    """Close an incident whose decisions are complete."""
+    """Close an incident whose decisions are complete.
+
+    Art. 33(5) records the remedial action taken, so at least one action must be recorded;
+    the root cause and the lessons learned are required too.
+    """
 
     event: ClassVar[IncidentEvent] = E.CLOSE
     actor: str
     note: str = ""
+    root_cause: str = ""
+    lessons_learned: str = ""
 
 
 @dataclass(frozen=True)
@@ -215,8 +237,36 @@ class CorrectAwareness:
     justification: str = ""
 
 
+@dataclass(frozen=True)
+class RecordNotification:
+    """Record telling a body about the breach (``body``: "dspt", "police" or a configured key).
+
+    The police need their crime reference; ``told_at`` defaults to now.
+    """
+
+    event: ClassVar[IncidentEvent] = E.RECORD_NOTIFICATION
+    actor: str
+    body: str
+    reference: str = ""
+    told_at: datetime | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RecordFamilyTold:
+    """Record that one family (under IG's own label, not a name) was told under Art. 34, and how."""
+
+    event: ClassVar[IncidentEvent] = E.RECORD_FAMILY_TOLD
+    actor: str
+    label: str
+    how: str
+    told_at: datetime | None = None
+
+
 Command = (
     Confirm
+    | RecordNotification
+    | RecordFamilyTold
     | CorrectAwareness
     | Dismiss
     | Assess
@@ -302,8 +352,26 @@ def _payload(
             return replace(incident, awareness=aware), why, details
         case CorrectAwareness():
             return _correct_awareness(incident, command, now, policy)
-        case Dismiss(reason=reason):
-            return incident, _required(reason, "a reason for dismissing"), {}
+        case RecordNotification(actor=actor, body=body, reference=reference, told_at=told_at, note=note):
+            name = _required(body, "which body was told")
+            if name == "police" and not reference.strip():
+                raise MissingReason("a report to the police needs its crime reference")
+            record = NotificationRecord(
+                name, _not_future(told_at, now, "told_at"), now, actor, reference.strip(), note.strip()
+            )
+            details = {"body": name, "told_at": iso_utc(record.told_at), "reference": record.reference}
+            return replace(incident, notifications=(*incident.notifications, record)), f"told {name}", details
+        case RecordFamilyTold(actor=actor, label=label, how=how, told_at=told_at):
+            tag = _required(label, "a label for the family (e.g. Family 1; not a name)")
+            if any(f.label == tag for f in incident.families_told):
+                raise InvalidCommand(f"{tag} is already recorded as told")
+            told = _not_future(told_at, now, "told_at")
+            notice = FamilyNotice(tag, told, now, actor, _required(how, "how they were told"))
+            details = {"label": tag, "told_at": iso_utc(notice.told_at)}
+            return replace(incident, families_told=(*incident.families_told, notice)), notice.how, details
+        case Dismiss(reason=reason, near_miss=near_miss):
+            why = _required(reason, "a reason for dismissing")
+            return replace(incident, near_miss=near_miss), why, {"near_miss": near_miss}
         case Assess(assessment=assessment):
             if assessment.draft:
                 raise InvalidCommand("a drafted assessment must be confirmed by a person before it is recorded")
@@ -339,12 +407,19 @@ def _payload(
             )
             outcome = SubjectsOutcome(False, now, actor, why, ground)
             return replace(incident, subjects=outcome), why, {"ground": str(ground), "agrees_with_grid": agrees}
-        case Close(note=note):
-            return incident, note.strip(), {}
+        case Close(actor=actor, note=note, root_cause=root_cause, lessons_learned=lessons_learned):
+            cause = _required(root_cause, "the root cause")
+            lessons = _required(lessons_learned, "the lessons learned")
+            if not incident.actions:
+                raise InvalidCommand("record at least one remedial action taken before closing")
+            closure = Closure(now, actor, cause, lessons)
+            details = {"root_cause": cause, "lessons_learned": lessons}
+            return replace(incident, closure=closure), note.strip(), details
         case Reopen(reason=reason):
             why = _required(reason, "the new evidence for reopening")
             cleared = replace(
-                incident, assessment=None, reportability=None, subjects=None, reopen_count=incident.reopen_count + 1
+                incident, assessment=None, reportability=None, subjects=None, reopen_count=incident.reopen_count + 1,
+                near_miss=False,
             )
             return cleared, why, {"reopen_count": cleared.reopen_count}
         case RecordAction(actor=actor, text=text):

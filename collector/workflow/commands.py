@@ -28,6 +28,8 @@ from collector.domain.lifecycle import (
     InformSubjects,
     NotifyIco,
     RecordAction,
+    RecordFamilyTold,
+    RecordNotification,
     Reopen,
     apply,
 )
@@ -69,9 +71,9 @@ class IncidentCommands:
         """Correct when the organisation became aware (audited with the old and new values)."""
         return self.run(incident_id, lambda _r, _n: CorrectAwareness(by, reason, aware_at, justification))
 
-    def dismiss(self, incident_id: str, *, by: str, reason: str) -> IncidentRecord:
-        """Not a personal data breach after all."""
-        return self.run(incident_id, lambda _r, _n: Dismiss(by, reason))
+    def dismiss(self, incident_id: str, *, by: str, reason: str, near_miss: bool = False) -> IncidentRecord:
+        """Not a personal data breach after all (``near_miss``: a security incident that compromised no data)."""
+        return self.run(incident_id, lambda _r, _n: Dismiss(by, reason, near_miss))
 
     def assess(
         self,
@@ -147,13 +149,31 @@ class IncidentCommands:
         """Record not telling the people affected, on a ground, with a reason."""
         return self.run(incident_id, lambda _r, _n: ExemptSubjects(by, ground, reason))
 
-    def close(self, incident_id: str, *, by: str, note: str = "") -> IncidentRecord:
-        """Close an incident whose decisions are complete."""
-        return self.run(incident_id, lambda _r, _n: Close(by, note))
+    def close(
+        self, incident_id: str, *, by: str, note: str = "", root_cause: str = "", lessons_learned: str = ""
+    ) -> IncidentRecord:
+        """Close an incident whose decisions are complete (root cause, lessons and an action recorded)."""
+        return self.run(incident_id, lambda _r, _n: Close(by, note, root_cause, lessons_learned))
 
     def reopen(self, incident_id: str, *, by: str, reason: str) -> IncidentRecord:
         """Reopen on new evidence (the assessment is withdrawn)."""
         return self.run(incident_id, lambda _r, _n: Reopen(by, reason))
+
+    def record_notification(
+        self, incident_id: str, *, by: str, body: str, reference: str = "", told_at: datetime | None = None,
+        note: str = "",
+    ) -> IncidentRecord:
+        """Record telling a body (``dspt``, ``police`` with its crime reference, or a configured key)."""
+        known = {"dspt", "police", *(o.key for o in self._policy.obligations.others)}
+        if body not in known:
+            raise WorkflowError(f"unknown body {body!r}: one of {', '.join(sorted(known))}")
+        return self.run(incident_id, lambda _r, _n: RecordNotification(by, body, reference, told_at, note))
+
+    def record_family_told(
+        self, incident_id: str, *, by: str, label: str, how: str, told_at: datetime | None = None
+    ) -> IncidentRecord:
+        """Record that one family, under IG's label (not a name), was told under Art. 34."""
+        return self.run(incident_id, lambda _r, _n: RecordFamilyTold(by, label, how, told_at))
 
     def record_action(self, incident_id: str, *, by: str, text: str) -> IncidentRecord:
         """Record a containment, mitigation or prevention step."""

@@ -8,6 +8,7 @@ from datetime import timedelta
 from collector.domain.clocks import ClockPolicy
 from collector.domain.device_signals import DeviceSignalPolicy
 from collector.domain.grouping import GroupingPolicy
+from collector.domain.obligations import ObligationPolicy
 from collector.domain.pre_assessment import PreAssessmentPolicy
 from collector.domain.risk import RiskPolicy
 
@@ -25,6 +26,7 @@ class WorkflowPolicy:
     clock: ClockPolicy = field(default_factory=ClockPolicy)
     risk: RiskPolicy = field(default_factory=RiskPolicy)
     pre_assessment: PreAssessmentPolicy = field(default_factory=PreAssessmentPolicy)
+    obligations: ObligationPolicy = field(default_factory=ObligationPolicy)
     tick_interval: timedelta = timedelta(seconds=60)
     batch_size: int = 500
 

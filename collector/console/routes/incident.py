@@ -34,6 +34,7 @@ from collector.domain.clocks import deadline
 from collector.domain.errors import DomainError
 from collector.domain.incident import SUBJECTS_GROUND_TEXT, IncidentState, SubjectsGround
 from collector.domain.risk import LIKELIHOOD_TEXT, SEVERITY_TEXT
+from collector.domain.subject_letter import draft_letter
 from collector.store.console_base import ConsoleStoreError, IncidentNote
 from collector.store.workflow_base import IncidentRecord
 from collector.workflow.cli import moment
@@ -59,6 +60,16 @@ ACTION_TEXT = {
 }
 
 
+OBLIGATION_NAMES = {"dspt": "the DSPT incident report", "police": "the police"}
+OBLIGATION_STATE_TEXT = {
+    "not_needed": "not needed",
+    "to_decide": "to decide",
+    "due": "due",
+    "in_progress": "in progress",
+    "done": "done",
+}
+
+
 def _load(ctx: Ctx) -> IncidentRecord | None:
     return ctx.deps.workflow.store.get_incident(ctx.param("incident_id"))
 
@@ -74,7 +85,7 @@ def show(
     incident = record.incident
     now = deps.now()
     policy = deps.workflow.policy
-    view = incident_detail(record, now, policy.clock)
+    view = incident_detail(record, now, policy.clock, policy.obligations)
     everything = deps.workflow.store.list_incidents()
     owners = deps.console.owners()
     devices = {a.device_id: deps.events.get_device(a.device_id) for a in incident.alerts}
@@ -130,6 +141,10 @@ def show(
         destination=alert_destination,
         action_text=ACTION_TEXT,
         why=why_case_file,
+        obligation_state=OBLIGATION_STATE_TEXT,
+        parse_time=_parse,
+        bodies=[("dspt", "DSPT incident report"), ("police", "Police (crime reference)"),
+                *((o.key, o.title) for o in policy.obligations.others)],
         device_label=lambda name: device_label(name, owners),
         burst_sizes=Counter(a.copy_burst_id for a in incident.alerts if a.copy_burst_id),
     )
@@ -191,6 +206,31 @@ def _correct_awareness(ctx: Ctx, iid: str) -> str:
         iid, by=ctx.name, aware_at=moment(aware), reason=ctx.field("reason"), justification=ctx.field("justification")
     )
     return f"Awareness time corrected. The ICO deadline is now {london(deadline(record.incident))}."
+
+
+def _tell(ctx: Ctx, iid: str) -> str:
+    body = ctx.field("body").strip()
+    ctx.deps.workflow.commands.record_notification(
+        iid, by=ctx.name, body=body, reference=ctx.field("reference"),
+        told_at=_optional_moment(ctx.field("told_at")), note=ctx.field("note"),
+    )  # fmt: skip
+    return f"Recorded telling {OBLIGATION_NAMES.get(body, body)}."
+
+
+def _family_told(ctx: Ctx, iid: str) -> str:
+    label = ctx.field("label").strip()
+    ctx.deps.workflow.commands.record_family_told(
+        iid, by=ctx.name, label=label, how=ctx.field("how"), told_at=_optional_moment(ctx.field("told_at"))
+    )
+    return f"Recorded that {label} was told."
+
+
+def letter(ctx: Ctx) -> Response:
+    """GET /incidents/{id}/letter: the plain-English Art. 34 letter draft, for IG to finish outside Caseguard."""
+    record = _load(ctx)
+    if record is None:
+        return refuse(ctx.request, ctx.deps, 404, "There is no incident with that reference.", ctx)
+    return ctx.render("letter.html", record=record, text=draft_letter(record.incident, ctx.deps.org))
 
 
 def _assess(ctx: Ctx, iid: str) -> str:
@@ -293,10 +333,14 @@ def _simple(step: str) -> Callable[[Ctx, str], str]:
     def run(ctx: Ctx, iid: str) -> str:
         c = ctx.deps.workflow.commands
         if step == "dismiss":
-            c.dismiss(iid, by=ctx.name, reason=ctx.field("reason"))
-            return "Dismissed: not a personal data breach."
+            near_miss = ctx.field("outcome") == "near_miss"
+            c.dismiss(iid, by=ctx.name, reason=ctx.field("reason"), near_miss=near_miss)
+            return "Recorded as a near miss." if near_miss else "Dismissed: not a personal data breach."
         if step == "close":
-            c.close(iid, by=ctx.name, note=ctx.field("note"))
+            c.close(
+                iid, by=ctx.name, note=ctx.field("note"), root_cause=ctx.field("root_cause"),
+                lessons_learned=ctx.field("lessons_learned"),
+            )  # fmt: skip
             return "Incident closed."
         if step == "reopen":
             c.reopen(iid, by=ctx.name, reason=ctx.field("reason"))
@@ -319,6 +363,8 @@ _STEPS: dict[str, Callable[[Ctx, str], str]] = {
     "close": _simple("close"),
     "reopen": _simple("reopen"),
     "record-action": _simple("record_action"),
+    "tell": _tell,
+    "family-told": _family_told,
     "split": _split,
     "merge": _merge,
     "assign": _assign,
@@ -327,6 +373,7 @@ _STEPS: dict[str, Callable[[Ctx, str], str]] = {
 
 ROUTES = [
     page("/incidents/{incident_id}", show, needs=Permission.VIEW_INCIDENTS),
+    page("/incidents/{incident_id}/letter", letter, needs=Permission.VIEW_INCIDENTS),
     *(
         page(f"/incidents/{{incident_id}}/{name}", _step(name, run), needs=Permission.ACT_ON_INCIDENTS,
              methods=("POST",))

@@ -28,6 +28,7 @@ from collector.domain.lifecycle import (
     DecideReportable,
     Dismiss,
     NotifyIco,
+    RecordAction,
     Reopen,
     apply,
 )
@@ -113,7 +114,8 @@ def test_a_correction_works_after_reopening_a_closed_incident():
                          draft=False)  # fmt: skip
     incident = apply(incident, Assess(OFFICER, a), at(1)).incident
     incident = apply(incident, DecideNotReportable(OFFICER, "encrypted"), at(1)).incident
-    incident = apply(incident, Close(OFFICER), at(2)).incident
+    incident = apply(incident, RecordAction(OFFICER, "laptop wiped"), at(1)).incident
+    incident = apply(incident, Close(OFFICER, root_cause="human error", lessons_learned="training"), at(2)).incident
     incident = apply(incident, CorrectAwareness(OFFICER, "closed incidents too", at(-0.25)), at(3)).incident
     assert incident.state is IncidentState.CLOSED and incident.aware_at == at(-0.25)
     incident = apply(incident, Reopen(OFFICER, "new evidence"), at(4)).incident

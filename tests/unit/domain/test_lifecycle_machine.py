@@ -27,6 +27,8 @@ from collector.domain.lifecycle import (
     InformSubjects,
     NotifyIco,
     RecordAction,
+    RecordFamilyTold,
+    RecordNotification,
     Reopen,
     apply,
 )
@@ -85,7 +87,8 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def attempt(self, command: Command, guards_ok: bool) -> None:
         stays = command.event is E.RECORD_ACTION or (
-            command.event is E.CORRECT_AWARENESS and self.state in AWARE_STATES
+            command.event in (E.CORRECT_AWARENESS, E.RECORD_NOTIFICATION, E.RECORD_FAMILY_TOLD)
+            and self.state in AWARE_STATES
         )
         allowed = command.event in MODEL[self.state] or stays
         before = copy.deepcopy(self.incident)
@@ -149,14 +152,19 @@ class LifecycleMachine(RuleBasedStateMachine):
                 E.DECIDE_NOT_REPORTABLE: DecideNotReportable(ACTOR, good),
                 E.INFORM_SUBJECTS: InformSubjects(ACTOR, good),
                 E.EXEMPT_SUBJECTS: ExemptSubjects(ACTOR, ground, good),
-                E.CLOSE: Close(ACTOR),
+                E.CLOSE: Close(ACTOR, root_cause=good, lessons_learned=good),
                 E.REOPEN: Reopen(ACTOR, good),
             }
+            if event is E.CLOSE and not self.incident.actions:
+                self.record_action(text=good)
             self.attempt(commands[event], True)
 
-    @rule(reason=reasons)
-    def dismiss(self, reason):
-        self.attempt(Dismiss(ACTOR, reason), filled(reason))
+    @rule(reason=reasons, near_miss=st.booleans())
+    def dismiss(self, reason, near_miss):
+        before = len(self.incident.decisions)
+        self.attempt(Dismiss(ACTOR, reason, near_miss), filled(reason))
+        if len(self.incident.decisions) > before:  # dismissed now: a near miss is kept apart from a false match
+            assert self.incident.near_miss is near_miss
 
     @rule(likelihood=st.integers(1, 5), severity=st.integers(1, 5), draft=st.booleans())
     def assess(self, likelihood, severity, draft):
@@ -197,13 +205,37 @@ class LifecycleMachine(RuleBasedStateMachine):
     def exempt(self, ground, reason):
         self.attempt(ExemptSubjects(ACTOR, ground, reason), filled(reason))
 
-    @rule(note=reasons)
-    def close(self, note):
-        self.attempt(Close(ACTOR, note), True)
+    @rule(note=reasons, root_cause=reasons, lessons=reasons)
+    def close(self, note, root_cause, lessons):
+        ok = filled(root_cause) and filled(lessons) and bool(self.incident.actions)
+        self.attempt(Close(ACTOR, note, root_cause, lessons), ok)
 
     @rule(reason=reasons)
     def reopen(self, reason):
         self.attempt(Reopen(ACTOR, reason), filled(reason))
+
+    @rule(body=st.sampled_from(["dspt", "police", "ofsted", ""]), reference=st.sampled_from(["", "CR/1/26"]))
+    def tell(self, body, reference):
+        ok = filled(body) and (body != "police" or filled(reference))
+        before = len(self.incident.notifications)
+        self.attempt(RecordNotification(ACTOR, body, reference), ok)
+        assert len(self.incident.notifications) in (before, before + 1)
+
+    @rule(label=st.sampled_from(["Family 1", "Family 2", " "]), how=reasons)
+    def family_told(self, label, how):
+        fresh = label.strip() not in {f.label for f in self.incident.families_told}
+        self.attempt(RecordFamilyTold(ACTOR, label, how), filled(label) and filled(how) and fresh)
+
+    @invariant()
+    def only_a_dismissed_incident_is_a_near_miss(self):
+        assert not self.incident.near_miss or self.state is S.DISMISSED
+
+    @invariant()
+    def notifications_and_families_are_never_decisions(self):
+        events = {d.event for d in self.incident.decisions}
+        assert E.RECORD_NOTIFICATION not in events and E.RECORD_FAMILY_TOLD not in events
+        labels = [f.label for f in self.incident.families_told]
+        assert len(labels) == len(set(labels))
 
     @rule(text=reasons)
     def record_action(self, text):
@@ -241,6 +273,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         if self.state is S.CLOSED:
             last = self.incident.decisions[-1]
             assert last.event is E.CLOSE
+            closure = self.incident.closure
+            assert closure is not None and closure.root_cause and closure.lessons_learned
+            assert self.incident.actions
             assert last.from_state in (S.NOT_REPORTABLE, S.SUBJECTS_INFORMED, S.SUBJECTS_EXEMPT)
             decision = self.incident.reportability
             assert decision is not None
