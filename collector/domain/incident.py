@@ -56,6 +56,8 @@ class IncidentEvent(enum.StrEnum):
     CORRECT_AWARENESS = "correct_awareness"
     RECORD_NOTIFICATION = "record_notification"
     RECORD_FAMILY_TOLD = "record_family_told"
+    COMPLETE_TASK = "complete_task"
+    RECORD_ICO_OUTCOME = "record_ico_outcome"
     ATTACH_ALERT = "attach_alert"
     SPLIT_ALERT = "split_alert"
 
@@ -179,6 +181,25 @@ class FamilyNotice:
 
 
 @dataclass(frozen=True)
+class TaskDone:
+    """One checklist task done: which, by whom, when, with an optional note."""
+
+    task: str
+    at: datetime
+    by: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class IcoOutcome:
+    """What the ICO decided about the report (e.g. no further action, a reprimand), as IG recorded it."""
+
+    at: datetime
+    by: str
+    outcome: str
+
+
+@dataclass(frozen=True)
 class Closure:
     """What closing recorded: the root cause and the lessons learned (the register needs both)."""
 
@@ -226,6 +247,8 @@ class Incident:
     families_told: tuple[FamilyNotice, ...] = ()
     closure: Closure | None = None
     near_miss: bool = False
+    tasks_done: tuple[TaskDone, ...] = ()
+    ico_outcome: IcoOutcome | None = None
 
     def notified(self, body: str) -> NotificationRecord | None:
         """The most recent record of telling ``body``, or None."""

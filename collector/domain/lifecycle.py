@@ -45,6 +45,7 @@ from collector.domain.incident import (
     Closure,
     DecisionRecord,
     FamilyNotice,
+    IcoOutcome,
     IcoSubmission,
     Incident,
     IncidentEvent,
@@ -54,6 +55,7 @@ from collector.domain.incident import (
     ReportType,
     SubjectsGround,
     SubjectsOutcome,
+    TaskDone,
     Transition,
 )
 from collector.domain.instants import iso_utc, require_utc
@@ -84,16 +86,22 @@ _DECISIONS: Mapping[IncidentState, Mapping[IncidentEvent, IncidentState]] = {
 # RECORD_NOTIFICATION and RECORD_FAMILY_TOLD (telling a body or a family) are allowed once aware, too:
 # people may be told before the ICO is.
 _AWARE_STEPS = (E.CORRECT_AWARENESS, E.RECORD_NOTIFICATION, E.RECORD_FAMILY_TOLD)
+# Recording the ICO's outcome needs a report to the ICO first.
+_AFTER_ICO = frozenset({S.ICO_NOTIFIED, S.SUBJECTS_INFORMED, S.SUBJECTS_EXEMPT, S.CLOSED})
 TRANSITIONS: Mapping[IncidentState, Mapping[IncidentEvent, IncidentState]] = {
     state: {
         **steps,
         E.RECORD_ACTION: state,
+        E.COMPLETE_TASK: state,
         **({} if state in UNAWARE_STATES else dict.fromkeys(_AWARE_STEPS, state)),
+        **({E.RECORD_ICO_OUTCOME: state} if state in _AFTER_ICO else {}),
     }
     for state, steps in _DECISIONS.items()
 }
 # Steps that never change the state and are not decisions: kept out of the decision history.
-_NOT_DECISIONS = frozenset({E.RECORD_ACTION, E.RECORD_NOTIFICATION, E.RECORD_FAMILY_TOLD})
+_NOT_DECISIONS = frozenset(
+    {E.RECORD_ACTION, E.RECORD_NOTIFICATION, E.RECORD_FAMILY_TOLD, E.COMPLETE_TASK, E.RECORD_ICO_OUTCOME}
+)
 
 SYSTEM_ACTOR = "caseguard"
 
@@ -263,8 +271,29 @@ class RecordFamilyTold:
     told_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class CompleteTask:
+    """Tick a checklist task (from the incident type's configured checklist); each task once."""
+
+    event: ClassVar[IncidentEvent] = E.COMPLETE_TASK
+    actor: str
+    task: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RecordIcoOutcome:
+    """Record what the ICO decided about the report (after a report was made)."""
+
+    event: ClassVar[IncidentEvent] = E.RECORD_ICO_OUTCOME
+    actor: str
+    outcome: str
+
+
 Command = (
     Confirm
+    | CompleteTask
+    | RecordIcoOutcome
     | RecordNotification
     | RecordFamilyTold
     | CorrectAwareness
@@ -369,6 +398,15 @@ def _payload(
             notice = FamilyNotice(tag, told, now, actor, _required(how, "how they were told"))
             details = {"label": tag, "told_at": iso_utc(notice.told_at)}
             return replace(incident, families_told=(*incident.families_told, notice)), notice.how, details
+        case CompleteTask():
+            name = _required(command.task, "which task was done")
+            if any(t.task == name for t in incident.tasks_done):
+                raise InvalidCommand(f"“{name}” is already done")
+            done = TaskDone(name, now, command.actor, command.note.strip())
+            return replace(incident, tasks_done=(*incident.tasks_done, done)), name, {"task": name}
+        case RecordIcoOutcome():
+            text = _required(command.outcome, "the ICO's outcome")
+            return replace(incident, ico_outcome=IcoOutcome(now, command.actor, text)), text, {}
         case Dismiss(reason=reason, near_miss=near_miss):
             why = _required(reason, "a reason for dismissing")
             return replace(incident, near_miss=near_miss), why, {"near_miss": near_miss}

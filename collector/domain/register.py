@@ -42,6 +42,7 @@ class RegisterRow:
     people_affected: str
     data_categories: str
     actions: str
+    tasks_done: str
     root_cause: str
     lessons_learned: str
     decision: str
@@ -51,6 +52,7 @@ class RegisterRow:
     deadline: str
     ico_notified_at: str
     ico_case_reference: str
+    ico_outcome: str
     reported_late: str
     late_reasons: str
     people_told: str
@@ -142,6 +144,7 @@ def register_row(
         people_affected="not yet known" if people_affected is None else str(people_affected),
         data_categories="; ".join(data_categories),
         actions="\n".join(f"{iso_utc(a.at)} {a.by}: {a.text}" for a in incident.actions),
+        tasks_done="\n".join(f"{iso_utc(t.at)} {t.by}: {t.task}" for t in incident.tasks_done),
         root_cause=incident.closure.root_cause if incident.closure else "",
         lessons_learned=incident.closure.lessons_learned if incident.closure else "",
         decision=_outcome(incident),
@@ -151,6 +154,7 @@ def register_row(
         deadline=_when(deadline(incident)),
         ico_notified_at=_when(initial.submitted_at if initial else None),
         ico_case_reference=incident.ico_case_reference,
+        ico_outcome=incident.ico_outcome.outcome if incident.ico_outcome else "",
         reported_late=("yes" if is_late(incident, initial.submitted_at) else "no") if initial else "",
         late_reasons=initial.late_reasons if initial else "",
         people_told=_people_told(incident),

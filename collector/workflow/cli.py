@@ -79,6 +79,11 @@ def add_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
     p.add_argument("--label", required=True, help="IG's label for the family, e.g. 'Family 1' (never a name)")
     p.add_argument("--how", required=True, help="how they were told (letter, visit, call)")
     p.add_argument("--told-at", default=None, help="when (ISO 8601; no zone = UK; default now)")
+    p = cmd("task", _task, "tick a task of the incident's checklist", [one])
+    p.add_argument("--task", required=True, help="the task's text, as the checklist shows it")
+    p.add_argument("--note", default="")
+    p = cmd("ico-outcome", _ico_outcome, "record what the ICO decided about the report", [one])
+    p.add_argument("--outcome", required=True)
     p = cmd("dismiss", _simple("dismiss"), "not a personal data breach after all", [one])
     p.add_argument("--reason", required=True)
     p.add_argument("--near-miss", action="store_true", help="a security incident that compromised no personal data")
@@ -266,6 +271,15 @@ def _tell(service: WorkflowService, args: argparse.Namespace) -> int:
         told_at=_optional_moment(args.told_at), note=args.note,
     )  # fmt: skip
     return _done(service, args, record)
+
+
+def _task(service: WorkflowService, args: argparse.Namespace) -> int:
+    record = service.commands.complete_task(args.incident, by=args.by, task=args.task, note=args.note)
+    return _done(service, args, record)
+
+
+def _ico_outcome(service: WorkflowService, args: argparse.Namespace) -> int:
+    return _done(service, args, service.commands.record_ico_outcome(args.incident, by=args.by, outcome=args.outcome))
 
 
 def _family_told(service: WorkflowService, args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from collector.domain.canonical_json import JsonValue
+from collector.domain.checklists import checklist
 from collector.domain.grouping import attach_alert, split_alert
 from collector.domain.incident import IncidentState, ReportType, SubjectsGround
 from collector.domain.instants import iso_utc
@@ -19,6 +20,7 @@ from collector.domain.lifecycle import (
     Assess,
     Close,
     Command,
+    CompleteTask,
     Confirm,
     CorrectAwareness,
     DecideNotReportable,
@@ -29,6 +31,7 @@ from collector.domain.lifecycle import (
     NotifyIco,
     RecordAction,
     RecordFamilyTold,
+    RecordIcoOutcome,
     RecordNotification,
     Reopen,
     apply,
@@ -174,6 +177,21 @@ class IncidentCommands:
     ) -> IncidentRecord:
         """Record that one family, under IG's label (not a name), was told under Art. 34."""
         return self.run(incident_id, lambda _r, _n: RecordFamilyTold(by, label, how, told_at))
+
+    def complete_task(self, incident_id: str, *, by: str, task: str, note: str = "") -> IncidentRecord:
+        """Tick one task of the incident's checklist (it must be on the configured checklist)."""
+
+        def build(record: IncidentRecord, _now: datetime) -> Command:
+            tasks = {t for t, _ in checklist(record.incident, self._policy.checklists)}
+            if task not in tasks:
+                raise WorkflowError(f"“{task}” is not on this incident's checklist")
+            return CompleteTask(by, task, note)
+
+        return self.run(incident_id, build)
+
+    def record_ico_outcome(self, incident_id: str, *, by: str, outcome: str) -> IncidentRecord:
+        """Record what the ICO decided about the report."""
+        return self.run(incident_id, lambda _r, _n: RecordIcoOutcome(by, outcome))
 
     def record_action(self, incident_id: str, *, by: str, text: str) -> IncidentRecord:
         """Record a containment, mitigation or prevention step."""

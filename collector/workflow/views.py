@@ -127,6 +127,10 @@ def incident_detail(
             "awareness_corrections": snapshot(incident.awareness_corrections),
             "notifications": snapshot(incident.notifications),
             "families_told": snapshot(incident.families_told),
+            "tasks_done": snapshot(incident.tasks_done),
+            "ico_outcome": snapshot(incident.ico_outcome),
+            "closure": snapshot(incident.closure),
+            "near_miss": incident.near_miss,
             "alert_details": [snapshot(a) for a in incident.alerts],
         }
     )

@@ -30,6 +30,7 @@ from collector.console.presenters import (
     why_case_file,
 )
 from collector.console.roles import Permission, Role
+from collector.domain.checklists import TYPE_TEXT, checklist, incident_types
 from collector.domain.clocks import deadline
 from collector.domain.errors import DomainError
 from collector.domain.incident import SUBJECTS_GROUND_TEXT, IncidentState, SubjectsGround
@@ -143,6 +144,8 @@ def show(
         why=why_case_file,
         obligation_state=OBLIGATION_STATE_TEXT,
         parse_time=_parse,
+        tasks=checklist(incident, policy.checklists),
+        types=[TYPE_TEXT[t] for t in incident_types(incident)],
         bodies=[("dspt", "DSPT incident report"), ("police", "Police (crime reference)"),
                 *((o.key, o.title) for o in policy.obligations.others)],
         device_label=lambda name: device_label(name, owners),
@@ -215,6 +218,17 @@ def _tell(ctx: Ctx, iid: str) -> str:
         told_at=_optional_moment(ctx.field("told_at")), note=ctx.field("note"),
     )  # fmt: skip
     return f"Recorded telling {OBLIGATION_NAMES.get(body, body)}."
+
+
+def _task(ctx: Ctx, iid: str) -> str:
+    task = ctx.field("task").strip()
+    ctx.deps.workflow.commands.complete_task(iid, by=ctx.name, task=task, note=ctx.field("note"))
+    return f"Done: {task}."
+
+
+def _ico_outcome(ctx: Ctx, iid: str) -> str:
+    ctx.deps.workflow.commands.record_ico_outcome(iid, by=ctx.name, outcome=ctx.field("outcome"))
+    return "The ICO's outcome is recorded."
 
 
 def _family_told(ctx: Ctx, iid: str) -> str:
@@ -364,6 +378,8 @@ _STEPS: dict[str, Callable[[Ctx, str], str]] = {
     "reopen": _simple("reopen"),
     "record-action": _simple("record_action"),
     "tell": _tell,
+    "task": _task,
+    "ico-outcome": _ico_outcome,
     "family-told": _family_told,
     "split": _split,
     "merge": _merge,

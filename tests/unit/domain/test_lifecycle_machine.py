@@ -18,6 +18,7 @@ from collector.domain.lifecycle import (
     Assess,
     Close,
     Command,
+    CompleteTask,
     Confirm,
     CorrectAwareness,
     DecideNotReportable,
@@ -28,6 +29,7 @@ from collector.domain.lifecycle import (
     NotifyIco,
     RecordAction,
     RecordFamilyTold,
+    RecordIcoOutcome,
     RecordNotification,
     Reopen,
     apply,
@@ -86,7 +88,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.known_reference = False
 
     def attempt(self, command: Command, guards_ok: bool) -> None:
-        stays = command.event is E.RECORD_ACTION or (
+        after_ico = {S.ICO_NOTIFIED, S.SUBJECTS_INFORMED, S.SUBJECTS_EXEMPT, S.CLOSED}
+        stays = command.event in (E.RECORD_ACTION, E.COMPLETE_TASK) or (
+            command.event is E.RECORD_ICO_OUTCOME and self.state in after_ico
+        ) or (
             command.event in (E.CORRECT_AWARENESS, E.RECORD_NOTIFICATION, E.RECORD_FAMILY_TOLD)
             and self.state in AWARE_STATES
         )
@@ -226,6 +231,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         fresh = label.strip() not in {f.label for f in self.incident.families_told}
         self.attempt(RecordFamilyTold(ACTOR, label, how), filled(label) and filled(how) and fresh)
 
+    @rule(task=st.sampled_from(["Manager told", "Service users advised", ""]), note=reasons)
+    def complete_task(self, task, note):
+        fresh = task not in {t.task for t in self.incident.tasks_done}
+        self.attempt(CompleteTask(ACTOR, task, note), filled(task) and fresh)
+
+    @rule(outcome=reasons)
+    def ico_outcome(self, outcome):
+        self.attempt(RecordIcoOutcome(ACTOR, outcome), filled(outcome))
+
     @invariant()
     def only_a_dismissed_incident_is_a_near_miss(self):
         assert not self.incident.near_miss or self.state is S.DISMISSED
@@ -233,7 +247,8 @@ class LifecycleMachine(RuleBasedStateMachine):
     @invariant()
     def notifications_and_families_are_never_decisions(self):
         events = {d.event for d in self.incident.decisions}
-        assert E.RECORD_NOTIFICATION not in events and E.RECORD_FAMILY_TOLD not in events
+        never = {E.RECORD_NOTIFICATION, E.RECORD_FAMILY_TOLD, E.COMPLETE_TASK, E.RECORD_ICO_OUTCOME, E.RECORD_ACTION}
+        assert not events & never
         labels = [f.label for f in self.incident.families_told]
         assert len(labels) == len(set(labels))
 
@@ -271,7 +286,8 @@ class LifecycleMachine(RuleBasedStateMachine):
     @invariant()
     def closed_only_via_a_decision(self):
         if self.state is S.CLOSED:
-            last = self.incident.decisions[-1]
+            moves = [d for d in self.incident.decisions if d.event is not E.CORRECT_AWARENESS]
+            last = moves[-1]
             assert last.event is E.CLOSE
             closure = self.incident.closure
             assert closure is not None and closure.root_cause and closure.lessons_learned
