@@ -187,6 +187,49 @@ def test_an_ig_officer_takes_the_incident_from_the_inbox_to_a_decision_and_an_ic
         assert action in actions, action
     assert site.cli("audit", "verify")[0]["ok"]
 
+    # The rest of the life cycle: checklist, ICO submission, the families, closure with lessons learned.
+    page = _sign_in(browser, site, "ig.officer")
+    page.goto(f"{site.url}/incidents/{site.incident_id}")
+    told = page.locator("[data-obligation]")
+    assert told.count() >= 3 and "UK GDPR Art. 33" in page.locator("main").inner_text()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Mark done: Media recovered or confirmed destroyed").click()
+    assert "Done: Media recovered" in page.locator(".flash").inner_text()
+    assert "☑" in page.locator('[data-task="Media recovered or confirmed destroyed"]').inner_text()
+    page.get_by_label("ICO case reference").fill("IC-123456-A1B2")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Record submission").click()
+    assert "Report to the ICO recorded" in page.locator(".flash").inner_text()
+    assert "done" in page.locator('[data-obligation="ico"]').inner_text()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Letter to the people affected (draft)").click()
+    assert "Who to contact" in page.locator("pre.letter").inner_text()
+    page.go_back()
+    page.locator("summary", has_text="Record a family told").click()
+    page.locator("#family-how").fill("Letter delivered by the social worker")
+    with page.expect_navigation():
+        page.locator("form[action$='/family-told'] button").click()
+    assert "Family 1 was told" in page.locator(".flash").inner_text()
+    page.locator("summary", has_text="Record telling the people affected").click()
+    page.locator("#how").fill("Letters to every family")
+    with page.expect_navigation():
+        page.locator("form[action$='/inform-subjects'] button").click()
+    page.locator("summary", has_text="Record an action taken").click()
+    page.get_by_label("Containment, mitigation or prevention step").fill("USB stick recovered and wiped.")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Record action").click()
+    page.get_by_label("Root cause").fill("USB writes were allowed on this laptop.")
+    page.get_by_label("Lessons learned").fill("Block writes to removable media for case workers.")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Close incident").click()
+    assert "Incident closed" in page.locator(".flash").inner_text()
+    page.goto(f"{site.url}/register")
+    row = page.locator("tr", has=page.get_by_role("link", name=site.incident_id)).inner_text()
+    assert "Block writes to removable media" in row and "IC-123456-A1B2" in row and "3 people" in row
+    _shot(page, "register", full=True)
+    page.close()
+    assert site.cli("incidents", "show", site.incident_id)[0]["state"] == "closed"
+
 
 def test_staff_report_a_lost_laptop_and_see_no_incident(browser: Any, site: Site) -> None:
     page = _sign_in(browser, site, "staff.member")
