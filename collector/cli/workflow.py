@@ -61,8 +61,27 @@ def add_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
     p.add_argument("--aware-at", required=True, help="when the organisation became aware (ISO 8601; no zone = UK)")
     p.add_argument("--reason", required=True)
     p.add_argument("--justification", default="", help="why aware later than the first high-confidence signal")
+    p = cmd("correct-awareness", _correct_awareness, "correct when the organisation became aware (audited)", [one])
+    p.add_argument("--aware-at", required=True, help="the corrected time (ISO 8601; no zone = UK)")
+    p.add_argument("--reason", required=True, help="why the recorded time was wrong")
+    p.add_argument("--justification", default="", help="why aware later than the first high-confidence signal")
+    p = cmd("tell", _tell, "record telling a body: dspt, police (with --reference) or a configured one", [one])
+    p.add_argument("--body", required=True, help="dspt, police, or a key from workflow.obligations")
+    p.add_argument("--reference", default="", help="their reference (the police crime reference)")
+    p.add_argument("--told-at", default=None, help="when (ISO 8601; no zone = UK; default now)")
+    p.add_argument("--note", default="")
+    p = cmd("family-told", _family_told, "record that one family was told (Art. 34), under a label", [one])
+    p.add_argument("--label", required=True, help="IG's label for the family, e.g. 'Family 1' (never a name)")
+    p.add_argument("--how", required=True, help="how they were told (letter, visit, call)")
+    p.add_argument("--told-at", default=None, help="when (ISO 8601; no zone = UK; default now)")
+    p = cmd("task", _task, "tick a task of the incident's checklist", [one])
+    p.add_argument("--task", required=True, help="the task's text, as the checklist shows it")
+    p.add_argument("--note", default="")
+    p = cmd("ico-outcome", _ico_outcome, "record what the ICO decided about the report", [one])
+    p.add_argument("--outcome", required=True)
     p = cmd("dismiss", _simple("dismiss"), "not a personal data breach after all", [one])
     p.add_argument("--reason", required=True)
+    p.add_argument("--near-miss", action="store_true", help="a security incident that compromised no personal data")
     p = cmd("assess", _assess, "confirm the drafted risk assessment (or score by hand)", [one])
     p.add_argument("--likelihood", type=int, choices=range(1, 6), help="1..5 (changing the draft needs --note)")
     p.add_argument("--severity", type=int, choices=range(1, 6), help="1..5 (changing the draft needs --note)")
@@ -87,6 +106,8 @@ def add_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", required=True)
     p = cmd("close", _simple("close"), "close an incident whose decisions are complete", [one])
     p.add_argument("--note", default="")
+    p.add_argument("--root-cause", required=True, help="why it happened")
+    p.add_argument("--lessons-learned", required=True, help="what will change because of it")
     p = cmd("reopen", _simple("reopen"), "reopen on new evidence (forces a new assessment)", [one])
     p.add_argument("--reason", required=True)
     p = cmd("record-action", _simple("record_action"), "record a containment or prevention step", [one])
@@ -162,7 +183,7 @@ def _print(args: argparse.Namespace, view: Any, text: str) -> None:
 def _list(service: WorkflowService, args: argparse.Namespace) -> int:
     now = service.clock()
     for record in service.store.list_incidents(args.state):
-        view = incident_summary(record, now, service.policy.clock)
+        view = incident_summary(record, now, service.policy.clock, service.policy.obligations)
         _print(args, view, summary_line(view))
     return 0
 
@@ -175,13 +196,15 @@ def _load(service: WorkflowService, incident_id: str) -> IncidentRecord:
 
 
 def _show(service: WorkflowService, args: argparse.Namespace) -> int:
-    view = incident_detail(_load(service, args.incident), service.clock(), service.policy.clock)
+    view = incident_detail(
+        _load(service, args.incident), service.clock(), service.policy.clock, service.policy.obligations
+    )
     _print(args, view, detail_text(view))
     return 0
 
 
 def _done(service: WorkflowService, args: argparse.Namespace, record: IncidentRecord) -> int:
-    view = incident_summary(record, service.clock(), service.policy.clock)
+    view = incident_summary(record, service.clock(), service.policy.clock, service.policy.obligations)
     _print(args, view, summary_line(view))
     return 0
 
@@ -201,14 +224,50 @@ def _confirm(service: WorkflowService, args: argparse.Namespace) -> int:
     return _done(service, args, record)
 
 
+def _correct_awareness(service: WorkflowService, args: argparse.Namespace) -> int:
+    record = service.commands.correct_awareness(
+        args.incident, by=actor(args), aware_at=moment(args.aware_at), reason=args.reason,
+        justification=args.justification,
+    )  # fmt: skip
+    return _done(service, args, record)
+
+
+def _tell(service: WorkflowService, args: argparse.Namespace) -> int:
+    record = service.commands.record_notification(
+        args.incident, by=actor(args), body=args.body, reference=args.reference,
+        told_at=_optional_moment(args.told_at), note=args.note,
+    )  # fmt: skip
+    return _done(service, args, record)
+
+
+def _task(service: WorkflowService, args: argparse.Namespace) -> int:
+    record = service.commands.complete_task(args.incident, by=actor(args), task=args.task, note=args.note)
+    return _done(service, args, record)
+
+
+def _ico_outcome(service: WorkflowService, args: argparse.Namespace) -> int:
+    record = service.commands.record_ico_outcome(args.incident, by=actor(args), outcome=args.outcome)
+    return _done(service, args, record)
+
+
+def _family_told(service: WorkflowService, args: argparse.Namespace) -> int:
+    record = service.commands.record_family_told(
+        args.incident, by=actor(args), label=args.label, how=args.how, told_at=_optional_moment(args.told_at)
+    )
+    return _done(service, args, record)
+
+
 def _simple(step: str) -> Handler:
     """Steps whose only arguments are --reason, --note or --text."""
 
     def handler(service: WorkflowService, args: argparse.Namespace) -> int:
         c = service.commands
         steps: dict[str, Callable[[], IncidentRecord]] = {
-            "dismiss": lambda: c.dismiss(args.incident, by=actor(args), reason=args.reason),
-            "close": lambda: c.close(args.incident, by=actor(args), note=args.note),
+            "dismiss": lambda: c.dismiss(args.incident, by=actor(args), reason=args.reason, near_miss=args.near_miss),
+            "close": lambda: c.close(
+                args.incident, by=actor(args), note=args.note, root_cause=args.root_cause,
+                lessons_learned=args.lessons_learned,
+            ),
             "reopen": lambda: c.reopen(args.incident, by=actor(args), reason=args.reason),
             "record_action": lambda: c.record_action(args.incident, by=actor(args), text=args.text),
         }

@@ -1,8 +1,11 @@
 """What the pages show, worked out from the workflow's views and the domain values: no decisions here.
 
 Times are shown in Europe/London (``format_london``); countdowns in hours and minutes.
-The inbox order is by urgency: running clocks by time left (overdue first), then risk
-grade, then age.
+The inbox order is by seriousness (``inbox_order``): first any incident that is not graded
+low whose clock is overdue or has under 12 hours left; then by risk grade (high,
+reportable, unassessed, low), each grade by time left on its clock (clocks running first),
+then age. A reportable incident with no clock yet is never buried under a low one that has
+a clock.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collector.domain.clocks import LONDON, format_london
 from collector.domain.event_facts import DestinationClass, DevicePosture, EncryptionState
 from collector.domain.incident import Incident
 from collector.domain.incident_record import IncidentRecord
-from collector.domain.risk import RiskPolicy
+from collector.domain.risk import GridCell, RiskPolicy, grid
 from collector.store.base import Device
 from collector.store.console_base import Assignment, ConsoleStore
 from collector.wire.event_codec import POSTURE_KINDS, EventDecodeError, device_posture
@@ -44,7 +47,16 @@ ENCRYPTION_TEXT: Mapping[str, str] = {
     EncryptionState.PARTIAL: "Partly encrypted",
     EncryptionState.UNSPECIFIED: "Not known",
 }
-GRADE_ORDER: Mapping[str, int] = {"high": 0, "reportable": 1, "low": 2, "unassessed": 3}
+# How the classifier judged a file a case file, in words (its reason codes stay off the pages).
+REASON_TEXT: Mapping[str, str] = {
+    "exact": "an exact copy of a known case file",
+    "fingerprint": "most of its text matches a known case file",
+    "label": "it carries the organisation's sensitivity label",
+    "marking": "it carries a protective marking",
+    "content": "its content looks like a case file (names, identifiers)",
+}
+GRADE_ORDER: Mapping[str, int] = {"high": 0, "reportable": 1, "unassessed": 2, "low": 3}
+URGENT_HOURS = 12.0
 STATE_TEXT: Mapping[str, str] = {
     "suspected": "Suspected",
     "dismissed": "Dismissed",
@@ -70,10 +82,14 @@ def london_us(us: int | None) -> str:
 
 
 def local_input(moment: datetime | None) -> str:
-    """A moment as a ``datetime-local`` input value in UK time (minutes)."""
+    """A moment as a date-and-time input value in UK time, ISO order (``2026-12-03 09:30``).
+
+    Plain text in ISO order rather than the browser's ``datetime-local`` picker, whose
+    display follows the browser's locale (3 December shows as 12/03 in a US browser).
+    """
     if moment is None:
         return ""
-    return moment.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
+    return moment.astimezone(LONDON).strftime("%Y-%m-%d %H:%M")
 
 
 def hours_minutes(hours: float) -> str:
@@ -131,32 +147,41 @@ class InboxRow:
     countdown: Countdown
     destinations: list[str]
     assigned_to: str
+    devices: tuple[str, ...] = ()
 
 
 def inbox_rows(
-    summaries: Iterable[tuple[IncidentRecord, Mapping[str, Any]]], assignments: Mapping[str, Assignment]
+    summaries: Iterable[tuple[IncidentRecord, Mapping[str, Any]]],
+    assignments: Mapping[str, Assignment],
+    owners: Mapping[str, list[str]] | None = None,
 ) -> list[InboxRow]:
-    """Inbox rows, most urgent first."""
+    """Inbox rows, most serious first (``inbox_order``); devices named with their owners where known."""
     rows = [
         InboxRow(
             summary,
             countdown(summary),
             destination_classes(record.incident),
             assignments[record.incident_id].user_name if record.incident_id in assignments else "",
+            tuple(device_label(d, owners or {}) for d in summary["devices"]),
         )
         for record, summary in summaries
     ]
 
-    def urgency(row: InboxRow) -> tuple[int, float, int, str]:
-        left = row.countdown.hours_left
-        return (
-            0 if left is not None else 1,
-            left if left is not None else 0.0,
-            GRADE_ORDER.get(str(row.summary["risk_grade"]), 9),
-            str(row.summary["opened_at"]),
-        )
+    return sorted(rows, key=inbox_order)
 
-    return sorted(rows, key=urgency)
+
+def inbox_order(row: InboxRow) -> tuple[int, int, int, float, str]:
+    """The sort key of an inbox row: pressing deadlines, then seriousness, then time left, then age."""
+    grade = GRADE_ORDER.get(str(row.summary["risk_grade"]), 9)
+    left = row.countdown.hours_left
+    pressing = left is not None and left < URGENT_HOURS and grade != GRADE_ORDER["low"]
+    return (
+        0 if pressing else 1,
+        grade,
+        0 if left is not None else 1,
+        left if left is not None else 0.0,
+        str(row.summary["opened_at"]),
+    )
 
 
 @dataclass(frozen=True)
@@ -249,27 +274,54 @@ def related_incidents(
 
 
 @dataclass(frozen=True)
-class GridCell:
-    """One cell of the likelihood x severity grid."""
+class GridCellView:
+    """One cell of the likelihood x severity grid as the page draws it."""
 
-    likelihood: int
-    severity: int
-    band: str  # "high", "reportable" or "low"
+    cell: GridCell
     chosen: bool
 
+    @property
+    def likelihood(self) -> int:
+        """The cell's likelihood score."""
+        return self.cell.likelihood
 
-def risk_grid(policy: RiskPolicy, likelihood: int | None, severity: int | None) -> list[list[GridCell]]:
-    """The 5 x 5 grid as rows (severity 5 at the top), banded by the policy's thresholds."""
-    rows = []
-    for sev in range(5, 0, -1):
-        row = []
-        for lik in range(1, 6):
-            reportable = lik >= policy.ico_min_likelihood and sev >= policy.ico_min_severity
-            high = reportable and lik >= policy.high_risk_min_likelihood and sev >= policy.high_risk_min_severity
-            band = "high" if high else ("reportable" if reportable else "low")
-            row.append(GridCell(lik, sev, band, (lik, sev) == (likelihood, severity)))
-        rows.append(row)
-    return rows
+    @property
+    def severity(self) -> int:
+        """The cell's severity score."""
+        return self.cell.severity
+
+    @property
+    def band(self) -> str:
+        """The CSS class: the DSPT band."""
+        return str(self.cell.band)
+
+    @property
+    def rule(self) -> str:
+        """Which rules coloured and marked this cell, in words (the cell's tooltip and label)."""
+        return f"{self.cell.band_rule}. {self.cell.high_risk_rule}."
+
+
+def risk_grid(policy: RiskPolicy, likelihood: int | None, severity: int | None) -> list[list[GridCellView]]:
+    """The 5 x 5 DSPT grid as rows (severity 5 at the top), banded and marked by ``risk.grid_cell``."""
+    chosen = (likelihood, severity)
+    return [[GridCellView(c, (c.likelihood, c.severity) == chosen) for c in row] for row in grid(policy)]
+
+
+def why_case_file(alert: Alert) -> str:
+    """Why the alert's files were judged case files, and how sure, in plain words ("" when not a file alert)."""
+    if not alert.reasons and alert.confidence is None:
+        return ""
+    parts = [REASON_TEXT.get(r, "another sign") for r in alert.reasons]
+    sure = ""
+    if alert.confidence is not None:
+        sure = f" (confidence {alert.confidence * 100:.0f}%)"
+    return ("; ".join(dict.fromkeys(parts)) or "judged a case file") + sure
+
+
+def device_label(device: str, owners: Mapping[str, list[str]]) -> str:
+    """A device as staff know it: its name and, where known, whose it is ("laptop-7 (Sam Jones's)")."""
+    who = owners.get(device, [])
+    return f"{device} ({', '.join(who)})" if who else device
 
 
 def alert_destination(alert: Alert) -> str:
@@ -278,7 +330,7 @@ def alert_destination(alert: Alert) -> str:
         return ""
     parts = [DESTINATION_TEXT[alert.destination_class]]
     if alert.destination_kind:
-        parts.append(alert.destination_kind)
+        parts.append(alert.destination_kind.replace("_", " "))
     if alert.volume is not None:
         facts = [alert.volume.filesystem, alert.volume.bus]
         parts.append(" ".join(f for f in facts if f))

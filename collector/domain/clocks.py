@@ -64,9 +64,12 @@ def statutory_deadline(aware_at: datetime) -> datetime:
 
 
 def format_london(moment: datetime) -> str:
-    """A UTC moment as UK local time for people, e.g. ``Mon 27 Oct 2025, 09:00 GMT``."""
+    """A UTC moment as UK local time for people, e.g. ``Thu 3 Dec 2026, 09:00 GMT`` (never 12/03).
+
+    The month is a word, so no reader can take 3 December for 12 March.
+    """
     local = require_utc(moment, "moment").astimezone(LONDON)
-    return local.strftime("%a %d %b %Y, %H:%M %Z")
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
 
 
 def is_high_confidence(alert: Alert, policy: ClockPolicy = DEFAULT_CLOCK_POLICY) -> bool:
@@ -138,6 +141,13 @@ def clock_status(incident: Incident, policy: ClockPolicy = DEFAULT_CLOCK_POLICY)
     return ClockStatus(ClockKind.PROVISIONAL, start, start + STATUTORY_WINDOW, stopped)
 
 
+def breach_began_at(incident: Incident) -> datetime:
+    """The earliest moment the evidence says the breach happened (an alert, or a reported loss time)."""
+    moments = [a.occurred_at for a in incident.alerts]
+    moments += [a.lost_report.lost_at for a in incident.alerts if a.lost_report and a.lost_report.lost_at]
+    return min(moments)
+
+
 def check_awareness(
     incident: Incident,
     aware_at: datetime,
@@ -145,10 +155,21 @@ def check_awareness(
     now: datetime,
     policy: ClockPolicy = DEFAULT_CLOCK_POLICY,
 ) -> None:
-    """Raise unless ``aware_at`` may be recorded: not in the future, and justified if after the signal."""
+    """Raise unless ``aware_at`` may be recorded: not in the future, not before the breach, justified if late.
+
+    Nobody can be aware of a breach before it happened: ``aware_at`` before the minute of
+    ``breach_began_at`` would put the deadline before the breach itself.
+    """
     aware = require_utc(aware_at, "aware_at")
     if aware > require_utc(now, "now"):
         raise InvalidTimestamp("aware_at cannot be in the future")
+    # People give times to the minute: the minute the breach began is allowed.
+    began = breach_began_at(incident)
+    if aware < began.replace(second=0, microsecond=0):
+        raise InvalidTimestamp(
+            f"aware_at ({format_london(aware)}) is before the breach happened ({format_london(began)}): "
+            "the organisation cannot have been aware of it yet"
+        )
     start = provisional_start(incident, policy)
     if start is not None and aware > start and not justification.strip():
         raise AwarenessJustificationRequired(

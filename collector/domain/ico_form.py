@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
+from collector.domain.incident import ReportType
+
 
 class YesNoUnknown(enum.StrEnum):
     """A yes / no / don't know answer."""
@@ -16,6 +18,14 @@ class YesNoUnknown(enum.StrEnum):
     YES = "yes"
     NO = "no"
     NOT_KNOWN = "not_known"
+
+
+class ReportReason(enum.StrEnum):
+    """ "Reason for report": after consulting the ICO's guidance, what you decided."""
+
+    MEETS_THRESHOLD = "meets_threshold"
+    BELOW_THRESHOLD_WANT_AWARE = "below_threshold_want_aware"
+    UNSURE = "unsure"
 
 
 class PersonalDataCategory(enum.StrEnum):
@@ -114,6 +124,11 @@ class OtherOrganisation(enum.StrEnum):
 
 
 LABELS: Mapping[enum.Enum, str] = {
+    ReportType.INITIAL: "Initial report: this contains all the information we have so far",
+    ReportType.FOLLOW_UP: "Follow-up report: adding to a report already made",
+    ReportReason.MEETS_THRESHOLD: "The breach meets the threshold for reporting",
+    ReportReason.BELOW_THRESHOLD_WANT_AWARE: "The breach does not meet the threshold, but we want the ICO to be aware",
+    ReportReason.UNSURE: "We are unsure whether the breach meets the threshold",
     YesNoUnknown.YES: "Yes",
     YesNoUnknown.NO: "No",
     YesNoUnknown.NOT_KNOWN: "Don't know",

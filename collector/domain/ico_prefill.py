@@ -19,12 +19,12 @@ from collector.domain.ico_form import (
     DataSubjectCategory,
     PeopleTold,
     PersonalDataCategory,
+    ReportReason,
     YesNoUnknown,
 )
 from collector.domain.ico_report import IcoReportDraft
 from collector.domain.incident import SUBJECTS_GROUND_TEXT, Incident, ReportType
 from collector.domain.incident_facts import (
-    describe_assessment,
     describe_how_discovered,
     describe_how_it_happened,
     describe_what_happened,
@@ -34,7 +34,13 @@ from collector.domain.incident_facts import (
     identifier_totals,
 )
 from collector.domain.instants import require_utc
-from collector.domain.risk import Likelihood
+from collector.domain.risk import LIKELIHOOD_TEXT, SEVERITY_TEXT, GridBand, Likelihood, RiskAssessment
+
+_BAND_TEXT: Mapping[GridBand, str] = {
+    GridBand.NOT_REPORTABLE: "below the DSPT threshold for reporting",
+    GridBand.ICO: "reportable to the ICO",
+    GridBand.ICO_AND_DHSC: "reportable to the ICO and to DHSC",
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,10 @@ class OrgProfile:
     dpo_name: str = ""
     dpo_email: str = ""
     dpo_phone: str = ""
+    contact_name: str = ""
+    contact_role: str = ""
+    contact_email: str = ""
+    contact_phone: str = ""
     staff_training_last_two_years: YesNoUnknown = YesNoUnknown.NOT_KNOWN
     training_details: str = ""
     measures_in_place: str = ""
@@ -66,10 +76,15 @@ _CONSEQUENCE_FROM_LIKELIHOOD: Mapping[Likelihood, ConsequenceLikelihood] = {
     Likelihood.HIGHLY_LIKELY: ConsequenceLikelihood.VERY_LIKELY,
     Likelihood.OCCURRED: ConsequenceLikelihood.VERY_LIKELY,
 }
+# The ICO form's own examples decide: "Identification data, eg usernames, passwords" is about
+# credentials, not about the person. An NHS number, a pupil number or a case reference
+# identifies the person ("Basic personal identifiers, eg name, contact details"); a National
+# Insurance number is a government-issued identifier, like the form's "Official documents,
+# eg driving licences".
 _IDENTIFIER_CATEGORIES: Mapping[str, PersonalDataCategory] = {
-    "nhs_number": PersonalDataCategory.IDENTIFICATION_DATA,
-    "ni_number": PersonalDataCategory.IDENTIFICATION_DATA,
-    "upn": PersonalDataCategory.IDENTIFICATION_DATA,
+    "nhs_number": PersonalDataCategory.BASIC_IDENTIFIERS,
+    "ni_number": PersonalDataCategory.OFFICIAL_DOCUMENTS,
+    "upn": PersonalDataCategory.BASIC_IDENTIFIERS,
     "case_reference": PersonalDataCategory.BASIC_IDENTIFIERS,
 }
 _HUMAN_KINDS = frozenset(
@@ -96,6 +111,39 @@ def _measures(org: OrgProfile, posture: DevicePosture | None) -> str:
         lock = "the Caseguard idle lock was enforced" if posture.lock_enforced_by_agent else "no agent idle lock"
         parts.append(f"On the laptop (as of {format_london(posture.observed_at)}): {encryption}{method}; {lock}.")
     return " ".join(parts)
+
+
+def report_reason(incident: Incident) -> tuple[ReportReason | None, str]:
+    """The form's "reason for report" and its explanation, from the current decision and grid.
+
+    Generated afresh every time, so it always says what the recorded decision and assessment
+    say now (an officer's own wording is kept apart, as an edit). The officer's decision
+    governs the choice; where it goes against the grid, the text says so.
+    """
+    assessment, decision = incident.assessment, incident.reportability
+    grid = _grid_sentence(assessment)
+    if decision is None:
+        return None, f"{grid} No decision on reporting is recorded yet."
+    when = format_london(decision.at)
+    if decision.reportable:
+        against = "" if decision.agrees_with_grid else " This decision goes further than the grid alone would."
+        return ReportReason.MEETS_THRESHOLD, f"{grid} On {when} we decided the breach is reportable.{against}"
+    return (
+        ReportReason.BELOW_THRESHOLD_WANT_AWARE,
+        f"{grid} On {when} we decided the breach is unlikely to result in a risk; we are telling the ICO so it "
+        "is aware.",
+    )
+
+
+def _grid_sentence(assessment: RiskAssessment | None) -> str:
+    if assessment is None:
+        return "The risk has not been assessed yet."
+    lik, sev = assessment.likelihood, assessment.severity
+    high = " It is high risk to the people affected (Art. 34)." if assessment.high_risk else ""
+    return (
+        f"On the DSPT breach assessment grid: likelihood {int(lik)} ({LIKELIHOOD_TEXT[lik].split(',')[0]}), "
+        f"severity {int(sev)} ({SEVERITY_TEXT[sev].split(',')[0]}): {_BAND_TEXT[assessment.band]}.{high}"
+    )
 
 
 def prefill_ico_report(
@@ -125,6 +173,7 @@ def prefill_ico_report(
         records = posture.protected_documents_indexed
     else:
         records = None
+    reason, reason_text = report_reason(incident)
     if incident.subjects is None:
         told, told_details = PeopleTold.UNDECIDED, ""
     elif incident.subjects.informed:
@@ -138,9 +187,8 @@ def prefill_ico_report(
         deadline=deadline(incident),
         report_type=ReportType.FOLLOW_UP if initial else ReportType.INITIAL,
         ico_case_reference=incident.ico_case_reference,
-        reason_for_reporting=(
-            "Further information on our initial report." if initial else describe_assessment(assessment)
-        ),
+        report_reason=reason,
+        reason_for_reporting=("Further information on our initial report. " if initial else "") + reason_text,
         what_happened=describe_what_happened(incident),
         how_it_happened=describe_how_it_happened(incident),
         cyber_incident=YesNoUnknown.NO if human else YesNoUnknown.NOT_KNOWN,
@@ -172,4 +220,8 @@ def prefill_ico_report(
         dpo_name=org.dpo_name,
         dpo_email=org.dpo_email,
         dpo_phone=org.dpo_phone,
+        contact_name=org.contact_name,
+        contact_role=org.contact_role,
+        contact_email=org.contact_email,
+        contact_phone=org.contact_phone,
     )

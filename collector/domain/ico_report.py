@@ -29,6 +29,7 @@ from collector.domain.ico_form import (
     PeopleTold,
     PersonalDataCategory,
     RecoveryTime,
+    ReportReason,
     YesNoUnknown,
 )
 from collector.domain.incident import ReportType
@@ -51,7 +52,10 @@ class IcoReportDraft:
     # Your report
     report_type: ReportType = ReportType.INITIAL
     ico_case_reference: str = ""
+    report_reason: ReportReason | None = None
     reason_for_reporting: str = ""
+    spoken_to_ico_staff: YesNoUnknown | None = None
+    ico_staff_details: str = ""
     # About the breach
     what_happened: str = ""
     how_it_happened: str = ""
@@ -85,6 +89,8 @@ class IcoReportDraft:
     people_told_details: str = ""
     other_organisations: tuple[OtherOrganisation, ...] = ()
     other_organisations_details: str = ""
+    overseas_authorities: YesNoUnknown | None = None
+    overseas_authorities_details: str = ""
     # About you
     organisation_name: str = ""
     ico_registration_number: str = ""
@@ -96,6 +102,10 @@ class IcoReportDraft:
     dpo_name: str = ""
     dpo_email: str = ""
     dpo_phone: str = ""
+    contact_name: str = ""
+    contact_role: str = ""
+    contact_email: str = ""
+    contact_phone: str = ""
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -106,7 +116,10 @@ FORM: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("report", "Your report", (
         ("report_type", "Is this an initial report or a follow-up?"),
         ("ico_case_reference", "ICO case reference (follow-up reports)"),
-        ("reason_for_reporting", "Reason for reporting"),
+        ("report_reason", "Reason for report: after consulting the guidance, you have decided that"),
+        ("reason_for_reporting", "Reason for report: our assessment and decision"),
+        ("spoken_to_ico_staff", "Have you spoken to ICO staff about this breach?"),
+        ("ico_staff_details", "If so, who did you speak to, and when?"),
     )),
     ("about_the_breach", "About the breach", (
         ("what_happened", "What has happened?"),
@@ -144,6 +157,8 @@ FORM: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         ("people_told_details", "Details of telling (or not telling) them"),
         ("other_organisations", "Have you told any other organisations?"),
         ("other_organisations_details", "Details of the other organisations told"),
+        ("overseas_authorities", "Have you reported the breach to any data protection authorities outside the UK?"),
+        ("overseas_authorities_details", "Which authorities, and when?"),
     )),
     ("about_you", "About you", (
         ("organisation_name", "Organisation name"),
@@ -156,12 +171,19 @@ FORM: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         ("dpo_name", "Data protection officer's name"),
         ("dpo_email", "Data protection officer's email"),
         ("dpo_phone", "Data protection officer's telephone number"),
+        ("contact_name", "Who should the ICO contact about this breach, if not you? Name"),
+        ("contact_role", "Their job title"),
+        ("contact_email", "Their email"),
+        ("contact_phone", "Their telephone number"),
     )),
 )  # fmt: skip
 
 _META_FIELDS = ("incident_id", "prepared_at", "deadline")
 _ENUMS: Mapping[str, type[enum.StrEnum]] = {
     "report_type": ReportType,
+    "report_reason": ReportReason,
+    "spoken_to_ico_staff": YesNoUnknown,
+    "overseas_authorities": YesNoUnknown,
     "cyber_incident": YesNoUnknown,
     "consequence_likelihood": ConsequenceLikelihood,
     "cia_affected": YesNoUnknown,
@@ -177,7 +199,10 @@ _ENUM_TUPLES: Mapping[str, type[enum.StrEnum]] = {
     "cia_impacts": CiaImpact,
     "other_organisations": OtherOrganisation,
 }
-_OPTIONAL = frozenset({"cia_affected", "organisational_impact", "recovery_time"})
+_OPTIONAL = frozenset(
+    {"cia_affected", "organisational_impact", "recovery_time", "report_reason", "spoken_to_ico_staff",
+     "overseas_authorities"}
+)  # fmt: skip
 _COUNTS = frozenset({"approx_records", "approx_people"})
 _TIMES = frozenset({"occurred_at", "discovered_at"})
 ANSWER_FIELDS: tuple[str, ...] = tuple(name for _, _, fields in FORM for name, _ in fields)
@@ -236,8 +261,11 @@ def missing_answers(draft: IcoReportDraft) -> tuple[str, ...]:
     if draft.report_type is ReportType.INITIAL and draft.deadline is not None and draft.prepared_at > draft.deadline:
         needed.append("late_reasons")
     missing = [n for n in needed if not str(getattr(draft, n)).strip()]
-    if draft.occurred_at is None:
-        missing.append("occurred_at")
+    # Art. 33(3)(a): the approximate number of people concerned. Caseguard counts documents
+    # (approx_records), never people: a person has to answer this one.
+    for name in ("report_reason", "approx_people", "occurred_at"):
+        if getattr(draft, name) is None:
+            missing.append(name)
     if not draft.data_categories:
         missing.append("data_categories")
     if not draft.subject_categories:
@@ -295,7 +323,10 @@ def to_text(draft: IcoReportDraft) -> str:
         "the ICO asks that the form contains none.",
     ]
     if draft.deadline is not None:
-        lines.append(f"72-hour deadline: {format_london(draft.deadline)}.")
+        lines.append(
+            "Report without undue delay and, where feasible, within 72 hours of becoming aware: "
+            f"by {format_london(draft.deadline)}."
+        )
     missing = missing_answers(draft)
     if missing:
         lines.append("Still to answer: " + ", ".join(missing) + ".")

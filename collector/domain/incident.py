@@ -53,6 +53,11 @@ class IncidentEvent(enum.StrEnum):
     CLOSE = "close"
     REOPEN = "reopen"
     RECORD_ACTION = "record_action"
+    CORRECT_AWARENESS = "correct_awareness"
+    RECORD_NOTIFICATION = "record_notification"
+    RECORD_FAMILY_TOLD = "record_family_told"
+    COMPLETE_TASK = "complete_task"
+    RECORD_ICO_OUTCOME = "record_ico_outcome"
     ATTACH_ALERT = "attach_alert"
     SPLIT_ALERT = "split_alert"
 
@@ -93,6 +98,18 @@ class Awareness:
     recorded_at: datetime
     by: str
     reason: str
+    justification: str = ""
+
+
+@dataclass(frozen=True)
+class AwarenessCorrection:
+    """A person corrected when the organisation became aware: who, when, why, old and new values."""
+
+    at: datetime
+    by: str
+    reason: str
+    old_aware_at: datetime
+    new_aware_at: datetime
     justification: str = ""
 
 
@@ -141,6 +158,58 @@ class ActionTaken:
 
 
 @dataclass(frozen=True)
+class NotificationRecord:
+    """A body told about the breach (DSPT, police, a configured body): when, by whom, their reference."""
+
+    body: str
+    told_at: datetime
+    recorded_at: datetime
+    by: str
+    reference: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class FamilyNotice:
+    """One family (or person) told under Art. 34, under a label IG chose (e.g. "Family 1"), never a name."""
+
+    label: str
+    told_at: datetime
+    recorded_at: datetime
+    by: str
+    how: str
+
+
+@dataclass(frozen=True)
+class TaskDone:
+    """One checklist task done: which, by whom, when, with an optional note."""
+
+    task: str
+    at: datetime
+    by: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class IcoOutcome:
+    """What the ICO decided about the report (e.g. no further action, a reprimand), as IG recorded it."""
+
+    at: datetime
+    by: str
+    outcome: str
+
+
+@dataclass(frozen=True)
+class Closure:
+    """What closing recorded: the root cause and the lessons learned (the register needs both)."""
+
+    at: datetime
+    by: str
+    root_cause: str
+    lessons_learned: str
+
+
+@dataclass(frozen=True)
 class DecisionRecord:
     """One state-changing step, kept on the incident for the Art. 33(5) register."""
 
@@ -173,6 +242,17 @@ class Incident:
     actions: tuple[ActionTaken, ...] = ()
     decisions: tuple[DecisionRecord, ...] = ()
     reopen_count: int = 0
+    awareness_corrections: tuple[AwarenessCorrection, ...] = ()
+    notifications: tuple[NotificationRecord, ...] = ()
+    families_told: tuple[FamilyNotice, ...] = ()
+    closure: Closure | None = None
+    near_miss: bool = False
+    tasks_done: tuple[TaskDone, ...] = ()
+    ico_outcome: IcoOutcome | None = None
+
+    def notified(self, body: str) -> NotificationRecord | None:
+        """The most recent record of telling ``body``, or None."""
+        return next((n for n in reversed(self.notifications) if n.body == body), None)
 
     @property
     def aware_at(self) -> datetime | None:

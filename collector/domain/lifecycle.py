@@ -37,18 +37,25 @@ from collector.domain.errors import (
     MissingReason,
 )
 from collector.domain.incident import (
+    UNAWARE_STATES,
     ActionTaken,
     AuditRecord,
     Awareness,
+    AwarenessCorrection,
+    Closure,
     DecisionRecord,
+    FamilyNotice,
+    IcoOutcome,
     IcoSubmission,
     Incident,
     IncidentEvent,
     IncidentState,
+    NotificationRecord,
     ReportabilityDecision,
     ReportType,
     SubjectsGround,
     SubjectsOutcome,
+    TaskDone,
     Transition,
 )
 from collector.domain.instants import iso_utc, require_utc
@@ -74,10 +81,27 @@ _DECISIONS: Mapping[IncidentState, Mapping[IncidentEvent, IncidentState]] = {
     S.SUBJECTS_EXEMPT: {E.CLOSE: S.CLOSED},
     S.CLOSED: {E.REOPEN: S.CONFIRMED},
 }
-# The full table: the decisions plus RECORD_ACTION, which every state allows and which never moves.
+# The full table: the decisions plus RECORD_ACTION, which every state allows and which never moves,
+# and CORRECT_AWARENESS, which every state with an awareness time allows (also never moves).
+# RECORD_NOTIFICATION and RECORD_FAMILY_TOLD (telling a body or a family) are allowed once aware, too:
+# people may be told before the ICO is.
+_AWARE_STEPS = (E.CORRECT_AWARENESS, E.RECORD_NOTIFICATION, E.RECORD_FAMILY_TOLD)
+# Recording the ICO's outcome needs a report to the ICO first.
+_AFTER_ICO = frozenset({S.ICO_NOTIFIED, S.SUBJECTS_INFORMED, S.SUBJECTS_EXEMPT, S.CLOSED})
 TRANSITIONS: Mapping[IncidentState, Mapping[IncidentEvent, IncidentState]] = {
-    state: {**steps, E.RECORD_ACTION: state} for state, steps in _DECISIONS.items()
+    state: {
+        **steps,
+        E.RECORD_ACTION: state,
+        E.COMPLETE_TASK: state,
+        **({} if state in UNAWARE_STATES else dict.fromkeys(_AWARE_STEPS, state)),
+        **({E.RECORD_ICO_OUTCOME: state} if state in _AFTER_ICO else {}),
+    }
+    for state, steps in _DECISIONS.items()
 }
+# Steps that never change the state and are not decisions: kept out of the decision history.
+_NOT_DECISIONS = frozenset(
+    {E.RECORD_ACTION, E.RECORD_NOTIFICATION, E.RECORD_FAMILY_TOLD, E.COMPLETE_TASK, E.RECORD_ICO_OUTCOME}
+)
 
 SYSTEM_ACTOR = "caseguard"
 
@@ -95,11 +119,17 @@ class Confirm:
 
 @dataclass(frozen=True)
 class Dismiss:
-    """Not a personal data breach after all (e.g. a false match); reason required."""
+    """Not a personal data breach after all; reason required.
+
+    ``near_miss`` records a security incident that did not compromise personal data (the
+    stick was recovered unread, the lock failed but nobody else was there), which the
+    register keeps apart from a false match.
+    """
 
     event: ClassVar[IncidentEvent] = E.DISMISS
     actor: str
     reason: str
+    near_miss: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,11 +198,17 @@ class ExemptSubjects:
 
 @dataclass(frozen=True)
 class Close:
-    """Close an incident whose decisions are complete."""
+    """Close an incident whose decisions are complete.
+
+    Art. 33(5) records the remedial action taken, so at least one action must be recorded;
+    the root cause and the lessons learned are required too.
+    """
 
     event: ClassVar[IncidentEvent] = E.CLOSE
     actor: str
     note: str = ""
+    root_cause: str = ""
+    lessons_learned: str = ""
 
 
 @dataclass(frozen=True)
@@ -193,8 +229,74 @@ class RecordAction:
     text: str
 
 
+@dataclass(frozen=True)
+class CorrectAwareness:
+    """Correct when the organisation became aware (any state after confirming; state unchanged).
+
+    Needs a reason; the new time is checked like a confirmation's (not in the future, not
+    before the breach, justified if later than the first high-confidence signal). The old
+    and new values are kept on the incident and in the audit record.
+    """
+
+    event: ClassVar[IncidentEvent] = E.CORRECT_AWARENESS
+    actor: str
+    reason: str
+    aware_at: datetime
+    justification: str = ""
+
+
+@dataclass(frozen=True)
+class RecordNotification:
+    """Record telling a body about the breach (``body``: "dspt", "police" or a configured key).
+
+    The police need their crime reference; ``told_at`` defaults to now.
+    """
+
+    event: ClassVar[IncidentEvent] = E.RECORD_NOTIFICATION
+    actor: str
+    body: str
+    reference: str = ""
+    told_at: datetime | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RecordFamilyTold:
+    """Record that one family (under IG's own label, not a name) was told under Art. 34, and how."""
+
+    event: ClassVar[IncidentEvent] = E.RECORD_FAMILY_TOLD
+    actor: str
+    label: str
+    how: str
+    told_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CompleteTask:
+    """Tick a checklist task (from the incident type's configured checklist); each task once."""
+
+    event: ClassVar[IncidentEvent] = E.COMPLETE_TASK
+    actor: str
+    task: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RecordIcoOutcome:
+    """Record what the ICO decided about the report (after a report was made)."""
+
+    event: ClassVar[IncidentEvent] = E.RECORD_ICO_OUTCOME
+    actor: str
+    outcome: str
+
+
 Command = (
     Confirm
+    | CompleteTask
+    | RecordIcoOutcome
+    | RecordNotification
+    | RecordFamilyTold
+    | CorrectAwareness
     | Dismiss
     | Assess
     | DecideNotReportable
@@ -237,7 +339,7 @@ def apply(
     if not command.actor.strip():
         raise InvalidCommand("every step needs a named actor")
     updated, reason, details = _payload(incident, command, current, policy)
-    if command.event is not E.RECORD_ACTION:
+    if command.event not in _NOT_DECISIONS:
         record = DecisionRecord(command.event, current, command.actor, reason, incident.state, target)
         updated = replace(updated, decisions=(*updated.decisions, record))
     updated = replace(updated, state=target)
@@ -277,8 +379,37 @@ def _payload(
                 "justification": aware.justification,
             }
             return replace(incident, awareness=aware), why, details
-        case Dismiss(reason=reason):
-            return incident, _required(reason, "a reason for dismissing"), {}
+        case CorrectAwareness():
+            return _correct_awareness(incident, command, now, policy)
+        case RecordNotification(actor=actor, body=body, reference=reference, told_at=told_at, note=note):
+            name = _required(body, "which body was told")
+            if name == "police" and not reference.strip():
+                raise MissingReason("a report to the police needs its crime reference")
+            record = NotificationRecord(
+                name, _not_future(told_at, now, "told_at"), now, actor, reference.strip(), note.strip()
+            )
+            details = {"body": name, "told_at": iso_utc(record.told_at), "reference": record.reference}
+            return replace(incident, notifications=(*incident.notifications, record)), f"told {name}", details
+        case RecordFamilyTold(actor=actor, label=label, how=how, told_at=told_at):
+            tag = _required(label, "a label for the family (e.g. Family 1; not a name)")
+            if any(f.label == tag for f in incident.families_told):
+                raise InvalidCommand(f"{tag} is already recorded as told")
+            told = _not_future(told_at, now, "told_at")
+            notice = FamilyNotice(tag, told, now, actor, _required(how, "how they were told"))
+            details = {"label": tag, "told_at": iso_utc(notice.told_at)}
+            return replace(incident, families_told=(*incident.families_told, notice)), notice.how, details
+        case CompleteTask():
+            name = _required(command.task, "which task was done")
+            if any(t.task == name for t in incident.tasks_done):
+                raise InvalidCommand(f"“{name}” is already done")
+            done = TaskDone(name, now, command.actor, command.note.strip())
+            return replace(incident, tasks_done=(*incident.tasks_done, done)), name, {"task": name}
+        case RecordIcoOutcome():
+            text = _required(command.outcome, "the ICO's outcome")
+            return replace(incident, ico_outcome=IcoOutcome(now, command.actor, text)), text, {}
+        case Dismiss(reason=reason, near_miss=near_miss):
+            why = _required(reason, "a reason for dismissing")
+            return replace(incident, near_miss=near_miss), why, {"near_miss": near_miss}
         case Assess(assessment=assessment):
             if assessment.draft:
                 raise InvalidCommand("a drafted assessment must be confirmed by a person before it is recorded")
@@ -314,18 +445,51 @@ def _payload(
             )
             outcome = SubjectsOutcome(False, now, actor, why, ground)
             return replace(incident, subjects=outcome), why, {"ground": str(ground), "agrees_with_grid": agrees}
-        case Close(note=note):
-            return incident, note.strip(), {}
+        case Close(actor=actor, note=note, root_cause=root_cause, lessons_learned=lessons_learned):
+            cause = _required(root_cause, "the root cause")
+            lessons = _required(lessons_learned, "the lessons learned")
+            if not incident.actions:
+                raise InvalidCommand("record at least one remedial action taken before closing")
+            closure = Closure(now, actor, cause, lessons)
+            details = {"root_cause": cause, "lessons_learned": lessons}
+            return replace(incident, closure=closure), note.strip(), details
         case Reopen(reason=reason):
             why = _required(reason, "the new evidence for reopening")
             cleared = replace(
-                incident, assessment=None, reportability=None, subjects=None, reopen_count=incident.reopen_count + 1
+                incident, assessment=None, reportability=None, subjects=None, reopen_count=incident.reopen_count + 1,
+                near_miss=False,
             )
             return cleared, why, {"reopen_count": cleared.reopen_count}
         case RecordAction(actor=actor, text=text):
             action = ActionTaken(now, actor, _required(text, "a description of the action"))
             return replace(incident, actions=(*incident.actions, action)), action.text, {}
     raise InvalidCommand(f"unknown command {command!r}")  # pragma: no cover - the match is exhaustive
+
+
+def _correct_awareness(
+    incident: Incident, command: CorrectAwareness, now: datetime, policy: ClockPolicy
+) -> tuple[Incident, str, dict[str, JsonValue]]:
+    old = incident.awareness
+    if old is None:  # pragma: no cover - the table allows the step only once aware
+        raise InvalidCommand("confirm the breach before correcting when the organisation became aware")
+    why = _required(command.reason, "a reason for correcting the awareness time")
+    new_at = require_utc(command.aware_at, "aware_at")
+    if new_at == old.aware_at:
+        raise InvalidCommand(f"the organisation is already recorded as aware at {format_london(new_at)}")
+    check_awareness(incident, new_at, command.justification, now, policy)
+    correction = AwarenessCorrection(now, command.actor, why, old.aware_at, new_at, command.justification.strip())
+    aware = Awareness(new_at, now, command.actor, why, command.justification.strip())
+    due = statutory_deadline(new_at)
+    details: dict[str, JsonValue] = {
+        "old_aware_at": iso_utc(old.aware_at),
+        "new_aware_at": iso_utc(new_at),
+        "old_deadline": iso_utc(statutory_deadline(old.aware_at)),
+        "deadline": iso_utc(due),
+        "deadline_london": format_london(due),
+        "justification": correction.justification,
+    }
+    updated = replace(incident, awareness=aware, awareness_corrections=(*incident.awareness_corrections, correction))
+    return updated, why, details
 
 
 def _notify_ico(incident: Incident, command: NotifyIco, now: datetime) -> tuple[Incident, str, dict[str, JsonValue]]:

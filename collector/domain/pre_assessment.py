@@ -7,7 +7,16 @@ the grid says "record internally". No encryption makes exposure highly likely an
 case files on the device, the grid says "high risk: tell the people affected".
 
 Egress: where the files went (personal cloud > removable volume > personal folder on the
-managed laptop), how sure the classifier was, and how much was copied.
+managed laptop) and how sure the classifier was decide the likelihood; how sensitive the
+files are decides the severity.
+
+Severity follows sensitivity, never volume. The DSPT guide dropped the number of people
+affected as a sensitivity factor (NHS Digital, DSPT incident reporting: "Number of people
+effected not a sensitivity factor anymore"): one child-protection report is as severe as
+a hundred. A confirmed children's social-care case file is confidential information whose
+release would at least embarrass or distress (DSPT severity 3, "adverse"); a protective
+marking of OFFICIAL-SENSITIVE or above says its release could cause harm (4, "serious").
+Counts still appear in the rationale, as facts.
 """
 
 from __future__ import annotations
@@ -42,8 +51,12 @@ class PreAssessmentPolicy:
     assume_vulnerable: bool = True
     high_confidence: float = 0.9
     low_confidence: float = 0.6
+    # Kept so existing configuration still loads; no longer used: volume is not a sensitivity factor.
     serious_file_count: int = 10
     serious_identifier_count: int = 50
+    sensitive_markings: frozenset[str] = frozenset(
+        {"OFFICIAL-SENSITIVE", "OFFICIAL SENSITIVE", "SECRET", "TOP SECRET", "RESTRICTED", "CONFIDENTIAL"}
+    )
 
 
 DEFAULT_PRE_ASSESSMENT_POLICY = PreAssessmentPolicy()
@@ -72,14 +85,19 @@ def _lock_within_policy(posture: DevicePosture, policy: PreAssessmentPolicy) -> 
     return timeout is not None and 0 < timeout <= policy.max_os_lock_timeout.total_seconds()
 
 
-def _severity_for_documents(count: int | None, policy: PreAssessmentPolicy) -> tuple[Severity, str]:
+_VOLUME_NOTE = "The number of files or people does not change the severity (DSPT: not a sensitivity factor)."
+
+
+def _severity_for_documents(count: int | None) -> tuple[Severity, str]:
     if count is None:
-        return Severity.ADVERSE, "How many protected documents were on the device is not known."
+        return Severity.ADVERSE, "Whether case files were on the device is not known: treated as if they were."
     if count == 0:
         return Severity.MINOR, "No protected documents were indexed on the device."
-    if count < policy.serious_file_count:
-        return Severity.ADVERSE, f"{count} protected documents were indexed on the device."
-    return Severity.SERIOUS, f"{count} protected documents were indexed on the device."
+    return Severity.ADVERSE, (
+        f"{count} protected documents were indexed on the device: children's social-care case files. "
+        "Raise the severity if they include child-protection, health or other especially sensitive details. "
+        + _VOLUME_NOTE
+    )
 
 
 def pre_assess_lost_device(
@@ -136,7 +154,7 @@ def pre_assess_lost_device(
         likelihood = Likelihood.LIKELY
         reasons.append("Encryption is not known: treated as reportable until shown otherwise.")
 
-    severity, why = _severity_for_documents(documents, policy)
+    severity, why = _severity_for_documents(documents)
     reasons.append(why)
     return score_assessment(
         likelihood,
@@ -199,12 +217,23 @@ def pre_assess_egress(
     reasons.append(f"{files} distinct case files; {identifiers} personal identifiers found in them.")
     if markings:
         reasons.append(f"Protective markings: {', '.join(markings)}.")
-    if files >= policy.serious_file_count or identifiers >= policy.serious_identifier_count:
+    sensitive = [m for m in markings if m.upper() in policy.sensitive_markings]
+    if sensitive:
         severity = Severity.SERIOUS
-    elif identifiers > 0 or markings or files > 1:
+        reasons.append(
+            f"Marked {', '.join(sensitive)}: release could harm the people it is about (severity serious)."
+        )
+    elif confidence >= policy.low_confidence or identifiers > 0 or markings:
         severity = Severity.ADVERSE
+        reasons.append(
+            "Confidential social-care case material about children: release would at least cause distress "
+            "(severity adverse). Raise it if the files include child-protection, health or other especially "
+            "sensitive details."
+        )
     else:
         severity = Severity.MINOR
+        reasons.append("Not yet certain these are case files: severity minor until checked.")
+    reasons.append(_VOLUME_NOTE)
     return score_assessment(
         likelihood,
         severity,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from collector.domain.canonical_json import JsonValue
+from collector.domain.checklists import checklist
 from collector.domain.grouping import attach_alert, split_alert
 from collector.domain.incident import IncidentState, ReportType, SubjectsGround
 from collector.domain.incident_record import IncidentRecord
@@ -20,7 +21,9 @@ from collector.domain.lifecycle import (
     Assess,
     Close,
     Command,
+    CompleteTask,
     Confirm,
+    CorrectAwareness,
     DecideNotReportable,
     DecideReportable,
     Dismiss,
@@ -28,6 +31,9 @@ from collector.domain.lifecycle import (
     InformSubjects,
     NotifyIco,
     RecordAction,
+    RecordFamilyTold,
+    RecordIcoOutcome,
+    RecordNotification,
     Reopen,
     apply,
 )
@@ -63,9 +69,15 @@ class IncidentCommands:
         """Confirm the breach; the statutory clock runs from ``aware_at``."""
         return self.run(incident_id, lambda _r, _n: Confirm(by, reason, aware_at, justification))
 
-    def dismiss(self, incident_id: str, *, by: str, reason: str) -> IncidentRecord:
-        """Not a personal data breach after all."""
-        return self.run(incident_id, lambda _r, _n: Dismiss(by, reason))
+    def correct_awareness(
+        self, incident_id: str, *, by: str, aware_at: datetime, reason: str, justification: str = ""
+    ) -> IncidentRecord:
+        """Correct when the organisation became aware (audited with the old and new values)."""
+        return self.run(incident_id, lambda _r, _n: CorrectAwareness(by, reason, aware_at, justification))
+
+    def dismiss(self, incident_id: str, *, by: str, reason: str, near_miss: bool = False) -> IncidentRecord:
+        """Not a personal data breach after all (``near_miss``: a security incident that compromised no data)."""
+        return self.run(incident_id, lambda _r, _n: Dismiss(by, reason, near_miss))
 
     def assess(
         self,
@@ -141,13 +153,46 @@ class IncidentCommands:
         """Record not telling the people affected, on a ground, with a reason."""
         return self.run(incident_id, lambda _r, _n: ExemptSubjects(by, ground, reason))
 
-    def close(self, incident_id: str, *, by: str, note: str = "") -> IncidentRecord:
-        """Close an incident whose decisions are complete."""
-        return self.run(incident_id, lambda _r, _n: Close(by, note))
+    def close(
+        self, incident_id: str, *, by: str, note: str = "", root_cause: str = "", lessons_learned: str = ""
+    ) -> IncidentRecord:
+        """Close an incident whose decisions are complete (root cause, lessons and an action recorded)."""
+        return self.run(incident_id, lambda _r, _n: Close(by, note, root_cause, lessons_learned))
 
     def reopen(self, incident_id: str, *, by: str, reason: str) -> IncidentRecord:
         """Reopen on new evidence (the assessment is withdrawn)."""
         return self.run(incident_id, lambda _r, _n: Reopen(by, reason))
+
+    def record_notification(
+        self, incident_id: str, *, by: str, body: str, reference: str = "", told_at: datetime | None = None,
+        note: str = "",
+    ) -> IncidentRecord:
+        """Record telling a body (``dspt``, ``police`` with its crime reference, or a configured key)."""
+        known = {"dspt", "police", *(o.key for o in self._policy.obligations.others)}
+        if body not in known:
+            raise WorkflowError(f"unknown body {body!r}: one of {', '.join(sorted(known))}")
+        return self.run(incident_id, lambda _r, _n: RecordNotification(by, body, reference, told_at, note))
+
+    def record_family_told(
+        self, incident_id: str, *, by: str, label: str, how: str, told_at: datetime | None = None
+    ) -> IncidentRecord:
+        """Record that one family, under IG's label (not a name), was told under Art. 34."""
+        return self.run(incident_id, lambda _r, _n: RecordFamilyTold(by, label, how, told_at))
+
+    def complete_task(self, incident_id: str, *, by: str, task: str, note: str = "") -> IncidentRecord:
+        """Tick one task of the incident's checklist (it must be on the configured checklist)."""
+
+        def build(record: IncidentRecord, _now: datetime) -> Command:
+            tasks = {t for t, _ in checklist(record.incident, self._policy.checklists)}
+            if task not in tasks:
+                raise WorkflowError(f"“{task}” is not on this incident's checklist")
+            return CompleteTask(by, task, note)
+
+        return self.run(incident_id, build)
+
+    def record_ico_outcome(self, incident_id: str, *, by: str, outcome: str) -> IncidentRecord:
+        """Record what the ICO decided about the report."""
+        return self.run(incident_id, lambda _r, _n: RecordIcoOutcome(by, outcome))
 
     def record_action(self, incident_id: str, *, by: str, text: str) -> IncidentRecord:
         """Record a containment, mitigation or prevention step."""

@@ -8,10 +8,11 @@ an officer types are theirs to keep out of the log).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from collector.domain.canonical_json import JsonValue
+from collector.domain.ico_form import LABELS
 from collector.domain.ico_prefill import OrgProfile, prefill_ico_report
 from collector.domain.ico_report import IcoReportDraft, missing_answers, update_draft
 from collector.domain.incident_record import IncidentRecord
@@ -39,6 +40,17 @@ def build_ico_draft(
     )
     edits = {**reads.ico_edits(record.incident_id), **(extra_edits or {})}
     return update_draft(draft, **edits) if edits else draft
+
+
+def register_scope(
+    reads: WorkflowReads, records: Iterable[IncidentRecord], org: OrgProfile, now: datetime
+) -> dict[str, tuple[int | None, tuple[str, ...]]]:
+    """Each incident's number of people and data categories, as its ICO draft answers them."""
+    scope: dict[str, tuple[int | None, tuple[str, ...]]] = {}
+    for record in records:
+        draft = build_ico_draft(reads, record, org, now)
+        scope[record.incident_id] = (draft.approx_people, tuple(LABELS.get(c, str(c)) for c in draft.data_categories))
+    return scope
 
 
 class Exports:
@@ -83,6 +95,7 @@ class Exports:
         """Every incident's register row, with the export recorded in the audit log."""
         now = self._clock()
         with self._store.transaction() as tx:
-            rows = register_rows(r.incident for r in tx.list_incidents())
+            records = tx.list_incidents()
+            rows = register_rows((r.incident for r in records), register_scope(tx, records, self._org, now))
             IncidentBatch(tx, now, self._policy).audit(by, "register.export", "register", {"incidents": len(rows)})
             return rows

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from collector.domain.checklists import DEFAULT_CHECKLISTS
 from collector.domain.clocks import ClockPolicy
 from collector.domain.device_signals import DeviceSignalPolicy
 from collector.domain.grouping import GroupingPolicy
+from collector.domain.obligations import ObligationPolicy
 from collector.domain.pre_assessment import PreAssessmentPolicy
 from collector.domain.risk import RiskPolicy
 
@@ -25,6 +28,8 @@ class WorkflowPolicy:
     clock: ClockPolicy = field(default_factory=ClockPolicy)
     risk: RiskPolicy = field(default_factory=RiskPolicy)
     pre_assessment: PreAssessmentPolicy = field(default_factory=PreAssessmentPolicy)
+    obligations: ObligationPolicy = field(default_factory=ObligationPolicy)
+    checklists: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_CHECKLISTS))
     tick_interval: timedelta = timedelta(seconds=60)
     batch_size: int = 500
 

@@ -13,6 +13,7 @@ from collector.domain.clocks import ClockPolicy, clock_status, format_london
 from collector.domain.incident_record import IncidentRecord
 from collector.domain.instants import iso_utc
 from collector.domain.lifecycle import allowed_events
+from collector.domain.obligations import DEFAULT_OBLIGATION_POLICY, ObligationPolicy, obligations
 from collector.domain.risk import RiskAssessment
 from collector.domain.snapshots import snapshot
 from collector.workflow.grades import current_grade
@@ -46,8 +47,34 @@ def assessment_view(assessment: RiskAssessment | None) -> dict[str, Any] | None:
     }
 
 
-def incident_summary(record: IncidentRecord, now: datetime, policy: ClockPolicy) -> dict[str, Any]:
-    """One incident in brief: state, devices, clock, risk grade and the steps allowed next."""
+def obligations_view(
+    record: IncidentRecord, now: datetime, policy: ObligationPolicy = DEFAULT_OBLIGATION_POLICY
+) -> list[dict[str, Any]]:
+    """Each body to tell: state, due time (ISO and UK), overdue, and what was recorded."""
+    return [
+        {
+            "key": o.key,
+            "title": o.title,
+            "reference": o.reference,
+            "state": str(o.state),
+            "due": _when(o.due),
+            "due_london": _london(o.due),
+            "overdue": o.overdue(now),
+            "done_at": _when(o.done_at),
+            "recorded_reference": o.recorded_reference,
+            "detail": o.detail,
+        }
+        for o in obligations(record.incident, policy, draft=record.draft)
+    ]
+
+
+def incident_summary(
+    record: IncidentRecord,
+    now: datetime,
+    policy: ClockPolicy,
+    obligation_policy: ObligationPolicy = DEFAULT_OBLIGATION_POLICY,
+) -> dict[str, Any]:
+    """One incident in brief: state, devices, clock, risk grade, obligations and the steps allowed next."""
     incident = record.incident
     status = clock_status(incident, policy)
     remaining = status.remaining(now)
@@ -73,13 +100,19 @@ def incident_summary(record: IncidentRecord, now: datetime, policy: ClockPolicy)
         "risk_grade": str(current_grade(record)),
         "risk_source": "confirmed" if confirmed else ("draft" if record.draft else None),
         "next_steps": [str(e) for e in allowed_events(incident.state)],
+        "obligations": obligations_view(record, now, obligation_policy),
     }
 
 
-def incident_detail(record: IncidentRecord, now: datetime, policy: ClockPolicy) -> dict[str, Any]:
+def incident_detail(
+    record: IncidentRecord,
+    now: datetime,
+    policy: ClockPolicy,
+    obligation_policy: ObligationPolicy = DEFAULT_OBLIGATION_POLICY,
+) -> dict[str, Any]:
     """Everything about one incident: the summary, decisions, assessments and every alert in full."""
     incident = record.incident
-    view = incident_summary(record, now, policy)
+    view = incident_summary(record, now, policy, obligation_policy)
     view.update(
         {
             "awareness": snapshot(incident.awareness),
@@ -91,6 +124,13 @@ def incident_detail(record: IncidentRecord, now: datetime, policy: ClockPolicy) 
             "actions": snapshot(incident.actions),
             "decisions": snapshot(incident.decisions),
             "reopen_count": incident.reopen_count,
+            "awareness_corrections": snapshot(incident.awareness_corrections),
+            "notifications": snapshot(incident.notifications),
+            "families_told": snapshot(incident.families_told),
+            "tasks_done": snapshot(incident.tasks_done),
+            "ico_outcome": snapshot(incident.ico_outcome),
+            "closure": snapshot(incident.closure),
+            "near_miss": incident.near_miss,
             "alert_details": [snapshot(a) for a in incident.alerts],
         }
     )

@@ -72,8 +72,9 @@ def test_agent_egress_to_confirmed_incident_export_register_and_tamper_check(
     assert _iso(clock["deadline"]) == received + timedelta(hours=72)
     assert incident["risk_grade"] in ("reportable", "high") and incident["risk_source"] == "draft"
 
-    # Confirm with aware_at given in UK local time, a minute before the signal (no justification needed).
-    aware = (received - timedelta(minutes=1)).replace(second=0, microsecond=0)
+    # Confirm with aware_at given in UK local time, in the minute of the signal (no justification needed;
+    # a minute earlier would be before the copy happened, which the workflow now refuses).
+    aware = received.replace(second=0, microsecond=0)
     local = aware.astimezone(LONDON).replace(tzinfo=None).isoformat()
     iid = incident["incident_id"]
     confirmed = ig(

@@ -14,9 +14,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -106,9 +109,11 @@ def test_an_ig_officer_takes_the_incident_from_the_inbox_to_a_decision_and_an_ic
     with page.expect_navigation():
         page.get_by_role("link", name=site.incident_id).click()
     text = page.locator("main").inner_text()
-    for expected in ("Case file copied out", "Removable volume", "exact", "confidence 100%", "nhs number: 3",
+    for expected in ("Case file copied out", "Removable volume", "exact copy of a known case file", "confidence 100%",
+                     "nhs number: 3",
                      "Disk encryption", "Last seen", "Provisional deadline", "Reportable"):  # fmt: skip
         assert expected in text, expected
+    assert "fingerprint" not in text and not re.search(r"\bal-[0-9a-f]{6}", text)  # no engineers' codes
     assert re.search(r"(GMT|BST)", text)
     _labelled(page)
     _shot(page, "incident-suspected", full=True)
@@ -118,6 +123,21 @@ def test_an_ig_officer_takes_the_incident_from_the_inbox_to_a_decision_and_an_ic
         page.get_by_role("button", name="Confirm breach").click()
     assert "Breach confirmed" in page.locator(".flash").inner_text()
     assert "72-hour ICO deadline" in page.locator("main").inner_text()
+
+    # The awareness time was a minute early: correct it. The step is audited and the deadline follows.
+    recorded = page.locator("#corrected_aware_at").input_value()
+    corrected = datetime.strptime(recorded, "%Y-%m-%d %H:%M") + timedelta(minutes=1)
+    while datetime.now(ZoneInfo("Europe/London")).replace(tzinfo=None) < corrected:  # not in the future
+        time.sleep(1)
+    page.locator("summary", has_text="Correct the awareness time").click()
+    page.get_by_label("Corrected “aware since” (UK time)").fill(corrected.strftime("%Y-%m-%d %H:%M"))
+    page.get_by_label("Why the recorded time was wrong").fill("The worker told IG a minute later.")
+    page.get_by_label("If aware later than the first signal, why", exact=False).last.fill("Phone call log.")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Correct the awareness time").click()
+    assert "Awareness time corrected" in page.locator(".flash").inner_text()
+    clock = page.locator("section.clock").inner_text()
+    assert "Corrected" in clock and "The worker told IG a minute later." in clock
 
     with page.expect_navigation():
         page.get_by_role("button", name="Record assessment").click()  # the drafted scores, confirmed by a person
@@ -161,10 +181,54 @@ def test_an_ig_officer_takes_the_incident_from_the_inbox_to_a_decision_and_an_ic
     shown = site.cli("incidents", "show", site.incident_id)[0]
     assert shown["state"] == "reportable" and shown["assessment"]["assessed_by"] == "ig.officer"
     actions = [e["action"] for e in site.cli("audit", "list", "--incident", site.incident_id)]
-    for action in ("incident.confirm", "incident.assess", "incident.decide_reportable", "incident.assign",
+    for action in ("incident.confirm", "incident.correct_awareness", "incident.assess", "incident.decide_reportable",
+                   "incident.assign",
                    "ico_draft.edit", "ico_draft.export"):  # fmt: skip
         assert action in actions, action
     assert site.cli("audit", "verify")[0]["ok"]
+
+    # The rest of the life cycle: checklist, ICO submission, the families, closure with lessons learned.
+    page = _sign_in(browser, site, "ig.officer")
+    page.goto(f"{site.url}/incidents/{site.incident_id}")
+    told = page.locator("[data-obligation]")
+    assert told.count() >= 3 and "UK GDPR Art. 33" in page.locator("main").inner_text()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Mark done: Media recovered or confirmed destroyed").click()
+    assert "Done: Media recovered" in page.locator(".flash").inner_text()
+    assert "☑" in page.locator('[data-task="Media recovered or confirmed destroyed"]').inner_text()
+    page.get_by_label("ICO case reference").fill("IC-123456-A1B2")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Record submission").click()
+    assert "Report to the ICO recorded" in page.locator(".flash").inner_text()
+    assert "done" in page.locator('[data-obligation="ico"]').inner_text()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Letter to the people affected (draft)").click()
+    assert "Who to contact" in page.locator("pre.letter").inner_text()
+    page.go_back()
+    page.locator("summary", has_text="Record a family told").click()
+    page.locator("#family-how").fill("Letter delivered by the social worker")
+    with page.expect_navigation():
+        page.locator("form[action$='/family-told'] button").click()
+    assert "Family 1 was told" in page.locator(".flash").inner_text()
+    page.locator("summary", has_text="Record telling the people affected").click()
+    page.locator("#how").fill("Letters to every family")
+    with page.expect_navigation():
+        page.locator("form[action$='/inform-subjects'] button").click()
+    page.locator("summary", has_text="Record an action taken").click()
+    page.get_by_label("Containment, mitigation or prevention step").fill("USB stick recovered and wiped.")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Record action").click()
+    page.get_by_label("Root cause").fill("USB writes were allowed on this laptop.")
+    page.get_by_label("Lessons learned").fill("Block writes to removable media for case workers.")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Close incident").click()
+    assert "Incident closed" in page.locator(".flash").inner_text()
+    page.goto(f"{site.url}/register")
+    row = page.locator("tr", has=page.get_by_role("link", name=site.incident_id)).inner_text()
+    assert "Block writes to removable media" in row and "IC-123456-A1B2" in row and "3 people" in row
+    _shot(page, "register", full=True)
+    page.close()
+    assert site.cli("incidents", "show", site.incident_id)[0]["state"] == "closed"
 
 
 def test_staff_report_a_lost_laptop_and_see_no_incident(browser: Any, site: Site) -> None:

@@ -277,3 +277,21 @@ def test_disabled_accounts_are_signed_out_at_once(site: Site) -> None:
     run_cli("collector", "users", "enable", "ig.second", "--data-dir", str(site.collector.data_dir))
     verified = site.cli("audit", "verify")[0]
     assert verified["ok"]
+
+
+def test_the_incident_page_lists_who_must_be_told_and_the_letter_draft(site: Site) -> None:
+    c = sign_in(site, "ig.officer")
+    page = f"/incidents/{site.incident_id}"
+    token = csrf_of(c, page)
+    aware = site.cli("incidents", "show", site.incident_id)[0]["clock"]["started_at"]
+    reply = c.post(f"{page}/confirm", data={"csrf_token": token, "aware_at": aware, "reason": "copied to USB"})
+    assert reply.status_code in (302, 303), reply.text[:400]
+    text = c.get(page).text
+    assert "Who must be told" in text and 'data-obligation="ico"' in text and 'data-obligation="dspt"' in text
+    assert "UK GDPR Art. 33" in text and "Art. 34" in text
+    refused = c.post(f"{page}/tell", data={"csrf_token": token, "body": "police", "reference": ""})
+    assert refused.status_code == 422 and "crime reference" in refused.text
+    letter = c.get(f"{page}/letter")
+    assert letter.status_code == 200 and "Who to contact" in letter.text and "[Name]" in letter.text
+    inbox = c.get("/inbox").text
+    assert "Who must be told" in inbox and "ICO: due" in inbox

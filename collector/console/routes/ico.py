@@ -38,6 +38,22 @@ _SHORT = frozenset({
 })  # fmt: skip
 
 
+# Prompts shown under a question: what Caseguard cannot know and the officer must answer.
+HINTS: dict[str, str] = {
+    "approx_people": (
+        "People, not documents: count each child, parent, carer or other person whose data is involved. "
+        "Caseguard counts documents (the question above), never people."
+    ),
+    "data_categories": (
+        "Children's social care files usually hold health data and often other special category data "
+        "(racial or ethnic origin, religious beliefs, sex life or sexual orientation) or criminal offence data. "
+        "Tick every category the files contain: Caseguard can only see identifiers, not what the files say."
+    ),
+    "report_reason": "Follows the decision recorded on the incident until you change it here.",
+    "contact_name": "Leave empty if the ICO should contact you.",
+}
+
+
 @dataclass(frozen=True)
 class Question:
     """One form question as the page draws it."""
@@ -145,7 +161,8 @@ def draft_page(ctx: Ctx, status: int = 200, error: str = "", values: dict[str, J
     return ctx.render(
         "ico.html", status=status, record=record, draft=draft, sections=SECTIONS, answers=answers,
         missing=set(missing_answers(draft)), error=error, editable=ctx.can(Permission.ACT_ON_INCIDENTS),
-        display=_display, london=london, local=_local_value,
+        display=_display, london=london, local=_local_value, hints=HINTS,
+        edited=set(deps.workflow.store.ico_edits(record.incident_id)),
     )  # fmt: skip
 
 

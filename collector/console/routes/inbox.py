@@ -27,8 +27,9 @@ def inbox(ctx: Ctx) -> Response:
         records = [
             r for r in records if r.incident_id in assignments and assignments[r.incident_id].user_name == ctx.name
         ]
-    summaries = [(r, incident_summary(r, now, deps.workflow.policy.clock)) for r in records]
-    rows = inbox_rows(summaries, assignments)
+    policy = deps.workflow.policy
+    summaries = [(r, incident_summary(r, now, policy.clock, policy.obligations)) for r in records]
+    rows = inbox_rows(summaries, assignments, deps.console.owners())
     choices = [("open", "All open"), ("all", "Everything"), *((str(s), STATE_TEXT[str(s)]) for s in IncidentState)]
     return ctx.render("inbox.html", rows=rows, chosen=chosen, mine=mine, choices=choices, states=STATE_TEXT)
 

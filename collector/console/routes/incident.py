@@ -8,6 +8,7 @@ shows the reason above the form it came from, with what was typed still in it.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
@@ -19,18 +20,23 @@ from collector.console.presenters import (
     STATE_TEXT,
     alert_destination,
     countdown,
+    device_label,
     local_input,
     london,
     london_us,
     posture_views,
     related_incidents,
     risk_grid,
+    why_case_file,
 )
 from collector.console.roles import Permission, Role
+from collector.domain.checklists import TYPE_TEXT, checklist, incident_types
 from collector.domain.clocks import deadline
 from collector.domain.errors import DomainError
 from collector.domain.incident import SUBJECTS_GROUND_TEXT, IncidentState, SubjectsGround
 from collector.domain.incident_record import IncidentRecord
+from collector.domain.risk import LIKELIHOOD_TEXT, SEVERITY_TEXT
+from collector.domain.subject_letter import draft_letter
 from collector.store.console_base import ConsoleStoreError, IncidentNote
 from collector.workflow.errors import UnknownIncident, WorkflowError
 from collector.workflow.moments import moment
@@ -39,6 +45,7 @@ from collector.workflow.views import incident_detail
 
 ACTION_TEXT = {
     "confirm": "Confirm breach",
+    "correct_awareness": "Correct the awareness time",
     "dismiss": "Dismiss",
     "assess": "Assess",
     "decide": "Decide",
@@ -47,7 +54,20 @@ ACTION_TEXT = {
     "exempt_subjects": "Record not telling them",
     "close": "Close",
     "reopen": "Reopen",
+    "decide_reportable": "Decided reportable",
+    "decide_not_reportable": "Decided not reportable",
+    "confirm_breach": "Confirm breach",
     "record_action": "Record an action taken",
+}
+
+
+OBLIGATION_NAMES = {"dspt": "the DSPT incident report", "police": "the police"}
+OBLIGATION_STATE_TEXT = {
+    "not_needed": "not needed",
+    "to_decide": "to decide",
+    "due": "due",
+    "in_progress": "in progress",
+    "done": "done",
 }
 
 
@@ -66,7 +86,7 @@ def show(
     incident = record.incident
     now = deps.now()
     policy = deps.workflow.policy
-    view = incident_detail(record, now, policy.clock)
+    view = incident_detail(record, now, policy.clock, policy.obligations)
     everything = deps.workflow.store.list_incidents()
     owners = deps.console.owners()
     devices = {a.device_id: deps.events.get_device(a.device_id) for a in incident.alerts}
@@ -84,6 +104,8 @@ def show(
         now
     )
     audit = [e for e in deps.workflow.store.audit_entries() if e.subject == record.incident_id]
+    scores = (int(current.likelihood), int(current.severity)) if current else (None, None)
+    grid_rows = risk_grid(policy.risk, *scores)
     return ctx.render(
         "incident.html",
         status=status,
@@ -92,7 +114,10 @@ def show(
         view=view,
         countdown=countdown(view),
         current=current,
-        grid=risk_grid(policy.risk, *((int(current.likelihood), int(current.severity)) if current else (None, None))),
+        grid=grid_rows,
+        chosen_cell=next((c for row in grid_rows for c in row if c.chosen), None),
+        likelihood_text={int(k): v for k, v in LIKELIHOOD_TEXT.items()},
+        severity_text={int(k): v for k, v in SEVERITY_TEXT.items()},
         risk_policy=policy.risk,
         postures=posture_views(incident, devices, deps.console, owners),
         related=related,
@@ -103,6 +128,7 @@ def show(
         steps=set(view["next_steps"]),
         audit=audit[-50:],
         aware_default=aware_default,
+        aware_current=local_input(incident.aware_at),
         grounds=[(str(g), SUBJECTS_GROUND_TEXT[g]) for g in SubjectsGround],
         has_initial=incident.initial_submission is not None,
         overdue=clock["kind"] == "statutory" and (clock["hours_left"] or 0) < 0,
@@ -115,6 +141,15 @@ def show(
         state_text=STATE_TEXT,
         destination=alert_destination,
         action_text=ACTION_TEXT,
+        why=why_case_file,
+        obligation_state=OBLIGATION_STATE_TEXT,
+        parse_time=_parse,
+        tasks=checklist(incident, policy.checklists),
+        types=[TYPE_TEXT[t] for t in incident_types(incident)],
+        bodies=[("dspt", "DSPT incident report"), ("police", "Police (crime reference)"),
+                *((o.key, o.title) for o in policy.obligations.others)],
+        device_label=lambda name: device_label(name, owners),
+        burst_sizes=Counter(a.copy_burst_id for a in incident.alerts if a.copy_burst_id),
     )
 
 
@@ -164,6 +199,52 @@ def _confirm(ctx: Ctx, iid: str) -> str:
         iid, by=ctx.name, aware_at=moment(aware), reason=ctx.field("reason"), justification=ctx.field("justification")
     )
     return f"Breach confirmed. The ICO deadline is {london(deadline(record.incident))}."
+
+
+def _correct_awareness(ctx: Ctx, iid: str) -> str:
+    aware = ctx.field("aware_at")
+    if not aware.strip():
+        raise ValueError("give the corrected time the organisation became aware")
+    record = ctx.deps.workflow.commands.correct_awareness(
+        iid, by=ctx.name, aware_at=moment(aware), reason=ctx.field("reason"), justification=ctx.field("justification")
+    )
+    return f"Awareness time corrected. The ICO deadline is now {london(deadline(record.incident))}."
+
+
+def _tell(ctx: Ctx, iid: str) -> str:
+    body = ctx.field("body").strip()
+    ctx.deps.workflow.commands.record_notification(
+        iid, by=ctx.name, body=body, reference=ctx.field("reference"),
+        told_at=_optional_moment(ctx.field("told_at")), note=ctx.field("note"),
+    )  # fmt: skip
+    return f"Recorded telling {OBLIGATION_NAMES.get(body, body)}."
+
+
+def _task(ctx: Ctx, iid: str) -> str:
+    task = ctx.field("task").strip()
+    ctx.deps.workflow.commands.complete_task(iid, by=ctx.name, task=task, note=ctx.field("note"))
+    return f"Done: {task}."
+
+
+def _ico_outcome(ctx: Ctx, iid: str) -> str:
+    ctx.deps.workflow.commands.record_ico_outcome(iid, by=ctx.name, outcome=ctx.field("outcome"))
+    return "The ICO's outcome is recorded."
+
+
+def _family_told(ctx: Ctx, iid: str) -> str:
+    label = ctx.field("label").strip()
+    ctx.deps.workflow.commands.record_family_told(
+        iid, by=ctx.name, label=label, how=ctx.field("how"), told_at=_optional_moment(ctx.field("told_at"))
+    )
+    return f"Recorded that {label} was told."
+
+
+def letter(ctx: Ctx) -> Response:
+    """GET /incidents/{id}/letter: the plain-English Art. 34 letter draft, for IG to finish outside Caseguard."""
+    record = _load(ctx)
+    if record is None:
+        return refuse(ctx.request, ctx.deps, 404, "There is no incident with that reference.", ctx)
+    return ctx.render("letter.html", record=record, text=draft_letter(record.incident, ctx.deps.org))
 
 
 def _assess(ctx: Ctx, iid: str) -> str:
@@ -266,10 +347,14 @@ def _simple(step: str) -> Callable[[Ctx, str], str]:
     def run(ctx: Ctx, iid: str) -> str:
         c = ctx.deps.workflow.commands
         if step == "dismiss":
-            c.dismiss(iid, by=ctx.name, reason=ctx.field("reason"))
-            return "Dismissed: not a personal data breach."
+            near_miss = ctx.field("outcome") == "near_miss"
+            c.dismiss(iid, by=ctx.name, reason=ctx.field("reason"), near_miss=near_miss)
+            return "Recorded as a near miss." if near_miss else "Dismissed: not a personal data breach."
         if step == "close":
-            c.close(iid, by=ctx.name, note=ctx.field("note"))
+            c.close(
+                iid, by=ctx.name, note=ctx.field("note"), root_cause=ctx.field("root_cause"),
+                lessons_learned=ctx.field("lessons_learned"),
+            )  # fmt: skip
             return "Incident closed."
         if step == "reopen":
             c.reopen(iid, by=ctx.name, reason=ctx.field("reason"))
@@ -282,6 +367,7 @@ def _simple(step: str) -> Callable[[Ctx, str], str]:
 
 _STEPS: dict[str, Callable[[Ctx, str], str]] = {
     "confirm": _confirm,
+    "correct-awareness": _correct_awareness,
     "dismiss": _simple("dismiss"),
     "assess": _assess,
     "decide": _decide,
@@ -291,6 +377,10 @@ _STEPS: dict[str, Callable[[Ctx, str], str]] = {
     "close": _simple("close"),
     "reopen": _simple("reopen"),
     "record-action": _simple("record_action"),
+    "tell": _tell,
+    "task": _task,
+    "ico-outcome": _ico_outcome,
+    "family-told": _family_told,
     "split": _split,
     "merge": _merge,
     "assign": _assign,
@@ -299,6 +389,7 @@ _STEPS: dict[str, Callable[[Ctx, str], str]] = {
 
 ROUTES = [
     page("/incidents/{incident_id}", show, needs=Permission.VIEW_INCIDENTS),
+    page("/incidents/{incident_id}/letter", letter, needs=Permission.VIEW_INCIDENTS),
     *(
         page(f"/incidents/{{incident_id}}/{name}", _step(name, run), needs=Permission.ACT_ON_INCIDENTS,
              methods=("POST",))

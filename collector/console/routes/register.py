@@ -9,11 +9,15 @@ from starlette.responses import Response
 from collector.console.context import Ctx, page
 from collector.console.roles import Permission
 from collector.domain.register import REGISTER_COLUMNS, register_rows, write_register_csv
+from collector.workflow.exports import register_scope
 
 
 def register(ctx: Ctx) -> Response:
     """GET /register: the register as a table."""
-    rows = register_rows(r.incident for r in ctx.deps.workflow.store.list_incidents())
+    deps = ctx.deps
+    records = deps.workflow.store.list_incidents()
+    scope = register_scope(deps.workflow.store, records, deps.org, deps.now())
+    rows = register_rows((r.incident for r in records), scope)
     return ctx.render("register.html", rows=rows, columns=REGISTER_COLUMNS)
 
 

@@ -34,7 +34,6 @@ def form(ctx: Ctx, status: int = 200, error: str = "", values: dict[str, str] | 
     mine = [d for d in (deps.events.get_device(n) for n in deps.console.devices_of(ctx.name)) if d is not None]
     return ctx.render(
         "report.html", status=status, devices=mine, error=error, values=values or {}, london_us=london_us,
-        max_time=deps.now().strftime("%Y-%m-%dT%H:%M"),
     )  # fmt: skip
 
 

@@ -139,7 +139,9 @@ def test_lifecycle_audit_records_chain_directly():
     entry = append_entry(first, **dismissed.audit.chain_fields())
     assert verify([first, entry]) == []
     assert (entry.action, entry.subject, entry.actor) == ("incident.dismiss", "inc-1", "ig.officer")
-    assert json.loads(entry.details_json) == {"reason": "test file", "from_state": "suspected", "to_state": "dismissed"}
+    assert json.loads(entry.details_json) == {
+        "reason": "test file", "from_state": "suspected", "to_state": "dismissed", "near_miss": False,
+    }
 
 
 @settings(max_examples=50, deadline=None)

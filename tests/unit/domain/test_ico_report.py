@@ -61,7 +61,8 @@ POSTURE = DevicePosture(
 )
 # Every question of the ICO form, by section, as the JSON must carry it.
 EXPECTED_SECTIONS = {
-    "report": {"report_type", "ico_case_reference", "reason_for_reporting"},
+    "report": {"report_type", "ico_case_reference", "report_reason", "reason_for_reporting", "spoken_to_ico_staff",
+               "ico_staff_details"},
     "about_the_breach": {
         "what_happened", "how_it_happened", "cyber_incident", "how_discovered", "occurred_at", "discovered_at",
         "late_reasons", "data_categories", "data_categories_other", "approx_records", "approx_people",
@@ -71,11 +72,13 @@ EXPECTED_SECTIONS = {
     "staff": {"staff_involved", "staff_training_last_two_years", "training_details"},
     "taking_action": {
         "containment_actions", "measures_in_place_before", "recurrence_prevention", "people_told",
-        "people_told_details", "other_organisations", "other_organisations_details",
+        "people_told_details", "other_organisations", "other_organisations_details", "overseas_authorities",
+        "overseas_authorities_details",
     },
     "about_you": {
         "organisation_name", "ico_registration_number", "organisation_address", "reporter_name", "reporter_role",
-        "reporter_email", "reporter_phone", "dpo_name", "dpo_email", "dpo_phone",
+        "reporter_email", "reporter_phone", "dpo_name", "dpo_email", "dpo_phone", "contact_name", "contact_role",
+        "contact_email", "contact_phone",
     },
 }  # fmt: skip
 SECRETS = ("Jane Example", "Example family", "jane.example", "LAPTOP-0042", "Smith_child_protection_plan", "STICK")
@@ -128,14 +131,15 @@ def test_prefill_for_a_lost_unencrypted_laptop():
     assert "not encrypted" in draft.measures_in_place_before
     assert draft.organisation_name == ORG.organisation_name and draft.dpo_name == "Dee Peo"
     assert "lost or stolen" in draft.what_happened
-    assert "Likelihood 4" in draft.reason_for_reporting
+    assert "likelihood 4 (Highly likely)" in draft.reason_for_reporting
 
 
 def test_prefill_for_egress_counts_files_and_maps_identifiers():
     draft = prefill_ico_report(egress_incident(), ORG, T0 + timedelta(hours=3))
     assert draft.approx_records == 2
-    assert PersonalDataCategory.IDENTIFICATION_DATA in draft.data_categories
-    assert PersonalDataCategory.BASIC_IDENTIFIERS in draft.data_categories
+    assert PersonalDataCategory.IDENTIFICATION_DATA not in draft.data_categories  # "usernames, passwords"
+    assert PersonalDataCategory.BASIC_IDENTIFIERS in draft.data_categories  # NHS numbers
+    assert PersonalDataCategory.OFFICIAL_DOCUMENTS in draft.data_categories  # NI number
     assert "2 case files copied to a removable volume (usb)" in draft.what_happened
     assert "5 NHS numbers" in draft.what_happened and "OFFICIAL-SENSITIVE" in draft.what_happened
     assert draft.consequence_likelihood is ConsequenceLikelihood.NOT_YET_KNOWN  # not assessed yet
@@ -211,7 +215,7 @@ def test_text_export_is_readable_and_complete():
         assert title.upper() in text
         for _, question in fields:
             assert question in text
-    assert "72-hour deadline: Thu 23 Oct 2025, 10:00 BST." in text
+    assert "where feasible, within 72 hours of becoming aware: by Thu 23 Oct 2025, 10:00 BST." in text
     assert "Children; Vulnerable adults" in text
     assert "(not answered yet)" in text
     assert "Mon 20 Oct 2025, 08:00 BST" in text  # when it happened, in UK time

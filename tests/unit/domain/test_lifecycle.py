@@ -88,7 +88,8 @@ def test_full_reportable_path_records_every_decision_and_audit():
         (NotifyIco(OFFICER, ReportType.INITIAL, ico_case_reference=""), 10),
         (NotifyIco(OFFICER, ReportType.FOLLOW_UP, ico_case_reference="IC-000001-X1X1", note="scan results"), 30),
         (InformSubjects(OFFICER, "letters to the families"), 40),
-        (Close(OFFICER, "done"), 50),
+        (RecordAction(OFFICER, "stick recovered"), 45),
+        (Close(OFFICER, "done", root_cause="human error", lessons_learned="training"), 50),
     )
     final = result.incident
     assert final.state is S.CLOSED
@@ -240,7 +241,8 @@ def test_reopen_clears_assessment_and_decisions_but_keeps_awareness_and_reports(
         reportable(),
         (NotifyIco(OFFICER, ReportType.INITIAL, ico_case_reference="IC-9"), 5),
         (ExemptSubjects(OFFICER, SubjectsGround.ART_34_3_A, "encrypted"), 6),
-        (Close(OFFICER), 7),
+        (RecordAction(OFFICER, "laptop wiped"), 6.5),
+        (Close(OFFICER, root_cause="human error", lessons_learned="training"), 7),
     ).incident
     reopened = apply(closed, Reopen(OFFICER, "key was on a sticky note"), T0 + timedelta(hours=100)).incident
     assert reopened.state is S.CONFIRMED
@@ -261,12 +263,12 @@ def test_reopen_clears_assessment_and_decisions_but_keeps_awareness_and_reports(
     ("state_builder", "command"),
     [
         (suspected, Assess(OFFICER, assessment())),
-        (suspected, Close(OFFICER)),
+        (suspected, Close(OFFICER, root_cause="human error", lessons_learned="training")),
         (suspected, Reopen(OFFICER, "x")),
         (confirmed_at_t0, DecideReportable(OFFICER, "x")),
         (confirmed_at_t0, Dismiss(OFFICER, "x")),
         (reportable, InformSubjects(OFFICER, "letter")),
-        (reportable, Close(OFFICER)),
+        (reportable, Close(OFFICER, root_cause="human error", lessons_learned="training")),
     ],
 )
 def test_invalid_transitions_raise_a_clear_error_and_leave_the_incident_unchanged(state_builder, command):

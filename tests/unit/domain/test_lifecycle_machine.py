@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,7 +18,9 @@ from collector.domain.lifecycle import (
     Assess,
     Close,
     Command,
+    CompleteTask,
     Confirm,
+    CorrectAwareness,
     DecideNotReportable,
     DecideReportable,
     Dismiss,
@@ -25,6 +28,9 @@ from collector.domain.lifecycle import (
     InformSubjects,
     NotifyIco,
     RecordAction,
+    RecordFamilyTold,
+    RecordIcoOutcome,
+    RecordNotification,
     Reopen,
     apply,
 )
@@ -54,6 +60,9 @@ MODEL: dict[S, dict[E, S]] = {
     S.CLOSED: {E.REOPEN: S.CONFIRMED},
 }
 PROVISIONAL_START = T0  # the loss report below is received at T0
+BREACH_AT = T0 - timedelta(hours=1)  # ... about a loss an hour earlier: nobody is aware before that
+# Every state in which someone is aware allows an awareness correction (and it never moves the state).
+AWARE_STATES = set(MODEL) - {S.SUSPECTED, S.DISMISSED}
 # Mostly valid, so deep states are reached; sometimes blank, so the guards are exercised.
 reasons = st.sampled_from(["a written reason", "because", "evidence", "", "  "])
 ACTOR = "ig.officer"
@@ -79,11 +88,18 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.known_reference = False
 
     def attempt(self, command: Command, guards_ok: bool) -> None:
-        allowed = command.event in MODEL[self.state] or command.event is E.RECORD_ACTION
+        after_ico = {S.ICO_NOTIFIED, S.SUBJECTS_INFORMED, S.SUBJECTS_EXEMPT, S.CLOSED}
+        stays = command.event in (E.RECORD_ACTION, E.COMPLETE_TASK) or (
+            command.event is E.RECORD_ICO_OUTCOME and self.state in after_ico
+        ) or (
+            command.event in (E.CORRECT_AWARENESS, E.RECORD_NOTIFICATION, E.RECORD_FAMILY_TOLD)
+            and self.state in AWARE_STATES
+        )
+        allowed = command.event in MODEL[self.state] or stays
         before = copy.deepcopy(self.incident)
         if allowed and guards_ok:
             result = apply(self.incident, command, self.now)
-            target = self.state if command.event is E.RECORD_ACTION else MODEL[self.state][command.event]
+            target = self.state if stays else MODEL[self.state][command.event]
             assert result.incident.state is target
             assert (result.audit.action, result.audit.at, result.audit.actor) == (command.event, self.now, ACTOR)
             assert (result.audit.from_state, result.audit.to_state) == (self.state, target)
@@ -100,9 +116,23 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule(hours_before_now=st.integers(min_value=-2, max_value=100), justification=reasons, reason=reasons)
     def confirm(self, hours_before_now, justification, reason):
         aware_at = self.now - timedelta(hours=hours_before_now)
-        ok = filled(reason) and aware_at <= self.now and (aware_at <= PROVISIONAL_START or filled(justification))
+        ok = filled(reason) and BREACH_AT <= aware_at <= self.now
+        ok = ok and (aware_at <= PROVISIONAL_START or filled(justification))
         self.attempt(Confirm(ACTOR, reason, aware_at, justification), ok)
         if self.incident.aware_at is not None and self.aware_at is None:
+            self.aware_at = aware_at
+
+    @rule(hours_before_now=st.integers(min_value=-2, max_value=100), justification=reasons, reason=reasons)
+    def correct_awareness(self, hours_before_now, justification, reason):
+        aware_at = self.now - timedelta(hours=hours_before_now)
+        ok = filled(reason) and BREACH_AT <= aware_at <= self.now and aware_at != self.aware_at
+        ok = ok and (aware_at <= PROVISIONAL_START or filled(justification))
+        corrections = len(self.incident.awareness_corrections)
+        old = self.incident.aware_at
+        self.attempt(CorrectAwareness(ACTOR, reason, aware_at, justification), ok)
+        if len(self.incident.awareness_corrections) > corrections:
+            last = self.incident.awareness_corrections[-1]
+            assert (last.old_aware_at, last.new_aware_at, last.by) == (old, aware_at, ACTOR)
             self.aware_at = aware_at
 
     @rule(pick=st.sampled_from([None, None, 0, 1, 2]), ground=st.sampled_from(SubjectsGround))
@@ -127,14 +157,19 @@ class LifecycleMachine(RuleBasedStateMachine):
                 E.DECIDE_NOT_REPORTABLE: DecideNotReportable(ACTOR, good),
                 E.INFORM_SUBJECTS: InformSubjects(ACTOR, good),
                 E.EXEMPT_SUBJECTS: ExemptSubjects(ACTOR, ground, good),
-                E.CLOSE: Close(ACTOR),
+                E.CLOSE: Close(ACTOR, root_cause=good, lessons_learned=good),
                 E.REOPEN: Reopen(ACTOR, good),
             }
+            if event is E.CLOSE and not self.incident.actions:
+                self.record_action(text=good)
             self.attempt(commands[event], True)
 
-    @rule(reason=reasons)
-    def dismiss(self, reason):
-        self.attempt(Dismiss(ACTOR, reason), filled(reason))
+    @rule(reason=reasons, near_miss=st.booleans())
+    def dismiss(self, reason, near_miss):
+        before = len(self.incident.decisions)
+        self.attempt(Dismiss(ACTOR, reason, near_miss), filled(reason))
+        if len(self.incident.decisions) > before:  # dismissed now: a near miss is kept apart from a false match
+            assert self.incident.near_miss is near_miss
 
     @rule(likelihood=st.integers(1, 5), severity=st.integers(1, 5), draft=st.booleans())
     def assess(self, likelihood, severity, draft):
@@ -175,13 +210,47 @@ class LifecycleMachine(RuleBasedStateMachine):
     def exempt(self, ground, reason):
         self.attempt(ExemptSubjects(ACTOR, ground, reason), filled(reason))
 
-    @rule(note=reasons)
-    def close(self, note):
-        self.attempt(Close(ACTOR, note), True)
+    @rule(note=reasons, root_cause=reasons, lessons=reasons)
+    def close(self, note, root_cause, lessons):
+        ok = filled(root_cause) and filled(lessons) and bool(self.incident.actions)
+        self.attempt(Close(ACTOR, note, root_cause, lessons), ok)
 
     @rule(reason=reasons)
     def reopen(self, reason):
         self.attempt(Reopen(ACTOR, reason), filled(reason))
+
+    @rule(body=st.sampled_from(["dspt", "police", "ofsted", ""]), reference=st.sampled_from(["", "CR/1/26"]))
+    def tell(self, body, reference):
+        ok = filled(body) and (body != "police" or filled(reference))
+        before = len(self.incident.notifications)
+        self.attempt(RecordNotification(ACTOR, body, reference), ok)
+        assert len(self.incident.notifications) in (before, before + 1)
+
+    @rule(label=st.sampled_from(["Family 1", "Family 2", " "]), how=reasons)
+    def family_told(self, label, how):
+        fresh = label.strip() not in {f.label for f in self.incident.families_told}
+        self.attempt(RecordFamilyTold(ACTOR, label, how), filled(label) and filled(how) and fresh)
+
+    @rule(task=st.sampled_from(["Manager told", "Service users advised", ""]), note=reasons)
+    def complete_task(self, task, note):
+        fresh = task not in {t.task for t in self.incident.tasks_done}
+        self.attempt(CompleteTask(ACTOR, task, note), filled(task) and fresh)
+
+    @rule(outcome=reasons)
+    def ico_outcome(self, outcome):
+        self.attempt(RecordIcoOutcome(ACTOR, outcome), filled(outcome))
+
+    @invariant()
+    def only_a_dismissed_incident_is_a_near_miss(self):
+        assert not self.incident.near_miss or self.state is S.DISMISSED
+
+    @invariant()
+    def notifications_and_families_are_never_decisions(self):
+        events = {d.event for d in self.incident.decisions}
+        never = {E.RECORD_NOTIFICATION, E.RECORD_FAMILY_TOLD, E.COMPLETE_TASK, E.RECORD_ICO_OUTCOME, E.RECORD_ACTION}
+        assert not events & never
+        labels = [f.label for f in self.incident.families_told]
+        assert len(labels) == len(set(labels))
 
     @rule(text=reasons)
     def record_action(self, text):
@@ -197,6 +266,16 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert self.incident.aware_at == self.aware_at or self.state in (S.SUSPECTED, S.DISMISSED)
 
     @invariant()
+    def corrections_chain_from_the_first_awareness_to_the_current_one(self):
+        corrections = self.incident.awareness_corrections
+        for earlier, later in itertools.pairwise(corrections):
+            assert earlier.new_aware_at == later.old_aware_at
+        if corrections and self.incident.aware_at is not None:
+            assert corrections[-1].new_aware_at == self.incident.aware_at
+        for c in corrections:
+            assert c.new_aware_at >= BREACH_AT and c.reason.strip()
+
+    @invariant()
     def deadline_is_always_aware_at_plus_72_hours(self):
         if self.incident.aware_at is not None:
             assert deadline(self.incident) == self.incident.aware_at + timedelta(hours=72)
@@ -207,8 +286,12 @@ class LifecycleMachine(RuleBasedStateMachine):
     @invariant()
     def closed_only_via_a_decision(self):
         if self.state is S.CLOSED:
-            last = self.incident.decisions[-1]
+            moves = [d for d in self.incident.decisions if d.event is not E.CORRECT_AWARENESS]
+            last = moves[-1]
             assert last.event is E.CLOSE
+            closure = self.incident.closure
+            assert closure is not None and closure.root_cause and closure.lessons_learned
+            assert self.incident.actions
             assert last.from_state in (S.NOT_REPORTABLE, S.SUBJECTS_INFORMED, S.SUBJECTS_EXEMPT)
             decision = self.incident.reportability
             assert decision is not None

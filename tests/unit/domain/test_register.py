@@ -42,7 +42,8 @@ def not_reported() -> Incident:
     incident = assessed(new_incident(lost_alert(received=T0), "inc-b", opened_at=T0 + timedelta(minutes=5)), 1, 2)
     incident = apply(incident, RecordAction(OFFICER, '=HYPERLINK("http://x")'), at(2)).incident
     incident = apply(incident, DecideNotReportable(OFFICER, "encrypted and locked"), at(3)).incident
-    return apply(incident, Close(OFFICER, "recorded"), at(4)).incident
+    closing = Close(OFFICER, "recorded", root_cause="human error", lessons_learned="training")
+    return apply(incident, closing, at(4)).incident
 
 
 def reported_late() -> Incident:

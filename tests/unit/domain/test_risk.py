@@ -48,7 +48,8 @@ def test_dspt_thresholds(likelihood, severity, reportable, high):
 def test_recommendations_follow_the_grid():
     assert score(1, 1).recommendation is Recommendation.RECORD_INTERNALLY
     assert score(3, 2).recommendation is Recommendation.REPORT_TO_ICO
-    assert score(4, 4).recommendation is Recommendation.REPORT_AND_TELL_PEOPLE
+    assert score(4, 3).recommendation is Recommendation.REPORT_AND_TELL_PEOPLE
+    assert score(4, 4).recommendation is Recommendation.REPORT_ICO_DHSC_AND_TELL_PEOPLE
     assert "record internally" in Recommendation.RECORD_INTERNALLY
 
 

@@ -61,7 +61,8 @@ def test_a_full_incident_round_trips():
         incident, ExemptSubjects("ig", SubjectsGround.ART_34_3_B, "stick recovered"), T0 + timedelta(hours=5)
     ).incident
     incident = apply(incident, RecordAction("ig", "stick wiped"), T0 + timedelta(hours=6)).incident
-    incident = apply(incident, Close("ig"), T0 + timedelta(hours=7)).incident
+    closing = Close("ig", root_cause="human error", lessons_learned="training")
+    incident = apply(incident, closing, T0 + timedelta(hours=7)).incident
     incident = apply(incident, Reopen("ig", "second stick"), T0 + timedelta(hours=8)).incident
     assert restore(Incident, json.loads(json.dumps(snapshot(incident)))) == incident
 

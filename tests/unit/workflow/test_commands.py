@@ -32,7 +32,8 @@ def test_the_whole_life_cycle_is_audited_and_the_chain_verifies(world: World) ->
     record = c.decide(incident_id, by="ig.officer", reportable=True, reason="case files on a stick")
     record = c.notify_ico(incident_id, by="ig.officer", ico_case_reference="IC-1")
     record = c.exempt_subjects(incident_id, by="ig.officer", ground=SubjectsGround.ART_34_3_B, reason="recovered")
-    record = c.close(incident_id, by="ig.officer")
+    record = c.record_action(incident_id, by="ig.officer", text="stick recovered")
+    record = c.close(incident_id, by="ig.officer", root_cause="no USB control", lessons_learned="block USB writes")
     assert record.incident.state is IncidentState.CLOSED
     count, problems = verify_audit(world.store)
     assert problems == [] and count >= 8
