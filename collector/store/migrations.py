@@ -38,8 +38,16 @@ Step = Callable[[Any, SqlDialect], None]
 
 def _shared_definition(cur: Any, dialect: SqlDialect) -> None:
     """Step 5: from any earlier version (or none), to the one definition in ``schema``."""
-    tables = dialect.table_columns(cur)
-    dialect.upgrade_v4_shapes(cur, tables)
+    dialect.upgrade_v4_shapes(cur, dialect.table_columns(cur))
+    _missing_tables(cur, dialect)
+
+
+def _missing_tables(cur: Any, dialect: SqlDialect) -> None:
+    """Step 7 (and the end of step 5): create every table and index of ``schema`` a database lacks.
+
+    The tables added since version 6 (workflow quarantine, sign-in throttles, notice claims) are
+    new tables, so this one step brings a version-6 database to them.
+    """
     tables = dialect.table_columns(cur)
     for table in metadata.sorted_tables:
         if table.name not in tables:
@@ -71,7 +79,9 @@ def _index(table: str, name: str) -> Any:
 
 # MIGRATIONS[n] brings a database from version n to n + 1. Steps 1-4 were per-dialect SQL and
 # are retired: step 5 reaches the same end from any of them.
-MIGRATIONS: tuple[Step | None, ...] = (None, None, None, None, _shared_definition, _epochs_and_breach_index)
+MIGRATIONS: tuple[Step | None, ...] = (
+    None, None, None, None, _shared_definition, _epochs_and_breach_index, _missing_tables,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
