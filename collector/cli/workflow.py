@@ -29,7 +29,7 @@ from collector.pki import PkiPaths
 from collector.store.factory import open_workflow_store
 from collector.workflow.audit import verify_audit
 from collector.workflow.checkpoints import checkpoint_problems, read_checkpoint, write_checkpoint
-from collector.workflow.errors import UnknownIncident
+from collector.workflow.errors import UnknownIncident, WorkflowError
 from collector.workflow.moments import moment
 from collector.workflow.service import WorkflowService
 from collector.workflow.views import detail_text, incident_detail, incident_summary, summary_line
@@ -419,12 +419,15 @@ def _notify_test(service: WorkflowService, args: argparse.Namespace) -> int:
     outcome = service.dispatcher.send_test()
     if args.json:
         print(json.dumps({"channels": outcome, "ok": bool(outcome) and not any(outcome.values())}, sort_keys=True))
-    elif not outcome:
-        print("no notification channel is configured: set [notify] email or webhook in collector.toml")
     for name, error in outcome.items():
         if not args.json:
             print(f"{name}: delivered" if error is None else f"{name}: NOT delivered: {error}")
-    return 0 if outcome and not any(outcome.values()) else 1
+    if not outcome:
+        raise WorkflowError("no notification channel is configured: set [notify] email or webhook in collector.toml")
+    failed = sorted(name for name, error in outcome.items() if error is not None)
+    if failed:
+        raise WorkflowError(f"the test notice was NOT delivered on {', '.join(failed)}")
+    return 0
 
 
 def _tick(service: WorkflowService, args: argparse.Namespace) -> int:

@@ -73,6 +73,13 @@ def _shot(page: Any, name: str, full: bool = False) -> None:
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full)
 
 
+def _open_step(page: Any, summary: str) -> None:
+    """Open the step's <details> (the page opens the step it suggests next itself; a click would close it)."""
+    details = page.locator("details", has=page.locator("summary", has_text=summary))
+    if details.get_attribute("open") is None:
+        page.locator("summary", has_text=summary).click()
+
+
 def _labelled(page: Any) -> None:
     assert page.evaluate(UNLABELLED) == [], f"unlabelled form controls on {page.url}"
 
@@ -121,7 +128,7 @@ def test_an_ig_officer_takes_the_incident_from_the_inbox_to_a_decision_and_an_ic
     page.get_by_label("Why it is a breach").fill("Case file copied to a USB stick: confirmed with the worker.")
     with page.expect_navigation():
         page.get_by_role("button", name="Confirm breach").click()
-    assert "Breach confirmed" in page.locator(".flash").inner_text()
+    assert "Breach confirmed" in page.locator(".flash[role=status]").inner_text()
     assert "72-hour ICO deadline" in page.locator("main").inner_text()
 
     # The awareness time was a minute early: correct it. The step is audited and the deadline follows.
@@ -129,25 +136,25 @@ def test_an_ig_officer_takes_the_incident_from_the_inbox_to_a_decision_and_an_ic
     corrected = datetime.strptime(recorded, "%Y-%m-%d %H:%M") + timedelta(minutes=1)
     while datetime.now(ZoneInfo("Europe/London")).replace(tzinfo=None) < corrected:  # not in the future
         time.sleep(1)
-    page.locator("summary", has_text="Correct the awareness time").click()
+    _open_step(page, "Correct the awareness time")
     page.get_by_label("Corrected “aware since” (UK time)").fill(corrected.strftime("%Y-%m-%d %H:%M"))
     page.get_by_label("Why the recorded time was wrong").fill("The worker told IG a minute later.")
     page.get_by_label("If aware later than the first signal, why", exact=False).last.fill("Phone call log.")
     with page.expect_navigation():
         page.get_by_role("button", name="Correct the awareness time").click()
-    assert "Awareness time corrected" in page.locator(".flash").inner_text()
+    assert "Awareness time corrected" in page.locator(".flash[role=status]").inner_text()
     clock = page.locator("section.clock").inner_text()
     assert "Corrected" in clock and "The worker told IG a minute later." in clock
 
     with page.expect_navigation():
         page.get_by_role("button", name="Record assessment").click()  # the drafted scores, confirmed by a person
-    assert "Assessment recorded" in page.locator(".flash").inner_text()
+    assert "Assessment recorded" in page.locator(".flash[role=status]").inner_text()
 
     assert page.get_by_label("Reportable: notify the ICO").is_checked()  # the grid's verdict is the default
     page.get_by_label("Reasons for the decision").fill("Case files about children on an unencrypted stick.")
     with page.expect_navigation():
         page.get_by_role("button", name="Record decision").click()
-    assert "Decided: report to the ICO" in page.locator(".flash").inner_text()
+    assert "Decided: report to the ICO" in page.locator(".flash[role=status]").inner_text()
     page.get_by_label("Assign to").select_option("ig.officer")
     with page.expect_navigation():
         page.get_by_role("button", name="Assign").click()
@@ -161,7 +168,7 @@ def test_an_ig_officer_takes_the_incident_from_the_inbox_to_a_decision_and_an_ic
     page.get_by_label("Children", exact=True).check()
     with page.expect_navigation():
         page.get_by_role("button", name="Save answers").click()
-    assert "Saved 2 answer(s)" in page.locator(".flash").inner_text()
+    assert "Saved 2 answer(s)" in page.locator(".flash[role=status]").inner_text()
     assert page.get_by_label("Approximately how many people could be affected?").input_value() == "3"
     _shot(page, "ico-draft")
 
@@ -194,27 +201,27 @@ def test_an_ig_officer_takes_the_incident_from_the_inbox_to_a_decision_and_an_ic
     assert told.count() >= 3 and "UK GDPR Art. 33" in page.locator("main").inner_text()
     with page.expect_navigation():
         page.get_by_role("button", name="Mark done: Media recovered or confirmed destroyed").click()
-    assert "Done: Media recovered" in page.locator(".flash").inner_text()
+    assert "Done: Media recovered" in page.locator(".flash[role=status]").inner_text()
     assert "☑" in page.locator('[data-task="Media recovered or confirmed destroyed"]').inner_text()
     page.get_by_label("ICO case reference").fill("IC-123456-A1B2")
     with page.expect_navigation():
         page.get_by_role("button", name="Record submission").click()
-    assert "Report to the ICO recorded" in page.locator(".flash").inner_text()
+    assert "Report to the ICO recorded" in page.locator(".flash[role=status]").inner_text()
     assert "done" in page.locator('[data-obligation="ico"]').inner_text()
     with page.expect_navigation():
         page.get_by_role("link", name="Letter to the people affected (draft)").click()
     assert "Who to contact" in page.locator("pre.letter").inner_text()
     page.go_back()
-    page.locator("summary", has_text="Record a family told").click()
+    _open_step(page, "Record a family told")
     page.locator("#family-how").fill("Letter delivered by the social worker")
     with page.expect_navigation():
         page.locator("form[action$='/family-told'] button").click()
-    assert "Family 1 was told" in page.locator(".flash").inner_text()
-    page.locator("summary", has_text="Record telling the people affected").click()
+    assert "Family 1 was told" in page.locator(".flash[role=status]").inner_text()
+    _open_step(page, "Record telling the people affected")
     page.locator("#how").fill("Letters to every family")
     with page.expect_navigation():
         page.locator("form[action$='/inform-subjects'] button").click()
-    page.locator("summary", has_text="Record an action taken").click()
+    _open_step(page, "Record an action taken")
     page.get_by_label("Containment, mitigation or prevention step").fill("USB stick recovered and wiped.")
     with page.expect_navigation():
         page.get_by_role("button", name="Record action").click()
@@ -222,7 +229,7 @@ def test_an_ig_officer_takes_the_incident_from_the_inbox_to_a_decision_and_an_ic
     page.get_by_label("Lessons learned").fill("Block writes to removable media for case workers.")
     with page.expect_navigation():
         page.get_by_role("button", name="Close incident").click()
-    assert "Incident closed" in page.locator(".flash").inner_text()
+    assert "Incident closed" in page.locator(".flash[role=status]").inner_text()
     page.goto(f"{site.url}/register")
     row = page.locator("tr", has=page.get_by_role("link", name=site.incident_id)).inner_text()
     assert "Block writes to removable media" in row and "IC-123456-A1B2" in row and "3 people" in row

@@ -218,4 +218,4 @@ def test_notify_test_sends_on_every_channel_and_says_which_failed(
     assert broken.returncode == 1 and "email: NOT delivered" in broken.stdout and "Traceback" not in broken.stderr
     config.write_text("")
     none = run_cli("collector", "notify", "test", *data, check=False)
-    assert none.returncode == 1 and "no notification channel is configured" in none.stdout
+    assert none.returncode == 1 and "no notification channel is configured" in none.stderr
