@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import MappingProxyType
 
-from agent.classify import ClassifierPolicy
+from agent.classify import DEFAULT_LIMITS, ClassifierPolicy
 from agent.config import AgentConfig
 
 
@@ -16,4 +17,5 @@ def classifier_policy(config: AgentConfig) -> ClassifierPolicy:
         label_map=MappingProxyType(dict(cf.label_map)),
         content_threshold=cf.content_threshold,
         fingerprint_threshold=cf.fingerprint_threshold,
+        limits=replace(DEFAULT_LIMITS, ocr=cf.ocr),
     )

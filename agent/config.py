@@ -172,6 +172,7 @@ class CaseFilesSettings:
     content_threshold: Threshold = 0.5
     fingerprint_threshold: Threshold = 0.5
     known_identifiers_csv: OptionalPath = None  # case-management export: nhs_number, case_reference, ni_number
+    ocr: Flag = True  # read scans and photos with Tesseract; off: they are reported unjudged (ocr-off)
 
 
 @settings

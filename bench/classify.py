@@ -11,10 +11,14 @@ files) in a temp dir, then measures, in one run:
   ``hashlib.sha256(path.read_bytes())`` over the same files, as a speed ratio (1.0 = as fast).
 
 - per format: MB/s of ``classify_file``; per file: p99 and maximum seconds;
-- recall and false alarms against the corpus labels (case file or not).
+- recall and false alarms against the corpus labels (case file or not), scans (PNG pages and
+  image-only PDFs, read by Tesseract in the extraction worker) included;
+- PDF text layers in MB/s, the same PDFs read in one run by pypdf (what the agent used before) and
+  by pypdfium2 (what the worker uses now), both in-process, so the ratio is the parser's alone.
 
 Prints a final JSON line: {"classify_mb_per_s", "text_scan_mb_per_s", "sha256_ratio_vs_hashlib",
-"mb_per_s_by_format", "file_p99_s", "file_max_s", "recall", "false_alarms"}.
+"mb_per_s_by_format", "file_p99_s", "file_max_s", "recall", "false_alarms", "scan_recall",
+"scan_false_alarms", "scan_p50_s", "pdf_text_mb_per_s_pypdf", "pdf_text_mb_per_s_pdfium"}.
 Targets: text scanning >= 40 MB/s, hashing ratio >= 0.8.
 """
 
@@ -22,10 +26,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import random
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -86,6 +92,77 @@ def build_corpus(root: Path, files: int, seed: int) -> list[Path]:
         path.write_bytes(makers[ext](_paragraphs(rng, i % 3 == 0, size)))
         paths.append(path)
     return paths
+
+
+def _scan(paragraphs: list[str], fmt: str) -> bytes:
+    """``paragraphs`` typed on a 150 dpi grey A4 page, saved as ``fmt`` (PNG, or PDF: image only)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", (1240, 1754), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 20)
+    y = 75
+    for paragraph in paragraphs:
+        for line in textwrap.wrap(paragraph, 90):
+            if y > 1680:
+                break
+            draw.text((75, y), line, fill=0, font=font)
+            y += 30
+    out = io.BytesIO()
+    image.save(out, fmt, **({"resolution": 150.0} if fmt == "PDF" else {}))
+    return out.getvalue()
+
+
+def build_scans(root: Path, count: int, seed: int) -> list[Path]:
+    """``count`` scanned pages (alternately PNG and image-only PDF); every other one a case file."""
+    rng = random.Random(seed)
+    paths = []
+    for i in range(count):
+        ext = "png" if i % 2 == 0 else "pdf"
+        path = root / f"scan{i:03d}.{ext}"
+        path.write_bytes(_scan(_paragraphs(rng, (i // 2) % 2 == 0, 6), ext.upper()))
+        paths.append(path)
+    return paths
+
+
+def scans(paths: list[Path]) -> dict[str, object]:
+    """Recall, false alarms and median seconds over the scanned pages (case files: ``(i // 2) % 2 == 0``)."""
+    seconds = []
+    caught = alarms = cases = 0
+    for path in paths:
+        start = time.perf_counter()
+        verdict = classify_file(path, POLICY)
+        seconds.append(time.perf_counter() - start)
+        is_case = (int(path.stem.removeprefix("scan")) // 2) % 2 == 0
+        cases += is_case
+        caught += is_case and verdict.case_file
+        alarms += (not is_case) and verdict.case_file
+    seconds.sort()
+    return {"scan_recall": round(caught / max(1, cases), 3), "scan_false_alarms": alarms,
+            "scan_p50_s": round(seconds[len(seconds) // 2], 3)}
+
+
+def pdf_parsers(paths: list[Path]) -> tuple[float, float]:
+    """(pypdf MB/s, pypdfium2 MB/s) reading every page's text layer of ``paths``, in this process."""
+    import pypdfium2 as pdfium
+    from pypdf import PdfReader
+
+    blobs = [p.read_bytes() for p in paths]
+    total = sum(map(len, blobs))
+
+    def with_pypdf() -> None:
+        for blob in blobs:
+            for page in PdfReader(io.BytesIO(blob)).pages:
+                page.extract_text()
+
+    def with_pdfium() -> None:
+        for blob in blobs:
+            pdf = pdfium.PdfDocument(blob)
+            for i in range(len(pdf)):
+                pdf[i].get_textpage().get_text_range()
+            pdf.close()
+
+    return total / best_of(2, with_pypdf) / 1e6, total / best_of(2, with_pdfium) / 1e6
 
 
 def best_of(runs: int, fn: Callable[[], object]) -> float:
@@ -172,6 +249,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=90)
     parser.add_argument("--text-mb", type=int, default=8)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--scans", type=int, default=8)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="cg-bench-classify-") as tmp:
@@ -197,12 +275,19 @@ def main() -> None:
         print(f"per file: {detail}", flush=True)
         ratio, plain = hash_ratio(paths + big)
         print(f"sha256: ratio {ratio:.2f} (hashlib path {plain:.0f} MB/s)", flush=True)
+        scanned = scans(build_scans(root, args.scans, args.seed))
+        print(f"scans: {scanned}", flush=True)
+        pypdf_mb, pdfium_mb = pdf_parsers([p for p in paths if p.suffix == ".pdf"])
+        print(f"pdf text: pypdf {pypdf_mb:.2f} MB/s, pypdfium2 {pdfium_mb:.2f} MB/s", flush=True)
 
     print(json.dumps({
         "classify_mb_per_s": round(classify, 2),
         "text_scan_mb_per_s": round(scan, 1),
         "sha256_ratio_vs_hashlib": round(ratio, 3),
         **detail,
+        **scanned,
+        "pdf_text_mb_per_s_pypdf": round(pypdf_mb, 2),
+        "pdf_text_mb_per_s_pdfium": round(pdfium_mb, 2),
     }))
 
 

@@ -17,6 +17,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 #  chromium fonts-dejavu-core             - the console's browser tests drive Debian's Chromium (no browser download)
 #  systemd python3-seccomp                - systemd-analyze verify checks the units in deploy/; the
 #                                           test runs the programs under the units' own syscall filter
+#  tesseract-ocr tesseract-ocr-eng        - the agent's OCR of scans and photos (the tests run the real one;
+#                                           their scanned pages are drawn with Pillow in fonts-dejavu-core)
 #  libreoffice-{writer,calc,impress}-nogui - real LibreOffice writes the .doc/.xls/.ppt/.pdf copies of a
 #                                           synthetic case file that the legacy-Office classifier tests read
 DEBIAN_PACKAGES=(
@@ -26,6 +28,7 @@ DEBIAN_PACKAGES=(
   e2fsprogs util-linux mount procps
   postgresql
   chromium fonts-dejavu-core systemd python3-seccomp
+  tesseract-ocr tesseract-ocr-eng
   libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
 )
 missing=()

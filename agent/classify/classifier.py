@@ -29,6 +29,7 @@ from agent.classify.limits import DEFAULT_LIMITS, Budget, Limits
 from agent.classify.policy import DEFAULT_POLICY, ClassifierPolicy
 from agent.classify.protected import EMPTY_LOOKUP, ProtectedFacts, ProtectedLookup
 from agent.classify.verdict import Evidence, FileFacts, Verdict, decide, merge_archive
+from agent.sandbox.job import HeavyReader
 
 Clock = Callable[[], float]
 
@@ -44,11 +45,13 @@ def classify_file(
     lookup: ProtectedLookup = EMPTY_LOOKUP,
     *,
     clock: Clock = time.monotonic,
+    reader: HeavyReader | None = None,
 ) -> Verdict:
     """Judge the file at ``path``. Reads it once (bounded, hashed as it streams) and never raises for
     anything about the file: unreadable, hostile or broken files come back as verdicts with ``error`` set.
+    PDFs and images are read by ``reader`` (the sandboxed extraction worker when None).
     """
-    budget = Budget(policy.limits, clock)
+    budget = Budget(policy.limits, clock, reader)
     extension = file_extension(path)
     read = read_and_hash(path, budget)
     if not read.data and read.error is not None:
@@ -66,9 +69,10 @@ def classify_bytes(
     lookup: ProtectedLookup = EMPTY_LOOKUP,
     *,
     clock: Clock = time.monotonic,
+    reader: HeavyReader | None = None,
 ) -> Verdict:
     """Judge ``data`` as if it were a file with ``extension`` (lower case, no dot); never raises."""
-    budget = Budget(policy.limits, clock)
+    budget = Budget(policy.limits, clock, reader)
     if len(data) > policy.limits.max_read_bytes:
         data_kept, complete = data[: policy.limits.max_read_bytes], False
     else:
@@ -158,6 +162,7 @@ def analyse_protected(
     scheme: FingerprintScheme = DEFAULT_SCHEME,
     reference_patterns: tuple[str, ...] = (),
     clock: Clock = time.monotonic,
+    reader: HeavyReader | None = None,
 ) -> ProtectedFacts:
     """SHA-256, size, fingerprints and identifiers of a protected file, for the protected-store index;
     never raises.
@@ -166,7 +171,7 @@ def analyse_protected(
     policy's ``fingerprint_scheme``; ``reference_patterns`` its case-reference patterns, which are also
     looked for in the names of the folders holding the file (case folders are often named by reference).
     """
-    budget = Budget(limits, clock)
+    budget = Budget(limits, clock, reader)
     read = read_and_hash(path, budget)
     gathered = _Gathered(scheme, tuple(compile_reference(p) for p in reference_patterns))
     gathered.add_identifiers(os.fsdecode(PurePath(path).parent), names_only=True)

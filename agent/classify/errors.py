@@ -17,6 +17,7 @@ FATAL_REASONS: frozenset[str] = frozenset(
         "zip-too-many-members",
         "zip-depth-exceeded",
         "time-budget",
+        "timeout",
     }
 )
 
@@ -37,6 +38,11 @@ ALL_REASONS: frozenset[str] = FATAL_REASONS | {
     "permission-denied",
     "unreadable",
     "extract-failed",
+    "timeout",
+    "over-budget",
+    "ocr-unavailable",
+    "ocr-off",
+    "ocr-page-limit",
 }
 
 

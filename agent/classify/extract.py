@@ -11,7 +11,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 from agent.classify.archive import ArchiveMember
-from agent.classify.document import DocumentSink, ExtractedDocument
+from agent.classify.document import DocumentSink, ExtractedDocument, first_lines, last_lines
 from agent.classify.errors import ExtractionError
 from agent.classify.legacy_office import is_encrypted_office, read_doc, read_ppt, read_xls
 from agent.classify.limits import Budget
@@ -19,12 +19,15 @@ from agent.classify.mail import EMAIL_EXTENSIONS, read_email
 from agent.classify.odf import odf_kind, read_odf
 from agent.classify.ole import ole_kind, open_ole, read_msg
 from agent.classify.ooxml import read_docx, read_pptx, read_xlsx
-from agent.classify.pdftext import read_pdf
+from agent.classify.properties import MAX_PROPERTIES, MAX_VALUE_CHARS
 from agent.classify.rtf import read_rtf
 from agent.classify.textdecode import decode_text, looks_like_text
 from agent.classify.zipread import find_member, open_zip
+from agent.sandbox.job import HeavyJob, HeavyKind, HeavyReader
 
 _log = logging.getLogger(__name__)
+
+_PAGE_EDGE_LINES = 3
 
 TEXT_EXTENSIONS = frozenset({"txt", "text", "csv", "tsv", "md", "markdown", "log"})
 CONTAINER_EXTENSIONS = frozenset({"docx", "docm", "dotx", "xlsx", "xlsm", "pptx", "pptm", "odt", "ods", "odp"})
@@ -35,6 +38,10 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # Password-protected Office files are OLE compound files holding an "EncryptedPackage" stream.
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
+# ISO base media files (HEIC/HEIF photos) carry "ftyp" and a brand at offset 4.
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif")
+IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "jpe", "tif", "tiff", "heic", "heif"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,8 @@ class Extraction:
 
 
 def sniff_format(data: bytes, extension: str) -> str:
-    """The reader family: ``zip``, ``pdf``, ``rtf``, ``ole``, ``email``, ``text``, ``mismatch`` or ``unknown``.
+    """The reader family: ``zip``, ``pdf``, ``rtf``, ``ole``, ``image``, ``heif``, ``email``, ``text``,
+    ``mismatch`` or ``unknown``.
 
     Content decides; the extension (lower case, no dot) only breaks ties and flags mismatches.
     """
@@ -65,6 +73,10 @@ def sniff_format(data: bytes, extension: str) -> str:
         return "rtf"
     if data.startswith(_OLE_MAGIC):
         return "ole"
+    if data.startswith(_IMAGE_MAGIC):
+        return "image"
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        return "heif"
     if extension in DOCUMENT_EXTENSIONS:
         return "mismatch"
     if extension in EMAIL_EXTENSIONS and looks_like_text(data):
@@ -107,7 +119,11 @@ def _dispatch(
     elif fmt == "email":
         read_email(data, sink, budget, attachments)
     elif fmt == "pdf":
-        read_pdf(data, sink, budget)
+        _read_heavy("pdf", data, sink, budget)
+    elif fmt == "image":
+        _read_heavy("image", data, sink, budget)
+    elif fmt == "heif":
+        raise ExtractionError("unsupported-format")  # no HEIF decoder in the agent (Pillow lacks libheif)
     elif fmt == "rtf":
         read_rtf(data, sink, budget)
     elif fmt == "zip":
@@ -121,6 +137,36 @@ def _dispatch(
         raise ExtractionError("format-mismatch")
     else:
         raise ExtractionError("unsupported-format")
+
+
+def _read_heavy(kind: HeavyKind, data: bytes, sink: DocumentSink, budget: Budget) -> None:
+    """PDFs and images are read in the sandboxed worker; its pages come back as the body."""
+    limits = budget.limits
+    if kind == "image" and not limits.ocr:
+        raise ExtractionError("ocr-off")
+    budget.check_time()
+    job = HeavyJob(
+        kind=kind, data=data, time_s=budget.remaining_s(), ocr=limits.ocr, ocr_time_s=budget.ocr_left_s,
+        max_ocr_pages=limits.max_ocr_pages, max_ocr_pixels=limits.max_ocr_pixels,
+        max_chars=limits.max_text_chars, memory_bytes=limits.worker_memory_bytes,
+    )
+    result = _reader(budget)(job)
+    budget.charge_ocr(result.ocr_s)
+    for name, value in list(result.properties.items())[:MAX_PROPERTIES]:
+        sink.properties[name[:MAX_VALUE_CHARS]] = value[:MAX_VALUE_CHARS]
+    for text in result.pages:
+        sink.add_body(text + "\n")
+        sink.add_edge(first_lines(text, _PAGE_EDGE_LINES) + last_lines(text, _PAGE_EDGE_LINES))
+    if result.error is not None:
+        raise ExtractionError(result.error)
+
+
+def _reader(budget: Budget) -> HeavyReader:
+    if budget.reader is not None:
+        return budget.reader
+    from agent.sandbox import default_sandbox  # imported here: it starts worker processes on first use
+
+    return default_sandbox()
 
 
 def _read_ole(data: bytes, sink: DocumentSink, budget: Budget, attachments: list[ArchiveMember]) -> None:

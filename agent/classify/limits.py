@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.classify.errors import ExtractionError
+from agent.sandbox.job import HeavyReader
 
 MIB = 1024 * 1024
 
@@ -37,6 +38,18 @@ class Limits:
     """Wall-time for reading, hashing and extracting one file."""
     max_text_chars: int = 8_000_000
     """Characters of extracted text kept; the rest is not scanned (reason ``text-limit``)."""
+    ocr: bool = True
+    """Read text from images (PNG, JPEG, TIFF) and image-only PDF pages with Tesseract. Off: such files
+    are reported unjudged (reason ``ocr-off``), never passed as clean."""
+    ocr_time_budget_s: float = 20.0
+    """Wall-time one classification may spend on OCR, on top of ``time_budget_s``."""
+    max_ocr_pages: int = 8
+    """Images (TIFF frames, image-only PDF pages) read by OCR per classification (reason ``ocr-page-limit``)."""
+    max_ocr_pixels: int = 12_000_000
+    """Pixels of one image or rendered page given to OCR; larger ones are scaled down to this. An image
+    declaring more than four times this is refused unread (reason ``over-budget``)."""
+    worker_memory_bytes: int = 1024 * MIB
+    """Address space of the extraction worker process (PDF and OCR run there; reason ``over-budget``)."""
 
 
 DEFAULT_LIMITS = Limits()
@@ -46,14 +59,30 @@ class Budget:
     """The running account of one classification against its ``Limits``: time and decompressed bytes.
 
     Shared by every archive member and XML part of one file, so a nested bomb cannot reset it.
+    ``reader`` runs PDF and image extraction (the sandboxed worker when None).
     """
 
-    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limits: Limits, clock: Callable[[], float] = time.monotonic, reader: HeavyReader | None = None
+    ) -> None:
         self.limits = limits
+        self.reader = reader
         self._clock = clock
         self._deadline = clock() + limits.time_budget_s
         self.decompressed = 0
         self.members = 0
+        self.ocr_left_s = limits.ocr_time_budget_s
+
+    def remaining_s(self) -> float:
+        """Wall-time left for reading and extracting (0 once spent)."""
+        return max(0.0, self._deadline - self._clock())
+
+    def charge_ocr(self, seconds: float) -> None:
+        """Count ``seconds`` of OCR against ``ocr_time_budget_s``; the time budget grows by as much, so
+        OCR does not starve the rest of the file (archive siblings, attachments)."""
+        granted = min(max(0.0, seconds), self.ocr_left_s)
+        self.ocr_left_s -= granted
+        self._deadline += granted
 
     def check_time(self) -> None:
         """Raise ``ExtractionError("time-budget")`` once the wall-time budget is spent."""

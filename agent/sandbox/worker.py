@@ -1,0 +1,56 @@
+"""The extraction worker: one ``HeavyJob`` per process, confined, streaming pieces to its parent.
+
+``read_job`` is the pure part (bytes in, pieces of text out) and can be run in-process by a test;
+``child_main`` is what runs in the worker process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+
+from agent.sandbox import confine
+from agent.sandbox.images import read_image
+from agent.sandbox.job import HeavyJob
+from agent.sandbox.ocr import TESSERACT_ENV, Tesseract
+from agent.sandbox.pdf import read_pdf
+from agent.sandbox.pieces import Piece, Stop
+
+
+def read_job(job: HeavyJob, tesseract_command: str | None = None) -> Iterator[Piece]:
+    """Every piece of ``job``, ending with ``("stop", reason)`` when reading ended early; never raises
+    for anything about the document."""
+    ocr = Tesseract(tesseract_command) if job.ocr else None
+    try:
+        if job.kind == "image":
+            if ocr is None:
+                raise Stop("ocr-off")
+            ocr.check()
+            yield from read_image(job, ocr)
+        else:
+            yield from read_pdf(job, ocr)
+    except Stop as exc:
+        yield ("stop", exc.reason)
+    except MemoryError:
+        yield ("stop", "over-budget")
+    except RecursionError:
+        yield ("stop", "corrupt")
+    except Exception:  # the boundary: hostile input reaching a library path nobody anticipated
+        yield ("stop", "extract-failed")
+
+
+def child_main(conn: Connection, job: HeavyJob, tesseract_command: str | None, cpu_s: float) -> None:
+    """Confine this process, read ``job`` and send its pieces through ``conn``, then ``done``.
+
+    ``cpu_s`` is the CPU backstop: the parent's wall-clock kill normally comes first.
+    """
+    logging.disable(logging.CRITICAL)  # nothing read from a file may reach a log, even by accident
+    os.environ.update(TESSERACT_ENV)
+    isolation = confine.confine_self(job.memory_bytes, cpu_s)
+    conn.send(("isolation", isolation))
+    for piece in read_job(job, tesseract_command):
+        conn.send(piece)
+    conn.send(("done", None))
+    conn.close()
