@@ -85,7 +85,11 @@ class Agent:
         self.seq = 0
         self.beats: list[tuple[float, float]] = []  # (finished at, latency)
         self.batches: list[float] = []  # finished at
-        self.errors = 0
+        self.errors: dict[str, int] = {}  # status code name -> count, so a run's failures say what they were
+
+    def _failed(self, error: grpc.aio.AioRpcError, phase: str) -> None:
+        key = f"{phase}:{error.code().name}"
+        self.errors[key] = self.errors.get(key, 0) + 1
 
     async def heartbeat(self) -> None:
         request = collector_pb2.HeartbeatRequest(outbox_depth=0, agent_version="bench")
@@ -94,8 +98,8 @@ class Agent:
         try:
             await self.stub.Heartbeat(request, timeout=30)
             self.beats.append((time.monotonic(), time.perf_counter() - t0))
-        except grpc.aio.AioRpcError:
-            self.errors += 1
+        except grpc.aio.AioRpcError as error:
+            self._failed(error, "heartbeat")
 
     async def send_batch(self, size: int) -> None:
         events = []
@@ -105,12 +109,20 @@ class Agent:
         try:
             await self.stub.SendEvents(collector_pb2.SendEventsRequest(events=events), timeout=30)
             self.batches.append(time.monotonic())
-        except grpc.aio.AioRpcError:
-            self.errors += 1
+        except grpc.aio.AioRpcError as error:
+            self._failed(error, "batch")
 
     def latencies(self, start: float, end: float) -> list[float]:
         """Heartbeat latencies of calls that finished within [start, end)."""
         return _window(self.beats, start, end)
+
+
+def _merge(counts: Any) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for one in counts:
+        for key, n in one.items():
+            total[key] = total.get(key, 0) + n
+    return total
 
 
 def _window(beats: list[tuple[float, float]], start: float, end: float) -> list[float]:
@@ -192,8 +204,12 @@ async def _bench(args: argparse.Namespace, creds: list[tuple[str, bytes, bytes]]
                  collector: psutil.Process) -> dict[str, object]:
     fleet = [Agent(n, k, c, ca, address) for n, k, c in creds[: args.agents]]
     rss_idle = collector.memory_info().rss
-    # Connect every channel (TLS handshakes) before anything is measured.
+    # Connect every channel (TLS handshakes) before anything is measured; failures while connecting are
+    # counted apart from those during the measured phases.
     await asyncio.gather(*(a.heartbeat() for a in fleet))
+    connect_errors = _merge(a.errors for a in fleet)
+    for a in fleet:
+        a.errors = {}
     t_quiet = time.monotonic() + args.interval  # one interval of warm-up
     t_hostile = t_quiet + args.seconds
     t_end = t_hostile + args.seconds
@@ -221,7 +237,7 @@ async def _bench(args: argparse.Namespace, creds: list[tuple[str, bytes, bytes]]
     noisy_beats = [x for a in fleet for x in a.latencies(t_hostile, t_end)]
     batches = sum(1 for a in fleet for at in a.batches if t_quiet <= at < t_hostile)
     good_quiet, good_noisy = _window(good_beats, t_quiet, t_hostile), _window(good_beats, t_hostile, t_end)
-    errors = sum(a.errors for a in fleet)
+    errors = _merge(a.errors for a in fleet)
     for a in fleet:
         await a.channel.close(None)
     hb = len(quiet_beats) / args.seconds
@@ -242,7 +258,9 @@ async def _bench(args: argparse.Namespace, creds: list[tuple[str, bytes, bytes]]
         "hostile_ratio": round(g_noisy / g_quiet, 2) if g_quiet else None,
         "fleet_p99_ms_hostile": round(1000 * percentile(noisy_beats, 0.99), 2),
         "stalled_calls_made": made,
-        "errors": errors,
+        "errors": sum(errors.values()),
+        "errors_by_kind": errors,
+        "connect_errors": connect_errors,
         "interval_s": args.interval,
         "cores": os.cpu_count(),
     }
