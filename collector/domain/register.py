@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TextIO
 
 from collector.domain.clocks import deadline, is_late
+from collector.domain.dashboard import TYPE_LABELS, incident_figures
 from collector.domain.incident import (
     SUBJECTS_GROUND_TEXT,
     Incident,
@@ -36,6 +37,7 @@ class RegisterRow:
     state: str
     opened_at: str
     alert_kinds: str
+    incident_types: str
     devices: str
     facts: str
     effects: str
@@ -48,9 +50,12 @@ class RegisterRow:
     decision: str
     decision_reasons: str
     art34_against_grid: str
+    first_signal_at: str
     aware_at: str
+    hours_signal_to_aware: str
     deadline: str
     ico_notified_at: str
+    hours_aware_to_report: str
     ico_case_reference: str
     ico_outcome: str
     reported_late: str
@@ -66,6 +71,10 @@ REGISTER_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RegisterRow))
 
 def _when(moment: datetime | None) -> str:
     return "" if moment is None else iso_utc(moment)
+
+
+def _hours(hours: float | None) -> str:
+    return "" if hours is None else f"{hours:.1f}"
 
 
 def _outcome(incident: Incident) -> str:
@@ -133,11 +142,13 @@ def register_row(
         f"{iso_utc(d.at)} {d.event} by {d.by} ({d.from_state} -> {d.to_state}): {d.reason}" for d in incident.decisions
     ]
     closed = [d.at for d in incident.decisions if d.event is IncidentEvent.CLOSE]
+    figures = incident_figures(incident)  # the same figures the dashboard counts
     return RegisterRow(
         incident_id=incident.incident_id,
         state=str(incident.state),
         opened_at=iso_utc(incident.opened_at),
         alert_kinds=", ".join(sorted({str(a.kind) for a in incident.alerts})),
+        incident_types="; ".join(TYPE_LABELS[t] for t in figures.types),
         devices=", ".join(sorted({a.device_id for a in incident.alerts})),
         facts=describe_what_happened(incident),
         effects=describe_assessment(incident.assessment, include_note=True),
@@ -150,9 +161,12 @@ def register_row(
         decision=_outcome(incident),
         decision_reasons="\n".join(reasons),
         art34_against_grid=_art34_against_grid(incident),
+        first_signal_at=iso_utc(figures.first_signal_at),
         aware_at=_when(incident.aware_at),
+        hours_signal_to_aware=_hours(figures.hours_signal_to_aware),
         deadline=_when(deadline(incident)),
         ico_notified_at=_when(initial.submitted_at if initial else None),
+        hours_aware_to_report=_hours(figures.hours_aware_to_report),
         ico_case_reference=incident.ico_case_reference,
         ico_outcome=incident.ico_outcome.outcome if incident.ico_outcome else "",
         reported_late=("yes" if is_late(incident, initial.submitted_at) else "no") if initial else "",

@@ -97,6 +97,15 @@ def _sign_in(browser: Any, site: Site, name: str) -> Any:
     return page
 
 
+def _dashboard_row(page: Any, site: Site, chart: str) -> list[str]:
+    """This month's row (UK time) of one dashboard chart's table, as the page shows it."""
+    page.goto(f"{site.url}/dashboard")
+    _labelled(page)
+    month = datetime.now(ZoneInfo("Europe/London")).strftime("%Y-%m")
+    row = page.locator(f'table[data-chart="{chart}"] tr', has=page.locator("th", has_text=month))
+    return [c.strip() for c in row.locator("th, td").all_text_contents()]
+
+
 def test_an_ig_officer_takes_the_incident_from_the_inbox_to_a_decision_and_an_ico_draft(
     browser: Any, site: Site, tmp_path: Path
 ) -> None:
@@ -196,6 +205,8 @@ def test_an_ig_officer_takes_the_incident_from_the_inbox_to_a_decision_and_an_ic
 
     # The rest of the life cycle: checklist, ICO submission, the families, closure with lessons learned.
     page = _sign_in(browser, site, "ig.officer")
+    before = _dashboard_row(page, site, "ico-share")  # month, incidents, reported to the ICO, share
+    assert int(before[1]) >= 1 and page.locator("svg.chart").count() == 5
     page.goto(f"{site.url}/incidents/{site.incident_id}")
     told = page.locator("[data-obligation]")
     assert told.count() >= 3 and "UK GDPR Art. 33" in page.locator("main").inner_text()
@@ -208,6 +219,15 @@ def test_an_ig_officer_takes_the_incident_from_the_inbox_to_a_decision_and_an_ic
         page.get_by_role("button", name="Record submission").click()
     assert "Report to the ICO recorded" in page.locator(".flash[role=status]").inner_text()
     assert "done" in page.locator('[data-obligation="ico"]').inner_text()
+    # The SIRO's picture follows: one more incident reported to the ICO this month, and its CSV agrees.
+    after = _dashboard_row(page, site, "ico-share")
+    assert (after[0], int(after[1]), int(after[2])) == (before[0], int(before[1]), int(before[2]) + 1)
+    with page.expect_download() as download:
+        page.locator('a[href="/dashboard/ico-share.csv"]').click()
+    rows = Path(download.value.path()).read_text().splitlines()
+    assert rows[0].startswith("month,incidents,") and ",".join(after[:3]) in "\n".join(rows)
+    _shot(page, "dashboard", full=True)
+    page.goto(f"{site.url}/incidents/{site.incident_id}")
     with page.expect_navigation():
         page.get_by_role("link", name="Letter to the people affected (draft)").click()
     assert "Who to contact" in page.locator("pre.letter").inner_text()

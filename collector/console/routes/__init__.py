@@ -7,7 +7,8 @@ from starlette.routing import BaseRoute
 
 def all_routes() -> list[BaseRoute]:
     """Every page and action of the console."""
-    from collector.console.routes import audit, auth, devices, ico, inbox, incident, register, report
+    from collector.console.routes import audit, auth, dashboard, devices, ico, inbox, incident, register, report
 
-    return [*auth.ROUTES, *inbox.ROUTES, *incident.ROUTES, *ico.ROUTES, *register.ROUTES, *devices.ROUTES,
+    return [*auth.ROUTES, *inbox.ROUTES, *incident.ROUTES, *ico.ROUTES, *register.ROUTES, *dashboard.ROUTES,
+            *devices.ROUTES,
             *report.ROUTES, *audit.ROUTES]  # fmt: skip

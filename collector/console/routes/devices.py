@@ -8,26 +8,33 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from collector.console.context import Ctx, page, refuse
+from collector.console.context import ConsoleDeps, Ctx, page, refuse
 from collector.console.presenters import ENCRYPTION_TEXT, london, london_us
 from collector.console.roles import Permission, Role
-from collector.store.base import StoreError, UnknownDevice
+from collector.domain.event_facts import DevicePosture
+from collector.store.base import Device, StoreError, UnknownDevice
 from collector.wire.event_codec import POSTURE_KINDS, EventDecodeError, device_posture
 from collector.workflow.errors import WorkflowError
 from collector.workflow.times import to_us
+
+
+def latest_postures(deps: ConsoleDeps) -> list[tuple[Device, DevicePosture | None]]:
+    """Every enrolled device with its latest posture (None when none was reported, or it cannot be read)."""
+    out = []
+    for d in deps.events.list_devices():
+        try:
+            posture = device_posture(deps.workflow.store.latest_posture_events(d.name, POSTURE_KINDS))
+        except EventDecodeError:
+            posture = None
+        out.append((d, posture))
+    return out
 
 
 def devices(ctx: Ctx, status: int = 200, error: str = "") -> Response:
     """GET /devices."""
     deps = ctx.deps
     owners = deps.console.owners()
-    rows = []
-    for d in deps.events.list_devices():
-        try:
-            posture = device_posture(deps.workflow.store.latest_posture_events(d.name, POSTURE_KINDS))
-        except EventDecodeError:
-            posture = None
-        rows.append((d, posture, owners.get(d.name, [])))
+    rows = [(d, posture, owners.get(d.name, [])) for d, posture in latest_postures(deps)]
     staff = [u.name for u in deps.console.list_users() if u.active and u.role == Role.STAFF]
     return ctx.render(
         "devices.html", status=status, rows=rows, staff=staff, error=error, london=london, london_us=london_us,
