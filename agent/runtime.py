@@ -21,7 +21,7 @@ from agent.file_judge import load_org_key
 from agent.host import Host
 from agent.outbox import Outbox, PendingEvent
 from agent.policy.applier import AppliedPolicy, PolicyApplier, PolicySource, load_cached
-from agent.policy.session_file import write_session_policy
+from agent.policy.session_file import clear_lockdown, read_lockdown, write_lockdown, write_session_policy
 from agent.posture.encryption import encryption_reader
 from agent.posture.monitor import PostureMonitor, PostureProbe
 from agent.posture.summary import posture_summary
@@ -80,7 +80,13 @@ class _SessionView:
             self.last_lock_at = datetime.now(UTC)
 
 
-class AgentClient(EventClient, PolicySource, RenewalClient, Protocol):
+class CheckInClient(Protocol):
+    """The Heartbeat call: the collector's view of this device (is it reported lost?)."""
+
+    def heartbeat(self, outbox_depth: int, agent_version: str) -> dict[str, Any]: ...
+
+
+class AgentClient(EventClient, PolicySource, RenewalClient, CheckInClient, Protocol):
     """Everything the runtime's threads ask of the collector (CollectorClient in production)."""
 
     def close(self) -> None: ...
@@ -268,10 +274,39 @@ class AgentRuntime:
             log.exception("egress detection failed to start")
             self.coverage.failing("egress", "pipeline", "egress", reason_for_error(exc))
 
+    def check_in(self) -> bool | None:
+        """Ask the collector how it sees this device, and keep the lockdown in step with its answer.
+
+        A device reported lost is locked down (``lockdown.json`` in state_dir, read by every
+        session component) until the collector says IT found it. Returns whether it is reported
+        lost, or None when the collector could not be asked (the lockdown then stays as it was).
+        """
+        try:
+            view = self.client.heartbeat(outbox_depth=0, agent_version=AGENT_VERSION)
+        except Exception as exc:  # offline is normal for a laptop: the outbox heartbeat still records the beat
+            log.info("check-in: collector not reached (%s)", type(exc).__name__)
+            return None
+        lost = bool(view.get("reported_lost"))
+        state_dir = self.config.state_dir
+        try:
+            if lost and not read_lockdown(state_dir):
+                write_lockdown(state_dir, datetime.now(UTC).isoformat())
+                log.warning("the collector reports this device lost: every session is locked until IT releases it")
+            elif not lost and read_lockdown(state_dir):
+                clear_lockdown(state_dir)
+                log.warning("the collector reports this device found: the lockdown is lifted")
+            self.coverage.working("lockdown", "state")
+        except OSError as exc:
+            log.error("check-in: could not change the lockdown: %s", exc)
+            self.coverage.failing("lockdown", "state", "lockdown", reason_for_error(exc))
+        return lost
+
     def _heartbeat_loop(self) -> None:
         interval = self.config.heartbeat.interval_s
+        self.check_in()  # at once: a lost laptop switched on should lock before anyone uses it
         while not self._stop.wait(interval):
             try:
                 self.sink.emit("heartbeat", self.heartbeat_body())
             except Exception:
                 log.exception("heartbeat: could not record")
+            self.check_in()

@@ -22,7 +22,7 @@ from agent.lock.backends import build_lock_controller
 from agent.lock.controller import LockController
 from agent.lock.policy import PolicyConfig
 from agent.lock.posture import lock_posture_body, lock_settings_reader
-from agent.policy.session_file import read_session_policy
+from agent.policy.session_file import read_lockdown, read_session_policy
 from agent.posture.monitor import PostureMonitor, PostureProbe
 from agent.session_channel import SessionChannelClient
 
@@ -96,8 +96,17 @@ class SessionRuntime:
         if monitor is not None:
             monitor.poke()
 
+    def _follow_lockdown(self) -> None:
+        """A device reported lost: every session locks now, and again at every sign-in, until IT finds it."""
+        on = read_lockdown(self._config.state_dir)
+        controller = self.controller
+        if controller is not None and controller.lockdown != on:
+            log.warning("lockdown %s", "begins: this device is reported lost" if on else "ends: IT found this device")
+            controller.set_lockdown(on)
+
     def _watch_policy(self) -> None:
         while not self._stop.wait(POLICY_POLL_S):
+            self._follow_lockdown()
             wanted = self._with_policy(self._config.lock, read_session_policy(self._config.state_dir))
             if wanted == self._lock_settings:
                 continue
@@ -116,6 +125,7 @@ class SessionRuntime:
         self.monitor.start()
         if self.controller is not None:
             self.controller.start()
+        self._follow_lockdown()
         self._policy_thread.start()
         log.info("session component started (lock %s)", "enforced" if self.controller else "not enforced")
 

@@ -24,11 +24,13 @@ from agent.lock.idle import IdleClockLost, IdleSource, IdleSourceCandidate, open
 from agent.lock.inhibitors import InhibitorSource, NoInhibitors
 from agent.lock.lockers import LockChain
 from agent.lock.policy import (
+    ALREADY_LOCKED,
     Action,
     Emit,
     IdleSample,
     InhibitorsSeen,
     Lock,
+    LockdownChanged,
     LockIssued,
     LockNotIssued,
     LockPolicy,
@@ -42,7 +44,6 @@ from agent.lock.policy import (
 
 log = logging.getLogger(__name__)
 
-ALREADY_LOCKED = "already-locked"
 _MIN_SLEEP_S = 0.01
 
 
@@ -122,6 +123,16 @@ class LockController:
         self._errors_seen: set[str] = set()
         self._inhibitors: tuple[str, ...] = ()
         self._last_lock_at: datetime | None = None
+        self._lockdown_wanted = False  # set from any thread; the controller thread applies it
+
+    def set_lockdown(self, on: bool) -> None:
+        """The device was reported lost (lock every session now, and again at each sign-in) or found."""
+        self._lockdown_wanted = on
+
+    @property
+    def lockdown(self) -> bool:
+        """Whether a lockdown is asked for (the collector reports the device lost)."""
+        return self._lockdown_wanted
 
     # -- what the heartbeat and lock posture read ------------------------------------------
 
@@ -211,7 +222,9 @@ class LockController:
             self._recovery_pending = False
             self._degraded = False
             self._emit_coverage(source.name, "idle-clock-back", recovered=True)
-        self._execute(self._policy.handle(IdleSample(now, idle)))
+        if self._policy.lockdown != self._lockdown_wanted:
+            self._execute(self._policy.handle(LockdownChanged(now, self._lockdown_wanted)))
+        self._execute(self._policy.handle(IdleSample(self._clock(), idle)))
         next_check = self._policy.next_check_in(self._clock())
         if next_check is None:
             return self._poll_interval_s

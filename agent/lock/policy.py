@@ -14,6 +14,14 @@ States::
     VERIFYING --Verified(False)--> LOCKING (next method)
     LOCKING --LockNotIssued--> FAILED --retry_s--> LOCKING;  FAILED --input--> ACTIVE
 
+Lockdown (``LockdownChanged(on=True)``: the collector reported the device lost) locks at once
+from any unlocked state, and while it lasts input never leads back to ACTIVE: a sign-in at the
+lock screen is met by a new lock, a locked session is re-checked every ``LOCKDOWN_RECHECK_S``
+(and locked again if someone signed in), and a failed lock is retried every ``retry_s``
+whatever the input. Its ``lock_enforced`` says ``trigger = "lost_device"``, once per lock actually issued
+(a re-check that finds the session still locked is not reported again). ``on=False`` (IT
+recorded the device found) ends it; idle locking carries on as before.
+
 Which (state, event) pairs are legal is a table (``_TRANSITIONS``), in the manner of h11's
 ``_state.py``; a pair not in the table is a programming error and raises ``PolicyError``.
 Idle counting restarts when an honoured inhibitor is released, so a long video does not end
@@ -126,7 +134,18 @@ class Verified:
     reason: str = ""
 
 
-Event = IdleSample | InputHappened | InhibitorsSeen | LockIssued | LockNotIssued | Verified
+@dataclass(frozen=True)
+class LockdownChanged:
+    """The collector reported the device lost (``on``), or IT recorded it found (not ``on``)."""
+
+    now: float
+    on: bool
+
+
+Event = IdleSample | InputHappened | InhibitorsSeen | LockIssued | LockNotIssued | Verified | LockdownChanged
+
+ALREADY_LOCKED = "already-locked"  # the method name of a lock request that found the session locked
+LOCKDOWN_RECHECK_S = 1.0  # in lockdown, how often a locked session is checked (and locked again if signed in)
 
 
 # ---- actions (outputs) -----------------------------------------------------------------
@@ -196,6 +215,9 @@ class LockPolicy:
         self._reasons: tuple[str, ...] = ()  # why methods refused
         self._failed_at = 0.0
         self._failure_reported = False
+        self.lockdown = False
+        self._lockdown_reported = False  # a lockdown lock_enforced was emitted since it began
+        self._lockdown_checked_at = -math.inf
 
     # -- public --------------------------------------------------------------------------
 
@@ -241,6 +263,12 @@ class LockPolicy:
             self._idle_started_at = max(now - idle_s, self._floor_at)
         return self._effective_idle(idle_s, now), input_seen
 
+    def _lock_now(self, now: float) -> list[Action]:
+        """Lockdown: lock at once (due now), whatever the idle time."""
+        self._due_at = self._lockdown_checked_at = now
+        self._failure_reported = False
+        return self._new_attempt()
+
     def _start_locking(self, now: float, idle: float) -> list[Action]:
         self._due_at = now - (idle - self.config.idle_timeout_s)
         self._failure_reported = False
@@ -262,6 +290,8 @@ class LockPolicy:
 
     def _on_sample_active(self, ev: IdleSample | InputHappened) -> list[Action]:
         idle, _ = self._observe(ev)
+        if self.lockdown:
+            return self._lock_now(ev.now)
         if idle >= self.config.idle_timeout_s:
             return self._start_locking(ev.now, idle)
         if idle >= self.config.warn_at_s and self.config.warn_s > 0:
@@ -271,6 +301,8 @@ class LockPolicy:
 
     def _on_sample_warning(self, ev: IdleSample | InputHappened) -> list[Action]:
         idle, _ = self._observe(ev)
+        if self.lockdown:
+            return self._lock_now(ev.now)
         if idle >= self.config.idle_timeout_s:
             return self._start_locking(ev.now, idle)
         if idle < self.config.warn_at_s:
@@ -283,18 +315,36 @@ class LockPolicy:
 
     def _on_sample_locked(self, ev: IdleSample | InputHappened) -> list[Action]:
         _, input_seen = self._observe(ev)
+        if self.lockdown and (input_seen or ev.now - self._lockdown_checked_at >= LOCKDOWN_RECHECK_S):
+            # A lost device: make sure it is still locked (someone may have signed in), and lock again if not.
+            self._lockdown_checked_at = ev.now
+            return self._lock_now(ev.now)
         if input_seen:
             self._resume()
         return []
 
     def _on_sample_failed(self, ev: IdleSample | InputHappened) -> list[Action]:
         _, input_seen = self._observe(ev)
-        if input_seen:
+        if input_seen and not self.lockdown:
             self._resume()
             return []
-        if ev.now >= self._failed_at + self.config.retry_s and not self.honouring_inhibitors:
+        if ev.now >= self._failed_at + self.config.retry_s and (self.lockdown or not self.honouring_inhibitors):
             return self._new_attempt()
         return []
+
+    def _on_lockdown(self, ev: LockdownChanged) -> list[Action]:
+        if ev.on == self.lockdown:
+            return []
+        self.lockdown = ev.on
+        self._lockdown_reported = False
+        if not ev.on:
+            return []
+        if self.state in (State.ACTIVE, State.WARNING, State.INHIBITED, State.FAILED):
+            return self._lock_now(ev.now)
+        if self.state is State.LOCKED:  # already locked (idle): say so, as the lockdown's confirmation
+            self._due_at = ev.now
+            return self._enforced(ev.now, self._tried[-1] if self._tried else ALREADY_LOCKED)
+        return []  # LOCKING / VERIFYING: the attempt under way reports with the lockdown trigger
 
     def _on_inhibitors(self, ev: InhibitorsSeen) -> list[Action]:
         names = tuple(sorted(set(ev.names)))
@@ -341,12 +391,21 @@ class LockPolicy:
             self._unconfirmed = (*self._unconfirmed, self._tried[-1])
             return [Lock(exclude=self._tried)]
         self.state = State.LOCKED
+        method = self._tried[-1]
+        if self.lockdown and self._lockdown_reported and method == ALREADY_LOCKED:
+            return []  # a lockdown re-check that found the session still locked: nothing new to report
+        return self._enforced(ev.now, method)
+
+    def _enforced(self, now: float, method: str) -> list[Action]:
         body = {
-            "idle_seconds": round(self._idle_at(ev.now), 3),
-            "method": self._tried[-1],
+            "idle_seconds": round(self._idle_at(now), 3),
+            "method": method,
             "idle_timeout_s": round(self.config.idle_timeout_s),
-            "lateness_s": round(max(0.0, ev.now - self._due_at), 3),
+            "lateness_s": round(max(0.0, now - self._due_at), 3),
+            "trigger": "lost_device" if self.lockdown else "idle",
         }
+        if self.lockdown:
+            self._lockdown_reported = True
         return [Emit("lock_enforced", body)]
 
 
@@ -366,6 +425,7 @@ _PER_STATE_SAMPLE: dict[State, _Handler] = {
 _TRANSITIONS: dict[tuple[State, type], _Handler] = {
     **{(state, kind): handler for state, handler in _PER_STATE_SAMPLE.items() for kind in _SAMPLES},
     **{(state, InhibitorsSeen): LockPolicy._on_inhibitors for state in State},
+    **{(state, LockdownChanged): LockPolicy._on_lockdown for state in State},
     (State.LOCKING, LockIssued): LockPolicy._on_lock_issued,
     (State.LOCKING, LockNotIssued): LockPolicy._on_lock_not_issued,
     (State.VERIFYING, Verified): LockPolicy._on_verified,

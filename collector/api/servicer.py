@@ -11,9 +11,11 @@ from typing import NoReturn, Protocol
 import grpc
 
 from caseguard.v1 import collector_pb2, collector_pb2_grpc
+from collector.api.guarded import peer_address
 from collector.api.identity import CallerRefused, DeviceAuthenticator
 from collector.api.limits import SlidingWindowLimit
 from collector.api.lost_reports import file_lost_report
+from collector.domain.networks import address_class
 from collector.enrollment.certificates import issue_from_csr
 from collector.ops.metrics import CollectorMetrics, reason_label
 from collector.pki import PkiError, PkiPaths
@@ -51,8 +53,8 @@ class WorkflowHooks(Protocol):
         """A stored lost-device report: open its incident now; the incident id, or None."""
         ...
 
-    def lost_device_heard(self, device: str, at_us: int) -> None:
-        """A device marked lost called Heartbeat."""
+    def lost_device_heard(self, device: str, at_us: int, network: str = "") -> None:
+        """A device marked lost called Heartbeat from ``network`` (an address class, never the address)."""
         ...
 
     @property
@@ -131,7 +133,8 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         except StoreError as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"storage unavailable: {exc}")
         if device.lost_at_us is not None and self._workflow is not None:
-            self._workflow.lost_device_heard(device.name, now)
+            network = address_class(peer_address(context.peer()))
+            self._workflow.lost_device_heard(device.name, now, network)
         return codec.heartbeat_response(
             device.name, device.lost_at_us is not None, datetime.fromtimestamp(now / 1e6, UTC)
         )

@@ -78,6 +78,8 @@ class Alert:
     reporter_device_id: str = ""
     silent_since: datetime | None = None
     missing_seqs: SeqRange | None = None
+    network: str = ""  # a check-in: the class of address it came from ("public internet", ...), never the address
+    locked_by: str = ""  # a check-in that is the agent's lockdown confirmation: how it locked the session
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "occurred_at", require_utc(self.occurred_at, "occurred_at"))
@@ -292,21 +294,27 @@ def alert_for_sequence_gap(device_id: str, missing: SeqRange, detected_at: datet
 
 
 def alert_for_lost_device_check_in(
-    device_id: str, lost_at: datetime, seen_at: datetime, detected_at: datetime, source: str = ""
+    device_id: str, lost_at: datetime, seen_at: datetime, detected_at: datetime, source: str = "",
+    *, network: str = "", locked_by: str = "",
 ) -> Alert:
     """Make the alert for a device reported lost that was heard from again (an event or a heartbeat).
 
     The id depends on the device, when it was marked lost and the UTC day of the check-in, so
     a laptop that keeps checking in raises at most one alert a day, not one per heartbeat.
-    ``source`` names what was heard (an event id, or "heartbeat").
+    ``source`` names what was heard (an event id, or "heartbeat"); ``network`` the class of the
+    address it called from. ``locked_by`` marks the agent's confirmation that it locked every
+    session on the collector's instruction: one alert per confirmation (its id is the event's).
     """
     lost = require_utc(lost_at, "lost_at")
     seen = require_utc(seen_at, "seen_at")
+    parts = ("locked", source) if locked_by else (seen.date().isoformat(),)
     return Alert(
-        alert_id=derive_alert_id(AlertKind.LOST_DEVICE_CHECK_IN, device_id, iso_utc(lost), seen.date().isoformat()),
+        alert_id=derive_alert_id(AlertKind.LOST_DEVICE_CHECK_IN, device_id, iso_utc(lost), *parts),
         kind=AlertKind.LOST_DEVICE_CHECK_IN,
         device_id=device_id,
         occurred_at=seen,
         received_at=detected_at,
         source_event_ids=(source,) if source else (),
+        network=network,
+        locked_by=locked_by,
     )

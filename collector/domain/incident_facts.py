@@ -87,8 +87,18 @@ def describe_what_happened(incident: Incident) -> str:
             parts.append(f"A staff laptop was reported lost or stolen{when}; the reporter says it was {locked}.")
         elif a.kind is AlertKind.DEVICE_SILENT and a.silent_since is not None:
             parts.append(f"A staff laptop has not been heard from since {format_london(a.silent_since)}.")
+        elif a.kind is AlertKind.LOST_DEVICE_CHECK_IN and a.locked_by:
+            parts.append(
+                f"On Caseguard's instruction the laptop reported lost locked every session at "
+                f"{format_london(a.occurred_at)} ({a.locked_by}); it locks again at every sign-in until IT "
+                "records it found."
+            )
         elif a.kind is AlertKind.LOST_DEVICE_CHECK_IN:
-            parts.append(f"The laptop reported lost connected to Caseguard again at {format_london(a.occurred_at)}.")
+            network = f" from {a.network}" if a.network else ""
+            parts.append(
+                f"The laptop reported lost connected to Caseguard again at {format_london(a.occurred_at)}{network}; "
+                "Caseguard told it to lock every session."
+            )
     locks = sum(1 for a in alerts if a.kind is AlertKind.LOCK_FAILED)
     if locks:
         parts.append(f"{_plural(locks, 'failure')} to lock an idle, unattended session.")

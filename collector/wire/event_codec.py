@@ -106,6 +106,14 @@ def lost_device_facts(body: bytes) -> LostDeviceFacts:
     )
 
 
+def lockdown_method(event: StoredEvent) -> str:
+    """For a ``lock_enforced`` event that confirms a lost device's lockdown, how it locked; else ""."""
+    if event.kind != "lock_enforced":
+        return ""
+    msg = _parse(event.kind, event.body, events_pb2.LockEnforced)
+    return (msg.method or "lock") if msg.trigger == "lost_device" else ""
+
+
 def alert_from_event(event: StoredEvent) -> Alert | None:
     """The alert a stored event raises, or None for kinds that raise none.
 

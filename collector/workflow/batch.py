@@ -119,8 +119,8 @@ class IncidentBatch:
             incident_id = placement.incident_id
             incident = self.load(incident_id).incident
             self.apply(attach_alert(incident, alert, self.now, SYSTEM_ACTOR, placement.rule))
-            if alert.kind is AlertKind.LOST_DEVICE_CHECK_IN:
-                self._check_ins.append((incident_id, alert))
+            if alert.kind is AlertKind.LOST_DEVICE_CHECK_IN and not alert.locked_by:  # a lock confirmation adds
+                self._check_ins.append((incident_id, alert))  # to the incident, not to the IG team's mail
         self.tx.index_alert(alert.alert_id, str(alert.kind), alert.device_id, to_us(alert.received_at), incident_id)
         return Placed(incident_id, True)
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from collector.domain.alerts import Alert, alert_for_lost_device_check_in
 from collector.domain.errors import DomainError
 from collector.store.workflow_base import EVENT_CURSOR, EventRow, WorkflowStore
-from collector.wire.event_codec import ALERT_KINDS, EventDecodeError, alert_from_event
+from collector.wire.event_codec import ALERT_KINDS, EventDecodeError, alert_from_event, lockdown_method
 from collector.workflow.batch import IncidentBatch
 from collector.workflow.policy import WorkflowPolicy
 from collector.workflow.times import from_us
@@ -51,7 +51,11 @@ def alerts_for_row(row: EventRow) -> list[Alert]:
     lost_at = row.device_lost_at_us
     if lost_at is not None and event.kind != _COLLECTOR_MADE and event.received_at_us > lost_at:
         seen = from_us(event.received_at_us)
-        alerts.append(alert_for_lost_device_check_in(event.device, from_us(lost_at), seen, seen, event.event_id))
+        locked_by = lockdown_method(event)  # the agent confirming it locked every session: its own alert
+        alerts.append(alert_for_lost_device_check_in(
+            event.device, from_us(lost_at), from_us(event.occurred_at_us) if locked_by else seen, seen,
+            event.event_id, locked_by=locked_by,
+        ))  # fmt: skip
     return alerts
 
 
@@ -122,12 +126,12 @@ class Intake:
             batch.finish()
         return count
 
-    def lost_device_heard(self, device: str, at: datetime, source: str = "heartbeat") -> str | None:
-        """A device marked lost called in (e.g. Heartbeat): raise the check-in alert; its incident."""
+    def lost_device_heard(self, device: str, at: datetime, source: str = "heartbeat", network: str = "") -> str | None:
+        """A device marked lost called in (e.g. Heartbeat) from ``network``: raise the check-in alert; its incident."""
         lost_at = self._store.device_lost_at(device)
         if lost_at is None:
             return None
-        alert = alert_for_lost_device_check_in(device, from_us(lost_at), at, at, source)
+        alert = alert_for_lost_device_check_in(device, from_us(lost_at), at, at, source, network=network)
         self.place_alerts([alert])
         return self._store.incident_for_alert(alert.alert_id)
 

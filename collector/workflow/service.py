@@ -109,11 +109,11 @@ class WorkflowService:
         self.wake.set()  # send the new-incident notice promptly
         return incident_id
 
-    def lost_device_heard(self, device: str, at_us: int) -> None:
-        """A device marked lost called in (Heartbeat): raise the check-in alert."""
+    def lost_device_heard(self, device: str, at_us: int, network: str = "") -> None:
+        """A device marked lost called in (Heartbeat) from ``network`` (an address class): raise the check-in alert."""
         try:
             with self._lock:
-                self.intake.lost_device_heard(device, from_us(at_us))
+                self.intake.lost_device_heard(device, from_us(at_us), network=network)
         except Exception:
             log.exception("check-in of lost device %s not recorded", device)
             return

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from collector.domain.clocks import ClockPolicy, clock_status, format_london
+from collector.domain.incident_facts import describe_what_happened
 from collector.domain.incident_record import IncidentRecord
 from collector.domain.instants import iso_utc
 from collector.domain.lifecycle import allowed_events
@@ -131,6 +132,7 @@ def incident_detail(
             "ico_outcome": snapshot(incident.ico_outcome),
             "closure": snapshot(incident.closure),
             "near_miss": incident.near_miss,
+            "what_happened": describe_what_happened(incident),
             "alert_details": [snapshot(a) for a in incident.alerts],
         }
     )
@@ -154,6 +156,8 @@ def summary_line(view: dict[str, Any]) -> str:
 def detail_text(view: dict[str, Any]) -> str:
     """``incident_detail`` as readable text."""
     lines = [summary_line(view), f"opened {view['opened_at']}; next steps: {', '.join(view['next_steps'])}"]
+    if view.get("what_happened"):
+        lines.append(f"what happened: {view['what_happened']}")
     if view["aware_at"]:
         lines.append(f"aware at {view['aware_at_london']}")
     for title, key in (("assessment", "assessment"), ("drafted assessment", "draft_assessment")):

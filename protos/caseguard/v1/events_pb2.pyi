@@ -167,16 +167,18 @@ class VolumeUnmounted(_message.Message):
     def __init__(self, volume: _Optional[_Union[VolumeIdentity, _Mapping]] = ...) -> None: ...
 
 class LockEnforced(_message.Message):
-    __slots__ = ("idle_seconds", "method", "idle_timeout_s", "lateness_s")
+    __slots__ = ("idle_seconds", "method", "idle_timeout_s", "lateness_s", "trigger")
     IDLE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     IDLE_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     LATENESS_S_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
     idle_seconds: float
     method: str
     idle_timeout_s: int
     lateness_s: float
-    def __init__(self, idle_seconds: _Optional[float] = ..., method: _Optional[str] = ..., idle_timeout_s: _Optional[int] = ..., lateness_s: _Optional[float] = ...) -> None: ...
+    trigger: str
+    def __init__(self, idle_seconds: _Optional[float] = ..., method: _Optional[str] = ..., idle_timeout_s: _Optional[int] = ..., lateness_s: _Optional[float] = ..., trigger: _Optional[str] = ...) -> None: ...
 
 class LockFailed(_message.Message):
     __slots__ = ("idle_seconds", "methods_tried", "reason")

@@ -45,6 +45,9 @@ class FakeContext:
     def auth_context(self) -> dict[str, list[bytes]]:
         return self._auth
 
+    def peer(self) -> str:
+        return "ipv4:192.168.1.20:50123"
+
     def abort(self, code: grpc.StatusCode, details: str) -> None:
         raise Aborted(code, details)
 
@@ -61,12 +64,14 @@ class Workflow:
 
     def __init__(self) -> None:
         self.heard: list[tuple[str, int]] = []
+        self.networks: list[str] = []
 
     def lost_device_reported(self, device: str, report_event_id: str) -> str | None:
         return None
 
-    def lost_device_heard(self, device: str, at_us: int) -> None:
+    def lost_device_heard(self, device: str, at_us: int, network: str = "") -> None:
         self.heard.append((device, at_us))
+        self.networks.append(network)
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +210,7 @@ def test_heartbeat_records_the_sighting_and_tells_the_workflow_about_a_lost_devi
     store.mark_lost("laptop-1", NOW_US - 1)
     reply = svc.Heartbeat(request, FakeContext(certs["laptop-1"].cert_pem))
     assert reply.reported_lost is True and workflow.heard == [("laptop-1", NOW_US)]
+    assert workflow.networks == ["a private network (office, home or VPN)"]  # the class, never the address
 
 
 def test_get_policy_without_an_enrolment_store_says_nothing_changed(servicer, certs) -> None:

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from agent.lock.controller import ALREADY_LOCKED, LockController
+from agent.lock.controller import LockController
 from agent.lock.idle import IdleClockLost, IdleSourceCandidate
 from agent.lock.lockers import LockChain
-from agent.lock.policy import PolicyConfig, State
+from agent.lock.policy import ALREADY_LOCKED, PolicyConfig, State
 from tests.unit.lock.fakes import FakeClock, FakeIdleSource, FakeLocker, FakeNotifier, RecordingSink, StateCheck
 
 POLICY = PolicyConfig(idle_timeout_s=60, warn_s=10)

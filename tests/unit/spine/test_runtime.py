@@ -9,14 +9,16 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 
 from agent.config import AgentConfig, parse_config
-from agent.policy.session_file import read_session_policy
+from agent.policy.session_file import read_lockdown, read_session_policy
 from agent.runtime import AgentRuntime, open_outbox
 from agent.transport.client import DeliveryError
 from agent.transport.codec import SignedPolicyWire
@@ -39,6 +41,8 @@ class FakeCollector:
         self.delivered: list[tuple[str, str, events_pb2.Event]] = []  # (event_id, kind, event)
         self.attempts = 0
         self.closed = False
+        self.reported_lost = False
+        self.check_ins = 0
         self.changed = threading.Condition()
 
     def send_events(self, payloads: Sequence[bytes]) -> tuple[list[str], Mapping[str, str]]:
@@ -51,6 +55,14 @@ class FakeCollector:
             self.delivered += [(e.event_id, str(e.WhichOneof("body")), e) for e in events]
             self.changed.notify_all()
             return [e.event_id for e in events], {}
+
+    def heartbeat(self, outbox_depth: int, agent_version: str) -> dict[str, Any]:
+        with self.changed:
+            self.check_ins += 1
+            self.changed.notify_all()
+        if self.refuse is not None:
+            raise DeliveryError(self.refuse, "scripted", "127.0.0.1:1")
+        return {"device_id": self.device_id, "reported_lost": self.reported_lost, "policy_version": ""}
 
     def get_policy(self, have_version: int) -> SignedPolicyWire | None:
         return self.policy if self.policy is not None and self.policy.version > have_version else None
@@ -200,3 +212,23 @@ def test_heartbeats_keep_coming_with_the_policy_version_in_force(make_config, ru
     client.wait_until(lambda: client.kinds().count("heartbeat") >= 2, "two heartbeats")
     beat = next(e for _, k, e in client.delivered if k == "heartbeat").heartbeat
     assert beat.posture.policy_version == "0"  # local settings only
+
+
+def test_a_device_reported_lost_is_locked_down_until_the_collector_says_it_was_found(
+    runtimes: list[AgentRuntime], make_config: Callable[..., AgentConfig]
+) -> None:
+    """Issue 15: the heartbeat reply's reported_lost starts the lockdown (at start, not after an interval)."""
+    config = make_config()
+    client = FakeCollector()
+    client.reported_lost = True
+    rt = _start(runtimes, config, client)
+    client.wait_until(lambda: client.check_ins >= 1, "a check-in at start")
+    deadline = time.monotonic() + WAIT_S
+    while not read_lockdown(config.state_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert read_lockdown(config.state_dir), "no lockdown after the collector reported the device lost"
+    client.refuse = grpc.StatusCode.UNAVAILABLE  # offline: the lockdown stays as it was
+    assert rt.check_in() is None and read_lockdown(config.state_dir)
+    client.refuse = None
+    client.reported_lost = False  # IT recorded it found
+    assert rt.check_in() is False and not read_lockdown(config.state_dir)

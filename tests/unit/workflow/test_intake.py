@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from collector.domain.alerts import AlertKind
 from collector.domain.audit_chain import verify
+from collector.domain.incident_facts import describe_what_happened
 from collector.domain.risk import Recommendation
 from collector.store.workflow_base import EVENT_CURSOR
 from tests.unit.workflow.helpers import EGRESS, ENCRYPTED, HEARTBEAT, LOCKED, NOT_ENCRYPTED, T0, World
@@ -130,6 +131,28 @@ def test_a_heartbeat_call_from_a_lost_device_raises_the_check_in(world: World) -
     record = world.store.get_incident(incident_id or "")
     assert record is not None and record.incident.alerts[-1].kind is AlertKind.LOST_DEVICE_CHECK_IN
     assert record.incident.alerts[-1].source_event_ids == ("heartbeat",)
+
+
+def test_the_lockdown_confirmation_and_the_network_class_are_recorded_on_the_incident(world: World) -> None:
+    """Issue 15: the incident records the check-in, its network address class and what the device did."""
+    lost = world.device("lost-laptop")
+    incident_id = world.service.lost_device_reported(lost, world.report_lost(lost, world.device("other")))
+    world.clock.advance(minutes=5)
+    now_us = int((T0 + timedelta(minutes=5)).timestamp() * 1_000_000)
+    world.service.lost_device_heard(lost, now_us, "the public internet")
+    world.clock.advance(seconds=3)
+    lock = {"idle_seconds": 2.0, "method": "command", "idle_timeout_s": 300, "lateness_s": 0.4,
+            "trigger": "lost_device"}  # fmt: skip
+    world.emit(lost, "lock_enforced", lock)
+    world.emit(lost, "lock_enforced", {**lock, "trigger": "idle"})  # an ordinary idle lock is no confirmation
+    world.service.catch_up()
+    record = world.store.get_incident(incident_id or "")
+    assert record is not None
+    check_ins = [a for a in record.incident.alerts if a.kind is AlertKind.LOST_DEVICE_CHECK_IN]
+    assert [(a.network, a.locked_by) for a in check_ins] == [("the public internet", ""), ("", "command")]
+    facts = describe_what_happened(record.incident)
+    assert "from the public internet" in facts and "locked every session" in facts
+    assert [k for k, i in _notices(world) if i == incident_id].count("lost_device_check_in") == 1  # one mail
 
 
 def test_a_corrupt_body_is_skipped_not_retried_forever(world: World) -> None:
