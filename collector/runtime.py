@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 from collector.config import load_config, workflow_service
 from collector.errors import CollectorError
 from collector.pki import PkiPaths
-from collector.store.factory import open_enrollment_store, open_store, open_workflow_store
+from collector.store.factory import check_database, open_enrollment_store, open_store, open_workflow_store
 
 if TYPE_CHECKING:
     from collector.ops.metrics import CollectorMetrics
@@ -112,6 +112,9 @@ class CollectorRuntime:
         except FileNotFoundError:
             raise paths.missing() from None
         config = load_config(opts.config)
+        # Before anything opens or listens: a damaged database is refused, not served.
+        report = check_database(opts.data_dir, opts.database_url)
+        log.info("database check passed: %s", report.summary())
         store = _entered(stack, open_store(opts.data_dir, opts.database_url), "close")
         workflow_store = _entered(stack, open_workflow_store(opts.data_dir, opts.database_url), "close")
         enrollment_store = _entered(stack, open_enrollment_store(opts.data_dir, opts.database_url), "close")

@@ -29,7 +29,7 @@ from collector.config import ConfigError, read_environment
 from collector.errors import EXIT_FAILED, EXIT_OK, CollectorError, UsageError
 from collector.pki import PkiPaths, init_pki, issue_device_certificate, write_device_bundle
 from collector.store.base import Device, DeviceExists, Store
-from collector.store.factory import migrate, open_store
+from collector.store.factory import check_database, migrate, open_store
 from collector.wire import codec
 
 log = logging.getLogger("collector")
@@ -154,6 +154,12 @@ def _parser() -> argparse.ArgumentParser:
 
     mig = sub.add_parser("migrate", parents=[data_dir], help="bring the database schema up to date")
     mig.set_defaults(func=_cmd_migrate)
+    db = sub.add_parser("db", help="the collector's database").add_subparsers(dest="db", required=True)
+    check = db.add_parser(
+        "check", parents=[data_dir], help="check the database for damage and its schema version (serve: a quick one)"
+    )
+    check.add_argument("--quick", action="store_true", help="the quick check serve runs at start, not the full one")
+    check.set_defaults(func=_cmd_db_check)
 
     workflow_cli.add_commands(sub, data_dir)
     console_cli.add_user_commands(sub, data_dir)
@@ -204,6 +210,11 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     before, after = migrate(args.data_dir, args.database_url)
     where = "PostgreSQL" if args.database_url else str(args.data_dir)
     print(f"schema of {where}: version {before} -> {after}" if before != after else f"schema is current ({after})")
+    return 0
+
+
+def _cmd_db_check(args: argparse.Namespace) -> int:
+    print(check_database(args.data_dir, args.database_url, thorough=not args.quick).summary())
     return 0
 
 
