@@ -26,6 +26,7 @@ from caseguard.settings import (
     Days,
     Flag,
     HoursOrZero,
+    LogFormat,
     LogLevel,
     Minutes,
     NonEmptyText,
@@ -33,6 +34,7 @@ from caseguard.settings import (
     Port,
     Score,
     Seconds,
+    SecondsOrZero,
     SettingsPath,
     Text,
     Threshold,
@@ -49,9 +51,11 @@ from collector.domain.ico_prefill import OrgProfile
 from collector.domain.pre_assessment import PreAssessmentPolicy
 from collector.domain.risk import RiskPolicy
 from collector.errors import UsageError
+from collector.notify.base import Channel
 from collector.notify.mail import SmtpChannel, SmtpSettings
 from collector.notify.webhook import WebhookChannel, WebhookSettings
 from collector.store.workflow_base import WorkflowStore
+from collector.workflow.auto_checkpoints import CheckpointSchedule
 from collector.workflow.policy import WorkflowPolicy
 from collector.workflow.service import NO_ORGANISATION, WorkflowService
 from collector.workflow.times import utc_now
@@ -69,6 +73,8 @@ class CollectorConfig:
     email: SmtpSettings | None = None
     webhook: WebhookSettings | None = None
     workflow: WorkflowPolicy = field(default_factory=WorkflowPolicy)
+    audit: CheckpointSchedule = field(default_factory=CheckpointSchedule)
+    log_format: str = "text"
     source: Path | None = None
 
 
@@ -129,13 +135,19 @@ def workflow_service(
     store: WorkflowStore, config: CollectorConfig, clock: Callable[[], datetime] = utc_now
 ) -> WorkflowService:
     """The breach workflow as configured: policy, organisation profile and notification channels."""
-    return WorkflowService(
-        store,
-        policy=config.workflow,
-        org=config.org,
-        email=SmtpChannel(config.email) if config.email else None,
-        webhook=WebhookChannel(config.webhook) if config.webhook else None,
-        clock=clock,
+    email, webhook = _channels(config)
+    return WorkflowService(store, policy=config.workflow, org=config.org, email=email, webhook=webhook, clock=clock)
+
+
+def notify_channels(config: CollectorConfig) -> tuple[Channel, ...]:
+    """The notification channels configured (email first), for senders outside the notice queue."""
+    return tuple(c for c in _channels(config) if c is not None)
+
+
+def _channels(config: CollectorConfig) -> tuple[Channel | None, Channel | None]:
+    return (
+        SmtpChannel(config.email) if config.email else None,
+        WebhookChannel(config.webhook) if config.webhook else None,
     )
 
 
@@ -148,6 +160,8 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
         email=f.notify.email.settings(),
         webhook=f.notify.webhook.settings(),
         workflow=f.workflow.policy(),
+        audit=f.audit.schedule(),
+        log_format=f.logging.format,
         source=source,
     )
 
@@ -157,6 +171,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
 _ORG = OrgProfile("", "")
 _MAIL = SmtpSettings(host="")
 _HOOK = WebhookSettings(url="")
+_AUDIT = CheckpointSchedule()
 _POLICY = WorkflowPolicy()
 _PRE = _POLICY.pre_assessment
 _RISK = _POLICY.risk
@@ -374,9 +389,32 @@ class WorkflowSection:
 
 @settings
 @dataclass(frozen=True)
+class AuditSection:
+    """[audit]: signed checkpoints of the audit chain, written and sent by the running collector."""
+
+    checkpoint_s: SecondsOrZero = _AUDIT.interval_s  # 0: none (then run `audit checkpoint` yourself)
+    checkpoint_dir: OptionalPath = _AUDIT.directory  # empty: audit-checkpoints in --data-dir
+
+    def schedule(self) -> CheckpointSchedule:
+        """The checkpoint schedule these settings make."""
+        return CheckpointSchedule(interval_s=self.checkpoint_s, directory=self.checkpoint_dir)
+
+
+@settings
+@dataclass(frozen=True)
+class LoggingSection:
+    """[logging]: how the collector writes its log (to stderr; the level is $CASEGUARD_LOG_LEVEL)."""
+
+    format: LogFormat = "text"
+
+
+@settings
+@dataclass(frozen=True)
 class CollectorFile:
     """collector.toml as written."""
 
     organisation: OrganisationSection = field(default_factory=OrganisationSection)
     notify: NotifySection = field(default_factory=NotifySection)
     workflow: WorkflowSection = field(default_factory=WorkflowSection)
+    audit: AuditSection = field(default_factory=AuditSection)
+    logging: LoggingSection = field(default_factory=LoggingSection)

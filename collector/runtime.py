@@ -16,10 +16,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
-from collector.config import load_config, workflow_service
+from collector.config import CollectorConfig, load_config, notify_channels, workflow_service
 from collector.errors import CollectorError
 from collector.pki import PkiPaths
-from collector.store.factory import open_enrollment_store, open_store, open_workflow_store
+from collector.store.factory import check_database, open_enrollment_store, open_store, open_workflow_store
 
 if TYPE_CHECKING:
     from collector.ops.metrics import CollectorMetrics
@@ -112,6 +112,9 @@ class CollectorRuntime:
         except FileNotFoundError:
             raise paths.missing() from None
         config = load_config(opts.config)
+        # Before anything opens or listens: a damaged database is refused, not served.
+        report = check_database(opts.data_dir, opts.database_url)
+        log.info("database check passed: %s", report.summary())
         store = _entered(stack, open_store(opts.data_dir, opts.database_url), "close")
         workflow_store = _entered(stack, open_workflow_store(opts.data_dir, opts.database_url), "close")
         enrollment_store = _entered(stack, open_enrollment_store(opts.data_dir, opts.database_url), "close")
@@ -123,6 +126,7 @@ class CollectorRuntime:
         runner = WorkflowRunner(workflow, on_round=metrics.observe_round)
         runner.start()
         stack.callback(runner.stop)
+        self._start_checkpoints(stack, config, paths, workflow_store, metrics)
         servicer = CollectorServicer(
             store, writer, workflow=workflow, pki=paths, enrollment=enrollment_store, metrics=metrics
         )
@@ -161,6 +165,28 @@ class CollectorRuntime:
             )
             stack.callback(console.stop)
             self.console_url = console.url
+
+    def _start_checkpoints(
+        self,
+        stack: ExitStack,
+        config: CollectorConfig,
+        paths: PkiPaths,
+        workflow_store: WorkflowStore,
+        metrics: CollectorMetrics,
+    ) -> None:
+        """The thread that writes a signed audit checkpoint every ``[audit] checkpoint_s`` and sends it."""
+        from collector.workflow.auto_checkpoints import AuditCheckpointer
+
+        schedule = config.audit
+        if schedule.interval_s <= 0:
+            log.warning("automatic audit checkpoints are off ([audit] checkpoint_s = 0)")
+            return
+        checkpointer = AuditCheckpointer(
+            workflow_store, paths, schedule.folder(self.options.data_dir), schedule, notify_channels(config),
+            on_step=metrics.observe_checkpoint,
+        )  # fmt: skip
+        checkpointer.start()
+        stack.callback(checkpointer.stop)
 
     def _start_ops(
         self,

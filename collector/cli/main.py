@@ -19,22 +19,30 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
+from caseguard.log_format import formatter_for
 from collector.cli import audit
 from collector.cli import console as console_cli
 from collector.cli import enrollment as enrollment_cli
 from collector.cli import workflow as workflow_cli
 from collector.cli.options import BY_OPTIONAL, CONFIG, JSON, STORE, Parser, apply_environment
 from collector.cli.terminal import install_safe_stdout
-from collector.config import ConfigError, read_environment
+from collector.config import ConfigError, load_config, read_environment
 from collector.errors import EXIT_FAILED, EXIT_OK, CollectorError, UsageError
 from collector.pki import PkiPaths, init_pki, issue_device_certificate, write_device_bundle
 from collector.store.base import Device, DeviceExists, Store
-from collector.store.factory import migrate, open_store
+from collector.store.factory import check_database, migrate, open_store
 from collector.wire import codec
 
 log = logging.getLogger("collector")
 
 PROG = "caseguard-collector"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def use_log_format(log_format: str) -> None:
+    """Switch every root handler to ``[logging] format`` ("text" or "json")."""
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter_for(log_format, LOG_FORMAT))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,11 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     apply_environment(args, env)
     install_safe_stdout()
-    logging.basicConfig(
-        level=env.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logging.basicConfig(level=env.log_level, format=LOG_FORMAT, stream=sys.stderr)
     return run_command(PROG, lambda: args.func(args))
 
 
@@ -154,6 +158,12 @@ def _parser() -> argparse.ArgumentParser:
 
     mig = sub.add_parser("migrate", parents=[data_dir], help="bring the database schema up to date")
     mig.set_defaults(func=_cmd_migrate)
+    db = sub.add_parser("db", help="the collector's database").add_subparsers(dest="db", required=True)
+    check = db.add_parser(
+        "check", parents=[data_dir], help="check the database for damage and its schema version (serve: a quick one)"
+    )
+    check.add_argument("--quick", action="store_true", help="the quick check serve runs at start, not the full one")
+    check.set_defaults(func=_cmd_db_check)
 
     workflow_cli.add_commands(sub, data_dir)
     console_cli.add_user_commands(sub, data_dir)
@@ -171,6 +181,8 @@ def _now_us() -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from collector.runtime import CollectorRuntime, ServeOptions
 
+    if args.config is not None:
+        use_log_format(load_config(args.config).log_format)
     options = ServeOptions(
         data_dir=args.data_dir, database_url=args.database_url, config=args.config, listen=args.listen,
         enroll_listen=args.enroll_listen, console=args.console, console_cert=args.console_cert,
@@ -204,6 +216,11 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     before, after = migrate(args.data_dir, args.database_url)
     where = "PostgreSQL" if args.database_url else str(args.data_dir)
     print(f"schema of {where}: version {before} -> {after}" if before != after else f"schema is current ({after})")
+    return 0
+
+
+def _cmd_db_check(args: argparse.Namespace) -> int:
+    print(check_database(args.data_dir, args.database_url, thorough=not args.quick).summary())
     return 0
 
 

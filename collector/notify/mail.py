@@ -40,6 +40,7 @@ _SUBJECTS: Mapping[str, str] = {
     "deadline_warning": "ICO deadline {deadline_london}",
     "lost_device_check_in": "a device reported lost has connected",
     "test": "test notice: this channel works",
+    "audit_checkpoint": "signed audit checkpoint at entry {audit_seq}",
 }
 _FIELDS: Sequence[tuple[str, str]] = (
     ("incident_id", "Incident"),
@@ -54,6 +55,10 @@ _FIELDS: Sequence[tuple[str, str]] = (
     ("alert_kinds", "Alerts"),
     ("warning", "Warning"),
     ("message", "Message"),
+    ("audit_seq", "Audit entry"),
+    ("audit_hash", "Its hash"),
+    ("at", "Taken at (UTC)"),
+    ("checkpoint_file", "Attached file"),
 )
 
 
@@ -67,7 +72,8 @@ def compose(settings: SmtpSettings, kind: str, payload: Mapping[str, Any]) -> Em
     """The email for one notice: a short subject and the notice's fields as plain text."""
     msg = EmailMessage()
     what = _SUBJECTS.get(kind, kind).format_map({k: _text(v) for k, v in payload.items()})
-    msg["Subject"] = f"{settings.subject_prefix} {payload.get('incident_id', '')}: {what}".strip()
+    incident = payload.get("incident_id", "")
+    msg["Subject"] = f"{settings.subject_prefix} {incident + ': ' if incident else ''}{what}"
     msg["From"] = settings.sender
     msg["To"] = ", ".join(settings.to)
     msg["Date"] = formatdate(localtime=False)
@@ -75,9 +81,13 @@ def compose(settings: SmtpSettings, kind: str, payload: Mapping[str, Any]) -> Em
     msg["X-Caseguard-Notice"] = kind
     lines = [str(payload.get("message", "")), ""]
     lines += [f"{label}: {_text(payload[key])}" for key, label in _FIELDS if key in payload]
-    lines += ["", f"Details: caseguard-collector incidents show {payload.get('incident_id', '')}"]
+    if incident:
+        lines += ["", f"Details: caseguard-collector incidents show {incident}"]
     lines += ["This message holds no personal data by design; see the collector for the facts."]
     msg.set_content("\n".join(lines) + "\n")
+    if isinstance(payload.get("checkpoint"), str):  # a signed audit checkpoint travels as the file itself
+        name = str(payload.get("checkpoint_file") or "audit-checkpoint.json")
+        msg.add_attachment(payload["checkpoint"].encode("utf-8"), maintype="application", subtype="json", filename=name)
     return msg
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -77,7 +77,15 @@ class CollectorMetrics:
         self.sign_in_throttled = Counter(
             "caseguard_console_sign_in_throttled", "Console sign-ins refused by the throttle", registry=r
         )
-
+        self.audit_checkpoint_steps = Counter(
+            "caseguard_audit_checkpoint_steps",
+            "Automatic audit checkpoint steps (write, or sending by a channel), by outcome",
+            ["step", "outcome"], registry=r,
+        )
+        self.audit_checkpoint_written = Gauge(
+            "caseguard_audit_checkpoint_last_written_timestamp_seconds",
+            "When the last automatic audit checkpoint was written (0: none since start)", registry=r,
+        )
 
     def observe_group(self, batches: int, outcome: IngestOutcome | None) -> None:
         """``GroupCommitWriter`` hook: one group stored (or, with None, a batch that failed)."""
@@ -87,6 +95,12 @@ class CollectorMetrics:
         self.group_commit_batches.observe(batches)
         self.events_stored.inc(outcome.stored)
         self.events_duplicate.inc(outcome.duplicates)
+
+    def observe_checkpoint(self, step: str, ok: bool) -> None:
+        """``AuditCheckpointer`` hook: one write or send ran."""
+        self.audit_checkpoint_steps.labels(step, "ok" if ok else "failed").inc()
+        if ok and step == "write":
+            self.audit_checkpoint_written.set_to_current_time()
 
     def observe_round(self, step: str, ok: bool) -> None:
         """``WorkflowRunner`` hook: one step of a round ran."""

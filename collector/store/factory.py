@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from collector.store.base import Store, StoreError
 from collector.store.dialects import PostgresDialect, SqlDialect, SQLiteDialect
 from collector.store.enrollment_base import EnrollmentStore
 from collector.store.workflow_base import WorkflowStore
+
+if TYPE_CHECKING:
+    from collector.store.integrity import DatabaseReport
 
 SQLITE_FILE = "collector.sqlite3"
 
@@ -48,6 +52,13 @@ def open_enrollment_store(data_dir: Path, database_url: str | None = None) -> En
     if database_url:
         return PostgresEnrollmentStore(database_url)
     return SQLiteEnrollmentStore(data_dir / SQLITE_FILE)
+
+
+def check_database(data_dir: Path, database_url: str | None = None, *, thorough: bool = False) -> DatabaseReport:
+    """Check the collector's database before it is served (see ``collector.store.integrity``)."""
+    from collector.store.integrity import check_database as check
+
+    return check(open_dialect(data_dir, database_url), thorough=thorough)
 
 
 def migrate(data_dir: Path, database_url: str | None = None) -> tuple[int, int]:

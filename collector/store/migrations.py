@@ -33,6 +33,13 @@ class SchemaOutOfDate(StoreError):
     """The database needs `caseguard-collector migrate` (or is newer than this collector)."""
 
 
+class SchemaUnknown(StoreError):
+    """The database holds Caseguard tables but no readable schema version: it is not migrated blindly."""
+
+
+RESTORE_ADVICE = "restore it from a backup, then run `caseguard-collector db check`"
+
+
 Step = Callable[[Any, SqlDialect], None]
 
 
@@ -85,10 +92,42 @@ MIGRATIONS: tuple[Step | None, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def judge_version(rows: list[Any] | None, has_tables: Callable[[], bool], where: str) -> int:
+    """The schema version ``rows`` record (0: a fresh database), or the error that refuses them.
+
+    A version is refused when it is newer than this collector, when it is not a whole number
+    from 0 up, when several are recorded, or when Caseguard's tables exist without one (a
+    header or version table damaged or edited: migrating it blindly could rewrite good data).
+    """
+    if len(rows or []) > 1:
+        raise SchemaUnknown(f"{where}: {len(rows or [])} schema versions are recorded, not one; {RESTORE_ADVICE}")
+    value = (rows or [0])[0]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SchemaUnknown(f"{where}: the schema version record is garbled ({str(value)[:40]!r}); {RESTORE_ADVICE}")
+    if value > SCHEMA_VERSION:
+        raise SchemaOutOfDate(
+            f"{where}: schema version {value} is newer than this collector understands ({SCHEMA_VERSION}): "
+            "run the collector version that wrote it, or restore a backup made by this one"
+        )
+    if value == 0 and has_tables():
+        raise SchemaUnknown(f"{where}: Caseguard's tables are there but their schema version is missing; "
+                            f"{RESTORE_ADVICE}")
+    return value
+
+
+def read_version(cur: Any, dialect: SqlDialect) -> int:
+    """The database's schema version, judged by ``judge_version``."""
+
+    def has_tables() -> bool:
+        return bool(set(dialect.table_columns(cur)) & set(metadata.tables))
+
+    return judge_version(dialect.schema_version_rows(cur), has_tables, dialect.where())
+
+
 def schema_version(database: Database) -> int:
     """The database's applied schema version (0 for an empty database)."""
     with database.snapshot() as tx:
-        return database.dialect.read_schema_version(tx.cursor)
+        return read_version(tx.cursor, database.dialect)
 
 
 def require_current(database: Database) -> None:
@@ -106,11 +145,7 @@ def migrate(database: Database) -> tuple[int, int]:
     dialect = database.dialect
     try:
         with dialect.migration_transaction(database.connection()) as cur:
-            start = dialect.read_schema_version(cur)
-            if start > SCHEMA_VERSION:
-                raise SchemaOutOfDate(
-                    f"{dialect.where()}: schema version {start} is newer than this collector understands"
-                )
+            start = read_version(cur, dialect)
             for number in range(start, SCHEMA_VERSION):
                 step = MIGRATIONS[number]
                 if step is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -53,11 +54,34 @@ def signed_checkpoint(store: WorkflowStore, paths: PkiPaths, now: datetime) -> t
 
 
 def write_checkpoint(store: WorkflowStore, paths: PkiPaths, out: Path, now: datetime) -> Checkpoint:
-    """Write a signed checkpoint to ``out``; returns it."""
+    """Write a signed checkpoint to ``out``, atomically; returns it."""
     checkpoint, text = signed_checkpoint(store, paths, now)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    write_atomically(out, text)
     return checkpoint
+
+
+def write_atomically(out: Path, text: str) -> None:
+    """Write ``text`` to ``out`` so that a reader (or a crash) sees the old file or the whole new one.
+
+    The text goes to a temporary file in the same folder, is flushed to disk, and replaces
+    ``out`` in one rename; the folder is synced so the rename itself survives power loss.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    folder = os.open(out.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def read_checkpoint(paths: PkiPaths, path: Path) -> Checkpoint:

@@ -129,6 +129,8 @@ def _log_level(value: str) -> str:
 
 
 LogLevel = Annotated[str, Strict(), AfterValidator(_log_level)]
+LOG_FORMATS = ("text", "json")
+LogFormat = Annotated[str, Strict(), rule('"text" or "json"', lambda v: v in LOG_FORMATS)]
 
 
 def _path_text(value: Any) -> Any:

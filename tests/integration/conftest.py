@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import Agent, Collector, private_media_root
+from tests.integration.harness import Agent, Collector, Inbox, free_port, private_media_root
 from tests.integration.xvfb import XServer, run_xserver
 
 
@@ -20,6 +20,18 @@ def collector(tmp_path: Path) -> Iterator[Collector]:
     c.init_pki()
     yield c
     c.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server (aiosmtpd) on a loopback port, and the messages it accepted."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield inbox, controller.port
+    controller.stop()
 
 
 @pytest.fixture

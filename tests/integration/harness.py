@@ -12,7 +12,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
 from pathlib import Path
+from typing import Any
 
 from collector.store.events import SQLiteStore
 
@@ -33,6 +36,20 @@ EGRESS: dict[str, object] = {
         "markings": ["OFFICIAL-SENSITIVE"],
     },
 }
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it accepts (the ``smtp`` fixture serves it)."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def notices(self, kind: str) -> list[Message]:
+        return [m for m in self.messages if m["X-Caseguard-Notice"] == kind]
 
 
 def free_port() -> int:

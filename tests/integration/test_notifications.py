@@ -6,45 +6,19 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from email import message_from_bytes
-from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from collector.notify.mail import SmtpChannel, SmtpSettings
 from collector.notify.webhook import WebhookChannel, WebhookSettings
 from collector.workflow.service import WorkflowService
-from tests.integration.harness import Agent, Collector, free_port, run_cli, wait_for
+from tests.integration.harness import Agent, Collector, Inbox, free_port, run_cli, wait_for
 from tests.unit.workflow.helpers import EGRESS, T0, World
 
 pytestmark = pytest.mark.integration
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def notices(self, kind: str) -> list[Message]:
-        return [m for m in self.messages if m["X-Caseguard-Notice"] == kind]
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
 
 
 @pytest.fixture

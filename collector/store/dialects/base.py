@@ -85,8 +85,24 @@ class SqlDialect(ABC):
         """Insert the events not stored yet (idempotent on (device, event_id)); returns those, in order."""
 
     @abstractmethod
-    def read_schema_version(self, cur: Any) -> int:
-        """The applied schema version (0 for an empty database)."""
+    def schema_version_rows(self, cur: Any) -> list[Any] | None:
+        """The recorded schema version as stored, unjudged (None: nowhere to record one yet).
+
+        ``collector.store.migrations.read_version`` decides what they mean: a fresh database,
+        a version, or a record that is missing or garbled.
+        """
+
+    def damage(self, cur: Any, *, thorough: bool = False) -> list[str]:
+        """What the database engine itself finds broken in the stored pages ([] when sound).
+
+        ``thorough`` asks for the slow full check where the engine has one. The default finds
+        nothing: PostgreSQL guards its own pages (and reports a damaged one on the read).
+        """
+        return []
+
+    def is_damage(self, exc: BaseException) -> bool:
+        """Whether a driver error says the stored data is damaged (not busy, not unreachable)."""
+        return False
 
     @abstractmethod
     def write_schema_version(self, cur: Any, version: int) -> None:

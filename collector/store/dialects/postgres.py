@@ -123,15 +123,14 @@ class PostgresDialect(SqlDialect):
                 new.append(e)
         return new
 
-    def read_schema_version(self, cur: psycopg.Cursor[Any]) -> int:
-        """caseguard_schema.version (0 when the table is missing or empty)."""
+    def schema_version_rows(self, cur: psycopg.Cursor[Any]) -> list[Any] | None:
+        """Every row of caseguard_schema (None when the table is missing)."""
         cur.execute("SELECT to_regclass('caseguard_schema')")
         row = cur.fetchone()
         if row is None or row[0] is None:
-            return 0
+            return None
         cur.execute("SELECT version FROM caseguard_schema")
-        got = cur.fetchone()
-        return int(got[0]) if got else 0
+        return [r[0] for r in cur.fetchall()]
 
     def write_schema_version(self, cur: psycopg.Cursor[Any], version: int) -> None:
         """One row in caseguard_schema."""

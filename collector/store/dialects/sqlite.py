@@ -21,6 +21,7 @@ from collector.store.schema import create_table_sql, sequence_gaps
 _EVENT_FIELDS = "event_id, seq, kind, occurred_at, agent_version, body"
 _EVENT_ROW = operator.itemgetter(0, 1, 2, 3, 4, 5)
 _IN_CHUNK = 900  # ids per lookup, under SQLite's oldest variable limit
+_DAMAGE_LINES = 10  # problems a check lists before it stops (the first says enough to act)
 
 
 class SQLiteDialect(SqlDialect):
@@ -118,9 +119,24 @@ class SQLiteDialect(SqlDialect):
             )
         return new
 
-    def read_schema_version(self, cur: sqlite3.Cursor) -> int:
-        """PRAGMA user_version."""
-        return int(cur.execute("PRAGMA user_version").fetchone()[0])
+    def schema_version_rows(self, cur: sqlite3.Cursor) -> list[Any] | None:
+        """PRAGMA user_version (SQLite's file header always holds one: 0 until it is set)."""
+        return [cur.execute("PRAGMA user_version").fetchone()[0]]
+
+    def damage(self, cur: sqlite3.Cursor, *, thorough: bool = False) -> list[str]:
+        """``PRAGMA quick_check`` (or the slower ``integrity_check``, which also checks index contents)."""
+        pragma = "integrity_check" if thorough else "quick_check"
+        rows = [str(r[0]) for r in cur.execute(f"PRAGMA {pragma}({_DAMAGE_LINES})").fetchall()]
+        if rows == ["ok"]:
+            return []
+        # One row may hold several lines under a "*** in database main ***" heading.
+        lines = [line.strip() for row in rows for line in row.splitlines()]
+        return [line for line in lines if line and not line.startswith("***")]
+
+    def is_damage(self, exc: BaseException) -> bool:
+        """SQLITE_CORRUPT ("database disk image is malformed") and SQLITE_NOTADB ("file is not a database")."""
+        name = str(getattr(exc, "sqlite_errorname", ""))
+        return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
 
     def write_schema_version(self, cur: sqlite3.Cursor, version: int) -> None:
         """PRAGMA user_version = n (transactional in SQLite)."""
