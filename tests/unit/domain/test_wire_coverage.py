@@ -21,6 +21,7 @@ from collector.domain.event_facts import (
     FileMatchFacts,
     LockFailedFacts,
     LostDeviceFacts,
+    UninspectableDestinationFacts,
     VolumeFacts,
 )
 
@@ -38,6 +39,7 @@ RENAMED = {("LostDeviceReport", "was_locked_known"): "was_locked"}
         ("LockFailed", LockFailedFacts),
         ("LostDeviceReport", LostDeviceFacts),
         ("PostureSummary", DevicePosture),
+        ("UninspectableDestination", UninspectableDestinationFacts),
     ],
 )
 def test_every_proto_field_has_a_home(message, facts):
