@@ -52,7 +52,7 @@ class PortableDevice:
         return {
             "destination_class": DESTINATION_CLASS_PORTABLE_DEVICE,
             "destination_kind": self.kind,
-            "device": {
+            "identity": {
                 "label": " ".join(p for p in (self.manufacturer, self.model) if p),
                 "filesystem": "",
                 "size_bytes": 0,

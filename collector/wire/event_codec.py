@@ -157,7 +157,7 @@ def alert_from_event(event: StoredEvent) -> Alert | None:
         facts = UninspectableDestinationFacts(
             destination_class=_DESTINATIONS.get(seen.destination_class, DestinationClass.UNSPECIFIED),
             destination_kind=seen.destination_kind,
-            device=_volume(seen.device),
+            device=_volume(seen.identity),
             reason=seen.reason,
             attached=seen.attached,
         )

@@ -143,18 +143,18 @@ class UninspectableFile(_message.Message):
     def __init__(self, destination_class: _Optional[_Union[DestinationClass, str]] = ..., destination_kind: _Optional[str] = ..., volume: _Optional[_Union[VolumeIdentity, _Mapping]] = ..., copy_burst_id: _Optional[str] = ..., arrival: _Optional[_Union[Arrival, str]] = ..., extension: _Optional[str] = ..., size_bytes: _Optional[int] = ..., reason: _Optional[str] = ..., sha256_hmac: _Optional[str] = ..., file_name: _Optional[str] = ..., relative_path: _Optional[str] = ...) -> None: ...
 
 class UninspectableDestination(_message.Message):
-    __slots__ = ("destination_class", "destination_kind", "device", "reason", "attached")
+    __slots__ = ("destination_class", "destination_kind", "identity", "reason", "attached")
     DESTINATION_CLASS_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_KIND_FIELD_NUMBER: _ClassVar[int]
-    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     ATTACHED_FIELD_NUMBER: _ClassVar[int]
     destination_class: DestinationClass
     destination_kind: str
-    device: VolumeIdentity
+    identity: VolumeIdentity
     reason: str
     attached: bool
-    def __init__(self, destination_class: _Optional[_Union[DestinationClass, str]] = ..., destination_kind: _Optional[str] = ..., device: _Optional[_Union[VolumeIdentity, _Mapping]] = ..., reason: _Optional[str] = ..., attached: _Optional[bool] = ...) -> None: ...
+    def __init__(self, destination_class: _Optional[_Union[DestinationClass, str]] = ..., destination_kind: _Optional[str] = ..., identity: _Optional[_Union[VolumeIdentity, _Mapping]] = ..., reason: _Optional[str] = ..., attached: _Optional[bool] = ...) -> None: ...
 
 class CaseFilesFoundOnVolume(_message.Message):
     __slots__ = ("volume", "files", "files_scanned", "truncated", "scan_id")

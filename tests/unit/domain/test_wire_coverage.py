@@ -26,7 +26,10 @@ from collector.domain.event_facts import (
 )
 
 # proto field -> domain field where the names differ (was_locked + was_locked_known become one Optional).
-RENAMED = {("LostDeviceReport", "was_locked_known"): "was_locked"}
+RENAMED = {
+    ("LostDeviceReport", "was_locked_known"): "was_locked",
+    ("UninspectableDestination", "identity"): "device",  # "device" in an event listing is the laptop
+}
 
 
 @pytest.mark.parametrize(

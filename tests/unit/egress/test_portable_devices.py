@@ -38,7 +38,7 @@ def test_the_owners_name_for_the_phone_never_reaches_the_event() -> None:
     body = phone.event_body(KEY, attached=True)
     assert "Testperson" not in json.dumps(body)
     assert body["destination_class"] == "DESTINATION_CLASS_PORTABLE_DEVICE"
-    assert body["device"]["label"] == "samsung SM-S948U" and body["reason"] == "no-file-system"
+    assert body["identity"]["label"] == "samsung SM-S948U" and body["reason"] == "no-file-system"
 
 
 def test_a_usb_serial_in_the_instance_id_is_hashed_not_sent() -> None:

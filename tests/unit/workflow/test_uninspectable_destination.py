@@ -16,7 +16,7 @@ US = 1_760_950_800_000_000  # 2025-10-20T09:00:00Z
 PHONE: dict[str, Any] = {
     "destination_class": "DESTINATION_CLASS_PORTABLE_DEVICE",
     "destination_kind": "mtp",
-    "device": {"label": "samsung SM-S948U", "bus": "usb", "serial_hmac": "", "removable_flag": True},
+    "identity": {"label": "samsung SM-S948U", "bus": "usb", "serial_hmac": "", "removable_flag": True},
     "reason": "no-file-system",
     "attached": True,
 }
