@@ -121,6 +121,7 @@ class EgressSettings:
     settle_s: Seconds = 2.0
     burst_gap_s: Seconds = 5.0
     volume_poll_s: Seconds = 1.0
+    portable_poll_s: Seconds = 5.0  # Windows: phones/cameras over MTP (a PowerShell query each time)
     scan_limit: Count = 20_000
     classifier_threads: Threads = 2
     rediscover_s: Seconds = 600.0

@@ -5,7 +5,9 @@ discovered from the clients' own configuration (and rediscovered periodically). 
 that arrives complete at a destination is classified against the protected-store index; a
 case file becomes a ``case_file_egress`` event, and a file that cannot be judged (encrypted,
 unsupported, over budget, corrupt) an ``uninspectable_file`` event. A newly mounted volume is scanned once and
-the case files already on it are reported together as ``case_files_found``.
+the case files already on it are reported together as ``case_files_found``. A phone or camera attached
+over MTP/PTP (Windows) has no file system to watch: it is an ``uninspectable_destination`` when it comes
+and when it goes.
 
 Nothing about a file's contents leaves the laptop, and by default no name or path either:
 events carry the extension, size, an HMAC of the SHA-256 under the organisation's key,
@@ -43,6 +45,12 @@ from agent.config import AgentConfig
 from agent.coverage import CoverageTracker, probe_dir, reason_for_error
 from agent.egress.model import Destination, Volume, destination_for_volume
 from agent.egress.personal_dirs import discover_personal, expand_home
+from agent.egress.portable_devices import (
+    PortableDevice,
+    PortableDeviceMonitor,
+    PortableDeviceSource,
+    PortableQueryFailed,
+)
 from agent.egress.scan import scan_once
 from agent.egress.users import UserProfile, signed_in_sids, user_profiles
 from agent.egress.volumes import VolumeMonitor, VolumeSource, default_volume_source
@@ -60,9 +68,13 @@ _STOP = object()
 COMPONENT_INDEX = "index"
 COMPONENT_DESTINATION = "egress-watcher"
 COMPONENT_VOLUMES = "volume-monitor"
+COMPONENT_PORTABLE = "portable-devices"
+COMPONENT_USER_HIVE = "user-hive"
 SCOPE_PROTECTED = "protected-store"
 SCOPE_PERSONAL_FOLDER = "DESTINATION_CLASS_PERSONAL_FOLDER"
 SCOPE_REMOVABLE = "DESTINATION_CLASS_REMOVABLE_VOLUME"
+SCOPE_PORTABLE = "DESTINATION_CLASS_PORTABLE_DEVICE"
+SCOPE_PERSONAL_CLOUD = "personal-cloud"
 
 
 class EgressPipeline:
@@ -78,10 +90,12 @@ class EgressPipeline:
         coverage: CoverageTracker | None = None,
         clock: Callable[[], float] = time.monotonic,
         volume_source: VolumeSource | None = None,
+        portable_source: PortableDeviceSource | None = None,
     ) -> None:
         """``host``: the OS the backends are chosen for (default: this one); ``coverage``: where
         watching and not watching is reported; ``volume_source``: where removable volumes come
-        from (default: this OS's, chosen once)."""
+        from (default: this OS's, chosen once); ``portable_source``: where MTP/PTP devices come
+        from (default: Windows's CIM query on Windows, none elsewhere)."""
         self._config = config
         self._host = host if host is not None else Host.current()
         self._sink = sink
@@ -110,6 +124,20 @@ class EgressPipeline:
             stop_event=self._stop,
             on_failure=self._volumes_failing,
         )
+        if portable_source is None and self._host.is_windows:
+            from agent.egress.portable_windows import WindowsPortableSource
+
+            portable_source = WindowsPortableSource()
+        self.portable: PortableDeviceMonitor | None = None
+        if portable_source is not None:
+            self.portable = PortableDeviceMonitor(
+                portable_source,
+                lambda device: self._portable_changed(device, attached=True),
+                lambda device: self._portable_changed(device, attached=False),
+                poll_interval_s=config.egress.portable_poll_s,
+                stop_event=self._stop,
+                on_failure=self._portable_failing,
+            )
         self._personal: dict[Path, Destination] = {}
         self._unavailable_since: dict[Path, int] = {}  # configured folders we cannot watch (wall ns)
         self._root_watches: dict[Path, Any] = {}  # protected root -> its watchdog watch
@@ -139,6 +167,8 @@ class EgressPipeline:
             log.exception("personal folder discovery failed")
             self._coverage.failing(COMPONENT_DESTINATION, "discovery", "personal-cloud", reason_for_error(exc))
         self.volumes.start()
+        if self.portable is not None:
+            self.portable.start()
         self._check_protected_roots()
         self._upkeep.start()
         if self._host.is_windows and self._host.registry is not None:
@@ -148,6 +178,8 @@ class EgressPipeline:
         """Stop every thread; queued classifications not yet done are dropped (files stay put)."""
         self._stop.set()
         self.volumes.stop()
+        if self.portable is not None:
+            self.portable.stop()
         close = getattr(self._own_source, "close", None)
         if close is not None:
             close()
@@ -231,6 +263,18 @@ class EgressPipeline:
             self._coverage.working(COMPONENT_VOLUMES, "snapshot")
         else:
             self._coverage.failing(COMPONENT_VOLUMES, "snapshot", SCOPE_REMOVABLE, reason_for_error(exc))
+
+    def _portable_changed(self, device: PortableDevice, *, attached: bool) -> None:
+        self._sink.emit("uninspectable_destination", device.event_body(self._key, attached=attached))
+        if attached:
+            log.warning("a %s portable device was attached; what is copied to it cannot be inspected", device.kind)
+
+    def _portable_failing(self, exc: OSError | None) -> None:
+        if exc is None:
+            self._coverage.working(COMPONENT_PORTABLE, "snapshot")
+            return
+        reason = str(exc) if isinstance(exc, PortableQueryFailed) else reason_for_error(exc)
+        self._coverage.failing(COMPONENT_PORTABLE, "snapshot", SCOPE_PORTABLE, reason)
 
     def _volume_added(self, volume: Volume) -> None:
         body = volume.identity.as_event_body(reveal_names=self._reveal)

@@ -33,6 +33,7 @@ KIND_CLASSES: Mapping[str, DeliveryClass] = {
     "lost_device_report": DeliveryClass.CRITICAL,
     "coverage_degraded": DeliveryClass.CRITICAL,
     "uninspectable_file": DeliveryClass.CRITICAL,
+    "uninspectable_destination": DeliveryClass.CRITICAL,
     "events_shed": DeliveryClass.CRITICAL,
     "volume_mounted": DeliveryClass.ROUTINE,
     "volume_unmounted": DeliveryClass.ROUTINE,

@@ -12,7 +12,8 @@ still applies when notification cannot be set up.
 
 The OS calls sit behind ``WindowsDiskApi`` so the decision logic and the parsers are tested
 anywhere; the ctypes implementation exists only on Windows and has not run on a real machine.
-Phones over MTP/WPD have no volume at all and are not seen here (see the report's missing list).
+Phones over MTP/WPD have no volume at all: :mod:`agent.egress.portable_windows` reports them, woken
+by the same notification registered for the WPD device interface.
 """
 
 from __future__ import annotations
@@ -243,7 +244,7 @@ if sys.platform != "win32":
     def _ctypes_api() -> WindowsDiskApi:
         raise OSError("the Windows volume source needs Windows")
 
-    def _device_notifier() -> ChangeSignal | None:
+    def _device_notifier(interface: str = "volume") -> ChangeSignal | None:
         return None
 
 else:  # pragma: no cover - exercised on Windows only
@@ -372,6 +373,9 @@ else:  # pragma: no cover - exercised on Windows only
     _DEVICE_NOTIFY_WINDOW_HANDLE = 0x00000000
     # GUID_DEVINTERFACE_VOLUME {53F5630D-B6BF-11D0-94F2-00A0C91EFB8B}
     _VOLUME_INTERFACE = (0x53F5630D, 0xB6BF, 0x11D0, (0x94, 0xF2, 0x00, 0xA0, 0xC9, 0x1E, 0xFB, 0x8B))
+    # GUID_DEVINTERFACE_WPD {6AC27878-A6FA-4155-BA85-F98F491D4F33}: phones and cameras over MTP/PTP
+    _WPD_INTERFACE = (0x6AC27878, 0xA6FA, 0x4155, (0xBA, 0x85, 0xF9, 0x8F, 0x49, 0x1D, 0x4F, 0x33))
+    _INTERFACES = {"volume": _VOLUME_INTERFACE, "wpd": _WPD_INTERFACE}
     _WNDPROC = ctypes.WINFUNCTYPE(ctypes.c_ssize_t, wintypes.HWND, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM)
 
     class _GUID(ctypes.Structure):
@@ -389,9 +393,11 @@ else:  # pragma: no cover - exercised on Windows only
                     ("lpszMenuName", wintypes.LPCWSTR), ("lpszClassName", wintypes.LPCWSTR)]
 
     class _DeviceChangeNotifier:
-        """A hidden window, on its own thread, told of volume interfaces arriving and leaving."""
+        """A hidden window, on its own thread, told of one device interface arriving and leaving."""
 
-        def __init__(self) -> None:
+        def __init__(self, interface: str = "volume") -> None:
+            self._interface = _INTERFACES[interface]
+            self._class_name = f"CaseguardDeviceChange-{interface}"  # one window class per interface
             self.changed = threading.Event()
             self._ready = threading.Event()
             self._error: str | None = None
@@ -412,15 +418,15 @@ else:  # pragma: no cover - exercised on Windows only
             user32.DefWindowProcW.restype = ctypes.c_ssize_t
             instance = ctypes.windll.kernel32.GetModuleHandleW(None)
             window_class = _WndClass(lpfnWndProc=self._proc, hInstance=instance,
-                                     lpszClassName="CaseguardDeviceChange")
+                                     lpszClassName=self._class_name)
             if not user32.RegisterClassW(ctypes.byref(window_class)):
                 self._fail("RegisterClassW")
                 return
-            hwnd = user32.CreateWindowExW(0, "CaseguardDeviceChange", "", 0, 0, 0, 0, 0, None, None, instance, None)
+            hwnd = user32.CreateWindowExW(0, self._class_name, "", 0, 0, 0, 0, 0, None, None, instance, None)
             if not hwnd:
                 self._fail("CreateWindowExW")
                 return
-            data1, data2, data3, data4 = _VOLUME_INTERFACE
+            data1, data2, data3, data4 = self._interface
             fil = _DevBroadcastInterface(
                 dbcc_size=ctypes.sizeof(_DevBroadcastInterface), dbcc_devicetype=_DBT_DEVTYP_DEVICEINTERFACE,
                 dbcc_classguid=_GUID(data1, data2, data3, (wintypes.BYTE * 8)(*data4)),
@@ -438,9 +444,14 @@ else:  # pragma: no cover - exercised on Windows only
             self._error = f"{call} failed (error {ctypes.get_last_error()})"
             self._ready.set()
 
-    def _device_notifier() -> ChangeSignal | None:
+    def _device_notifier(interface: str = "volume") -> ChangeSignal | None:
         try:
-            return _DeviceChangeNotifier()
+            return _DeviceChangeNotifier(interface)
         except OSError as exc:
-            log.warning("no device-arrival notification (%s); volumes are polled", exc)
+            log.warning("no device-arrival notification for %s devices (%s); they are polled", interface, exc)
             return None
+
+
+def device_change_signal(interface: str) -> ChangeSignal | None:
+    """A signal set when devices of ``interface`` ("volume", "wpd") arrive or leave; None where there is none."""
+    return _device_notifier(interface)

@@ -34,11 +34,14 @@ ALERT_KIND_TEXT: Mapping[str, str] = {
     AlertKind.DEVICE_SILENT: "Device silent",
     AlertKind.SEQUENCE_GAP: "Events missing",
     AlertKind.LOST_DEVICE_CHECK_IN: "Lost device checked in",
+    AlertKind.UNINSPECTABLE_FILE: "File that could not be judged copied out",
+    AlertKind.UNINSPECTABLE_DESTINATION: "Phone or camera attached (cannot be inspected)",
 }
 DESTINATION_TEXT: Mapping[str, str] = {
     DestinationClass.REMOVABLE_VOLUME: "Removable volume",
     DestinationClass.PERSONAL_CLOUD: "Personal cloud",
     DestinationClass.PERSONAL_FOLDER: "Personal folder",
+    DestinationClass.PORTABLE_DEVICE: "Phone or camera (MTP/PTP)",
     DestinationClass.UNSPECIFIED: "Not stated",
 }
 ENCRYPTION_TEXT: Mapping[str, str] = {

@@ -25,6 +25,7 @@ from collector.domain.event_facts import (
     LockFailedFacts,
     LostDeviceFacts,
     SeqRange,
+    UninspectableDestinationFacts,
     UninspectableFileFacts,
     VolumeFacts,
 )
@@ -45,6 +46,10 @@ class AlertKind(enum.StrEnum):
     """A file the agent could not judge arrived at a removable or personal destination. Files of one copy
     burst share an incident (the copy-burst rule), which drafts no risk assessment of its own: it ranks
     below case-file egress, and joins an egress incident when the same burst also carried case files."""
+    UNINSPECTABLE_DESTINATION = "uninspectable_destination"
+    """A phone or camera (MTP/PTP) was attached: the agent sees it but cannot inspect what is copied to it.
+    Attaching and detaching the same device on the same laptop share an incident (the same-destination
+    rule); it drafts no risk assessment of its own."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class Alert:
     missing_seqs: SeqRange | None = None
     network: str = ""  # a check-in: the class of address it came from ("public internet", ...), never the address
     locked_by: str = ""  # a check-in that is the agent's lockdown confirmation: how it locked the session
+    device_attached: bool | None = None  # portable devices: attached (True) or detached (False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "occurred_at", require_utc(self.occurred_at, "occurred_at"))
@@ -218,13 +224,35 @@ def alert_from_uninspectable_file(envelope: EventEnvelope, facts: UninspectableF
     )
 
 
-AgentEventFacts = CaseFileEgressFacts | CaseFilesFoundFacts | LockFailedFacts | UninspectableFileFacts
+def alert_from_uninspectable_destination(envelope: EventEnvelope, facts: UninspectableDestinationFacts) -> Alert:
+    """Make the alert for an ``UninspectableDestination`` event (a portable device attached or detached)."""
+    return Alert(
+        alert_id=derive_alert_id(AlertKind.UNINSPECTABLE_DESTINATION, envelope.device_id, envelope.event_id),
+        kind=AlertKind.UNINSPECTABLE_DESTINATION,
+        device_id=envelope.device_id,
+        occurred_at=envelope.occurred_at,
+        received_at=envelope.received_at,
+        source_event_ids=(envelope.event_id,),
+        source_seqs=(envelope.seq,),
+        agent_version=envelope.agent_version,
+        destination_class=facts.destination_class,
+        destination_kind=facts.destination_kind,
+        volume=facts.device,
+        device_attached=facts.attached,
+    )
+
+
+AgentEventFacts = (
+    CaseFileEgressFacts | CaseFilesFoundFacts | LockFailedFacts | UninspectableFileFacts | UninspectableDestinationFacts
+)
 
 
 def alert_from_agent_event(envelope: EventEnvelope, facts: AgentEventFacts) -> Alert:
     """Make the alert for any breach-class agent event (egress, case files found, lock failed, uninspectable)."""
     if isinstance(facts, UninspectableFileFacts):
         return alert_from_uninspectable_file(envelope, facts)
+    if isinstance(facts, UninspectableDestinationFacts):
+        return alert_from_uninspectable_destination(envelope, facts)
     if isinstance(facts, CaseFileEgressFacts):
         return alert_from_case_file_egress(envelope, facts)
     if isinstance(facts, CaseFilesFoundFacts):

@@ -24,6 +24,7 @@ class DestinationClass(enum.StrEnum):
     REMOVABLE_VOLUME = "removable_volume"
     PERSONAL_CLOUD = "personal_cloud"
     PERSONAL_FOLDER = "personal_folder"
+    PORTABLE_DEVICE = "portable_device"
 
 
 class Arrival(enum.StrEnum):
@@ -132,6 +133,20 @@ class UninspectableFileFacts:
     volume: VolumeFacts | None = None
     copy_burst_id: str = ""
     arrival: Arrival = Arrival.UNSPECIFIED
+
+
+@dataclass(frozen=True)
+class UninspectableDestinationFacts:
+    """A phone or camera the agent can see but not inspect was attached or detached (``UninspectableDestination``).
+
+    ``device`` carries its model (as ``label``), bus and keyed serial hash; nothing copied to it was judged.
+    """
+
+    destination_class: DestinationClass
+    destination_kind: str
+    device: VolumeFacts
+    reason: str = ""
+    attached: bool = True
 
 
 @dataclass(frozen=True)

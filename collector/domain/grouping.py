@@ -38,7 +38,9 @@ class GroupingRule(enum.IntEnum):
     SAME_DEVICE_SIGNAL = 4
 
 
-_DESTINATION_KINDS = frozenset({AlertKind.CASE_FILE_EGRESS, AlertKind.CASE_FILES_FOUND})
+_DESTINATION_KINDS = frozenset(
+    {AlertKind.CASE_FILE_EGRESS, AlertKind.CASE_FILES_FOUND, AlertKind.UNINSPECTABLE_DESTINATION}
+)
 _LOSS_KINDS = frozenset({AlertKind.LOST_DEVICE, AlertKind.DEVICE_SILENT, AlertKind.LOST_DEVICE_CHECK_IN})
 _DEVICE_SIGNAL_KINDS = frozenset({AlertKind.LOCK_FAILED, AlertKind.SEQUENCE_GAP})
 

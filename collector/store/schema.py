@@ -39,7 +39,10 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 Int64 = BigInteger().with_variant(Integer(), "sqlite")
 
 # Events the breach workflow reads (a partial index, so ingest of other kinds pays nothing for it).
-BREACH_INDEX_KINDS = ("case_file_egress", "case_files_found", "lock_failed", "lost_device_report", "uninspectable_file")
+BREACH_INDEX_KINDS = (
+    "case_file_egress", "case_files_found", "lock_failed", "lost_device_report", "uninspectable_file",
+    "uninspectable_destination",
+)  # fmt: skip
 # Events the console's incident page reads as "posture at the time".
 POSTURE_INDEX_KINDS = ("encryption_posture", "lock_posture", "heartbeat")
 

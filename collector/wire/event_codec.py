@@ -27,6 +27,7 @@ from collector.domain.event_facts import (
     FileMatchFacts,
     LockFailedFacts,
     LostDeviceFacts,
+    UninspectableDestinationFacts,
     UninspectableFileFacts,
     VolumeFacts,
 )
@@ -35,6 +36,7 @@ from collector.store.base import StoredEvent
 
 ALERT_KINDS: tuple[str, ...] = (
     "case_file_egress", "case_files_found", "lock_failed", "lost_device_report", "uninspectable_file",
+    "uninspectable_destination",
 )
 POSTURE_KINDS: tuple[str, ...] = ("encryption_posture", "lock_posture", "heartbeat")
 
@@ -157,6 +159,15 @@ def alert_from_event(event: StoredEvent) -> Alert | None:
             volume=_volume(odd.volume) if odd.HasField("volume") else None,
             copy_burst_id=odd.copy_burst_id,
             arrival=_ARRIVALS.get(odd.arrival, Arrival.UNSPECIFIED),
+        )
+    elif event.kind == "uninspectable_destination":
+        seen = _parse(event.kind, event.body, events_pb2.UninspectableDestination)
+        facts = UninspectableDestinationFacts(
+            destination_class=_DESTINATIONS.get(seen.destination_class, DestinationClass.UNSPECIFIED),
+            destination_kind=seen.destination_kind,
+            device=_volume(seen.identity),
+            reason=seen.reason,
+            attached=seen.attached,
         )
     elif event.kind == "lock_failed":
         failed = _parse(event.kind, event.body, events_pb2.LockFailed)

@@ -21,6 +21,13 @@ from tests.unit.classify.documents import make_docx
 from tests.unit.classify.synthetic import case_file_paragraphs
 from tests.unit.egress.windows_machine import REG_EXPORT, SAM, WindowsMachine
 
+PNP_CAPTURE = Path(__file__).resolve().parents[1] / "fixtures" / "egress" / "win32_pnpentity_wpd.json.txt"
+# Stands in for powershell.exe: answers the portable-device CIM query from a file the test writes.
+FAKE_POWERSHELL = """#!/bin/sh
+case "$*" in *Win32_PnPEntity*) cat "$CASEGUARD_TEST_PNP" 2>/dev/null; exit 0;; esac
+exit 127
+"""
+
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,16 +60,24 @@ def test_windows_service_finds_each_persons_clouds_and_keeps_running(
     (tmp_path / "org.key").write_bytes(os.urandom(32).hex().encode())
     approved = machine.home("jo.bloggs") / "OneDrive - Contoso"
     settings = (
-        f'[egress]\nsettle_s = 1.0\nvolume_poll_s = 1.0\napproved_dirs = ["{approved}"]\n'
+        f'[egress]\nsettle_s = 1.0\nvolume_poll_s = 1.0\nportable_poll_s = 1.0\napproved_dirs = ["{approved}"]\n'
         f'[case_files]\nroots = ["{protected}"]\n[privacy]\norg_key_file = "{tmp_path / "org.key"}"\n'
         "[heartbeat]\ninterval_s = 1\n"
     )
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "powershell.exe").write_text(FAKE_POWERSHELL)
+    (bin_dir / "powershell.exe").chmod(0o755)
+    pnp = tmp_path / "pnp.json"
+    pnp.write_text("")  # no portable device attached
     collector.start()
     agent = make_agent("win-laptop", settings=settings)
     log = open(tmp_path / "win-laptop.log", "a")  # noqa: SIM115 - handed to the child
     agent.proc = subprocess.Popen(
         [PYTHON, "-m", "tests.integration.windows_service", str(agent.config), str(machine.root), str(reg)],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "CASEGUARD_TEST_PNP": str(pnp),
+             "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"},
     )
     log.close()
 
@@ -104,5 +119,16 @@ def test_windows_service_finds_each_persons_clouds_and_keeps_running(
 
     beats = len(_events(collector, "win-laptop", "heartbeat"))
     wait_for(lambda: len(_events(collector, "win-laptop", "heartbeat")) > beats, 15, "heartbeats go on")
+
+    # A phone is plugged in over MTP (the captured CIM rows: the phone and a stick's WPD twin), then unplugged.
+    pnp.write_text("\n".join(ln for ln in PNP_CAPTURE.read_text().splitlines() if not ln.startswith("#")))
+    wait_for(lambda: bool(_events(collector, "win-laptop", "uninspectable_destination")), 20, "the phone is reported")
+    pnp.write_text("")
+    wait_for(lambda: len(_events(collector, "win-laptop", "uninspectable_destination")) >= 2, 20, "and its going")
+    seen = _events(collector, "win-laptop", "uninspectable_destination")
+    assert [(e["destination_kind"], e["identity"]["label"], e.get("attached", False)) for e in seen] == [
+        ("mtp", "samsung SM-S948U", True), ("mtp", "samsung SM-S948U", False)]
+    assert "Testperson" not in json.dumps(seen)
+
     assert agent.proc.poll() is None, (tmp_path / "win-laptop.log").read_text()[-3000:]
     agent.stop()  # SIGTERM: exits 0

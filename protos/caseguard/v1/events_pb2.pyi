@@ -16,6 +16,7 @@ class DestinationClass(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DESTINATION_CLASS_REMOVABLE_VOLUME: _ClassVar[DestinationClass]
     DESTINATION_CLASS_PERSONAL_CLOUD: _ClassVar[DestinationClass]
     DESTINATION_CLASS_PERSONAL_FOLDER: _ClassVar[DestinationClass]
+    DESTINATION_CLASS_PORTABLE_DEVICE: _ClassVar[DestinationClass]
 
 class Arrival(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -35,6 +36,7 @@ DESTINATION_CLASS_UNSPECIFIED: DestinationClass
 DESTINATION_CLASS_REMOVABLE_VOLUME: DestinationClass
 DESTINATION_CLASS_PERSONAL_CLOUD: DestinationClass
 DESTINATION_CLASS_PERSONAL_FOLDER: DestinationClass
+DESTINATION_CLASS_PORTABLE_DEVICE: DestinationClass
 ARRIVAL_UNSPECIFIED: Arrival
 ARRIVAL_CLOSED_AFTER_WRITE: Arrival
 ARRIVAL_MOVED_IN: Arrival
@@ -139,6 +141,20 @@ class UninspectableFile(_message.Message):
     file_name: str
     relative_path: str
     def __init__(self, destination_class: _Optional[_Union[DestinationClass, str]] = ..., destination_kind: _Optional[str] = ..., volume: _Optional[_Union[VolumeIdentity, _Mapping]] = ..., copy_burst_id: _Optional[str] = ..., arrival: _Optional[_Union[Arrival, str]] = ..., extension: _Optional[str] = ..., size_bytes: _Optional[int] = ..., reason: _Optional[str] = ..., sha256_hmac: _Optional[str] = ..., file_name: _Optional[str] = ..., relative_path: _Optional[str] = ...) -> None: ...
+
+class UninspectableDestination(_message.Message):
+    __slots__ = ("destination_class", "destination_kind", "identity", "reason", "attached")
+    DESTINATION_CLASS_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_KIND_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ATTACHED_FIELD_NUMBER: _ClassVar[int]
+    destination_class: DestinationClass
+    destination_kind: str
+    identity: VolumeIdentity
+    reason: str
+    attached: bool
+    def __init__(self, destination_class: _Optional[_Union[DestinationClass, str]] = ..., destination_kind: _Optional[str] = ..., identity: _Optional[_Union[VolumeIdentity, _Mapping]] = ..., reason: _Optional[str] = ..., attached: _Optional[bool] = ...) -> None: ...
 
 class CaseFilesFoundOnVolume(_message.Message):
     __slots__ = ("volume", "files", "files_scanned", "truncated", "scan_id")
@@ -348,7 +364,7 @@ class TestEvent(_message.Message):
     def __init__(self, index: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "seq", "occurred_at", "agent_version", "device_id", "outbox_epoch", "case_file_egress", "case_files_found", "volume_mounted", "volume_unmounted", "lock_enforced", "lock_failed", "lock_posture", "encryption_posture", "lost_device_report", "agent_started", "agent_stopping", "coverage_degraded", "heartbeat", "events_shed", "test", "policy_applied", "uninspectable_file")
+    __slots__ = ("event_id", "seq", "occurred_at", "agent_version", "device_id", "outbox_epoch", "case_file_egress", "case_files_found", "volume_mounted", "volume_unmounted", "lock_enforced", "lock_failed", "lock_posture", "encryption_posture", "lost_device_report", "agent_started", "agent_stopping", "coverage_degraded", "heartbeat", "events_shed", "test", "policy_applied", "uninspectable_file", "uninspectable_destination")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -372,6 +388,7 @@ class Event(_message.Message):
     TEST_FIELD_NUMBER: _ClassVar[int]
     POLICY_APPLIED_FIELD_NUMBER: _ClassVar[int]
     UNINSPECTABLE_FILE_FIELD_NUMBER: _ClassVar[int]
+    UNINSPECTABLE_DESTINATION_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     seq: int
     occurred_at: _timestamp_pb2.Timestamp
@@ -395,4 +412,5 @@ class Event(_message.Message):
     test: TestEvent
     policy_applied: PolicyApplied
     uninspectable_file: UninspectableFile
-    def __init__(self, event_id: _Optional[str] = ..., seq: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agent_version: _Optional[str] = ..., device_id: _Optional[str] = ..., outbox_epoch: _Optional[str] = ..., case_file_egress: _Optional[_Union[CaseFileEgress, _Mapping]] = ..., case_files_found: _Optional[_Union[CaseFilesFoundOnVolume, _Mapping]] = ..., volume_mounted: _Optional[_Union[VolumeMounted, _Mapping]] = ..., volume_unmounted: _Optional[_Union[VolumeUnmounted, _Mapping]] = ..., lock_enforced: _Optional[_Union[LockEnforced, _Mapping]] = ..., lock_failed: _Optional[_Union[LockFailed, _Mapping]] = ..., lock_posture: _Optional[_Union[LockPosture, _Mapping]] = ..., encryption_posture: _Optional[_Union[EncryptionPosture, _Mapping]] = ..., lost_device_report: _Optional[_Union[LostDeviceReport, _Mapping]] = ..., agent_started: _Optional[_Union[AgentStarted, _Mapping]] = ..., agent_stopping: _Optional[_Union[AgentStopping, _Mapping]] = ..., coverage_degraded: _Optional[_Union[CoverageDegraded, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., events_shed: _Optional[_Union[EventsShed, _Mapping]] = ..., test: _Optional[_Union[TestEvent, _Mapping]] = ..., policy_applied: _Optional[_Union[PolicyApplied, _Mapping]] = ..., uninspectable_file: _Optional[_Union[UninspectableFile, _Mapping]] = ...) -> None: ...
+    uninspectable_destination: UninspectableDestination
+    def __init__(self, event_id: _Optional[str] = ..., seq: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agent_version: _Optional[str] = ..., device_id: _Optional[str] = ..., outbox_epoch: _Optional[str] = ..., case_file_egress: _Optional[_Union[CaseFileEgress, _Mapping]] = ..., case_files_found: _Optional[_Union[CaseFilesFoundOnVolume, _Mapping]] = ..., volume_mounted: _Optional[_Union[VolumeMounted, _Mapping]] = ..., volume_unmounted: _Optional[_Union[VolumeUnmounted, _Mapping]] = ..., lock_enforced: _Optional[_Union[LockEnforced, _Mapping]] = ..., lock_failed: _Optional[_Union[LockFailed, _Mapping]] = ..., lock_posture: _Optional[_Union[LockPosture, _Mapping]] = ..., encryption_posture: _Optional[_Union[EncryptionPosture, _Mapping]] = ..., lost_device_report: _Optional[_Union[LostDeviceReport, _Mapping]] = ..., agent_started: _Optional[_Union[AgentStarted, _Mapping]] = ..., agent_stopping: _Optional[_Union[AgentStopping, _Mapping]] = ..., coverage_degraded: _Optional[_Union[CoverageDegraded, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., events_shed: _Optional[_Union[EventsShed, _Mapping]] = ..., test: _Optional[_Union[TestEvent, _Mapping]] = ..., policy_applied: _Optional[_Union[PolicyApplied, _Mapping]] = ..., uninspectable_file: _Optional[_Union[UninspectableFile, _Mapping]] = ..., uninspectable_destination: _Optional[_Union[UninspectableDestination, _Mapping]] = ...) -> None: ...

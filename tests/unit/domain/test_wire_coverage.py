@@ -21,11 +21,15 @@ from collector.domain.event_facts import (
     FileMatchFacts,
     LockFailedFacts,
     LostDeviceFacts,
+    UninspectableDestinationFacts,
     VolumeFacts,
 )
 
 # proto field -> domain field where the names differ (was_locked + was_locked_known become one Optional).
-RENAMED = {("LostDeviceReport", "was_locked_known"): "was_locked"}
+RENAMED = {
+    ("LostDeviceReport", "was_locked_known"): "was_locked",
+    ("UninspectableDestination", "identity"): "device",  # "device" in an event listing is the laptop
+}
 
 
 @pytest.mark.parametrize(
@@ -38,6 +42,7 @@ RENAMED = {("LostDeviceReport", "was_locked_known"): "was_locked"}
         ("LockFailed", LockFailedFacts),
         ("LostDeviceReport", LostDeviceFacts),
         ("PostureSummary", DevicePosture),
+        ("UninspectableDestination", UninspectableDestinationFacts),
     ],
 )
 def test_every_proto_field_has_a_home(message, facts):
