@@ -1,6 +1,7 @@
 """Sign-in that holds, against a real `serve --console` process over HTTP (issue 11, "Sign-in that holds").
 
-The console is served over TLS with the collector's own certificate. Different client addresses are real: clients bind 127.0.0.2 or 127.0.0.3 as their source address.
+The console is served over TLS with the collector's own certificate. Different client
+addresses are real: clients bind 127.0.0.2 or 127.0.0.3 as their source address.
 Password checks are counted from the audit log (``console.login_failed`` per wrong password
 on a real account).
 """
@@ -210,11 +211,10 @@ def test_a_common_password_is_refused_with_a_reason(collector: Collector, consol
 
 def test_the_password_change_is_throttled_too(console: str) -> None:
     c = _signed_in(console)
-    codes = [
-        c.post("/account/password", data={"current": f"wrong {n}", "new": "x", "confirm": "x",
-                                          "csrf_token": _csrf(c)}).status_code  # fmt: skip
-        for n in range(6)
-    ]
+    codes = []
+    for n in range(6):
+        form = {"current": f"wrong {n}", "new": "x", "confirm": "x", "csrf_token": _csrf(c)}
+        codes.append(c.post("/account/password", data=form).status_code)
     assert codes == [422] * 5 + [429], codes
 
 
