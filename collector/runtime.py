@@ -162,6 +162,8 @@ class CollectorRuntime:
                 workflow=workflow,
                 writer=writer,
                 org=config.org,
+                on_sign_in_failed=metrics.sign_in_failures.inc,
+                on_throttled=metrics.sign_in_throttled.inc,
             )
             stack.callback(console.stop)
             self.console_url = console.url

@@ -1,5 +1,8 @@
 """`caseguard-collector users ...` and `devices assign-owner|remove-owner|owners`: console accounts from the shell.
 
+``users set-password`` signs the account out of every session; ``users unlock`` lifts the
+sign-in throttle on an account (its failed attempts are forgotten, on every collector).
+
 Passwords are read from a prompt (twice, not echoed) or, with ``--password-stdin``, from
 one line of standard input (for scripts). Account changes are recorded in the audit log
 with ``--by NAME`` as the actor, or the operating-system account (``cli:USER``) without it.
@@ -19,6 +22,7 @@ from collector.config import load_config, workflow_service
 from collector.console.audit import ConsoleAudit
 from collector.console.passwords import Passwords, WeakPassword, check_new_password
 from collector.console.roles import ROLE_TEXT, Role
+from collector.domain.sign_in_throttle import account_hash
 from collector.errors import UsageError
 from collector.store.base import UnknownDevice
 from collector.store.console_base import ConsoleStore, ConsoleStoreError, open_console_store
@@ -36,7 +40,7 @@ def valid_name(name: str) -> str:
 
 
 def add_user_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
-    """Register ``users add|list|disable|enable|set-password`` on ``sub``."""
+    """Register ``users add|list|disable|enable|set-password|unlock`` on ``sub``."""
     common = argparse.ArgumentParser(add_help=False, parents=[data_dir, CONFIG, BY_OPTIONAL])
     users = sub.add_parser("users", help="web console accounts").add_subparsers(dest="users", required=True)
     p = users.add_parser("add", parents=[common], help="create a console account")
@@ -54,6 +58,9 @@ def add_user_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
     p.add_argument("name")
     p.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
     p.set_defaults(func=_set_password)
+    p = users.add_parser("unlock", parents=[common], help="lift the sign-in throttle on an account")
+    p.add_argument("name")
+    p.set_defaults(func=_unlock)
 
 
 def add_owner_commands(devices: Any, data_dir: argparse.ArgumentParser) -> None:
@@ -172,8 +179,22 @@ def _set_password(args: argparse.Namespace) -> int:
     def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
         _require(console, args.name)
         audit.record(actor(args), "console.password_set", args.name, {})
-        console.set_password_hash(args.name, Passwords().hash(password))
-        print(f"new password set for {args.name}")
+        ended = console.replace_password(args.name, Passwords().hash(password))
+        print(f"new password set for {args.name}; signed out of {ended} session(s)")
+        return 0
+
+    return _with_stores(args, work)
+
+
+def _unlock(args: argparse.Namespace) -> int:
+    def work(console: ConsoleStore, audit: ConsoleAudit) -> int:
+        _require(console, args.name)
+        audit.record(actor(args), "console.user_unlock", args.name, {})
+        lifted = console.throttle_clear(account_hash(args.name))
+        if lifted:
+            print(f"unlocked {args.name}: failed sign-ins forgotten, it may sign in again now")
+        else:
+            print(f"{args.name} was not throttled; nothing to lift")
         return 0
 
     return _with_stores(args, work)

@@ -20,10 +20,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from collector.console.body_limit import BodyLimit
 from collector.console.context import ConsoleDeps, ConsoleSettings, refuse
 from collector.console.passwords import Passwords
-from collector.console.ratelimit import LoginLimiter, LoginLimits
+from collector.console.ratelimit import LoginThrottle
 from collector.console.routes import all_routes
 from collector.console.sessions import SessionPolicy, Sessions
 from collector.domain.ico_prefill import OrgProfile
+from collector.domain.sign_in_throttle import ThrottlePolicy
 from collector.store.base import Store
 from collector.store.console_base import ConsoleStore
 from collector.store.group_commit import GroupCommitWriter
@@ -41,7 +42,7 @@ SECURITY_HEADERS: dict[str, str] = {
     "Strict-Transport-Security": "max-age=31536000",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
@@ -121,8 +122,10 @@ def build_deps(
     org: OrgProfile = NO_ORGANISATION,
     settings: ConsoleSettings | None = None,
     passwords: Passwords | None = None,
-    limits: LoginLimits | None = None,
+    throttle: ThrottlePolicy | None = None,
     session_policy: SessionPolicy | None = None,
+    on_sign_in_failed: Callable[[], None] = lambda: None,
+    on_throttled: Callable[[], None] = lambda: None,
 ) -> ConsoleDeps:
     """The console's parts over the collector's stores, all on the workflow's clock."""
     return ConsoleDeps(
@@ -131,7 +134,8 @@ def build_deps(
         console=console,
         writer=writer,
         passwords=passwords or Passwords(),
-        limiter=LoginLimiter(limits or LoginLimits(), workflow.clock),
+        throttle=LoginThrottle(console, throttle or ThrottlePolicy(), workflow.clock, on_throttled),
+        on_sign_in_failed=on_sign_in_failed,
         sessions=Sessions(console, session_policy or SessionPolicy(), workflow.clock),
         templates=make_templates(),
         org=org,

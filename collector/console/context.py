@@ -7,7 +7,8 @@ handler runs, on the server, for every request:
 1. the session is read from its cookie (expired or disabled: none);
 2. no session: a GET goes to the sign-in page, anything else is refused (403);
 3. the account's role must have the route's permission, else 403;
-4. a POST must carry the session's CSRF token, and must not come cross-site, else 403;
+4. a POST must carry the session's CSRF token, and its Origin (or Referer) must be the console's
+   own (``collector.console.origin``), else 403;
 5. bodies over ``max_body_bytes`` are refused (413) before they are parsed.
 
 Errors a person can fix (domain rules, workflow refusals) are the handlers' to show;
@@ -32,8 +33,9 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from collector.console.audit import ConsoleAudit
+from collector.console.origin import cross_origin_reason
 from collector.console.passwords import Passwords
-from collector.console.ratelimit import LoginLimiter
+from collector.console.ratelimit import LoginThrottle
 from collector.console.roles import HOME, PERMISSIONS, Permission, Role, allows
 from collector.console.sessions import CSRF_FIELD, SESSION_COOKIE, Sessions, tokens_match
 from collector.domain.ico_prefill import OrgProfile
@@ -67,11 +69,12 @@ class ConsoleDeps:
     console: ConsoleStore
     writer: GroupCommitWriter | None
     passwords: Passwords
-    limiter: LoginLimiter
+    throttle: LoginThrottle
     sessions: Sessions
     templates: Jinja2Templates
     org: OrgProfile = NO_ORGANISATION
     settings: ConsoleSettings = field(default_factory=ConsoleSettings)
+    on_sign_in_failed: Callable[[], None] = lambda: None  # the metrics' counter of wrong passwords
 
     @property
     def audit(self) -> ConsoleAudit:
@@ -179,8 +182,11 @@ def page(
         deps: ConsoleDeps = request.app.state.deps
         form = None
         if request.method == "POST":
-            if request.headers.get("sec-fetch-site") == "cross-site":
-                return await run_in_threadpool(refuse, request, deps, 403, "Forms are only accepted from the console.")
+            reason = cross_origin_reason(request.headers, request.url.scheme)
+            if reason is not None:
+                log.warning("console: POST %s refused: %s", _route_of(request), reason)
+                message = "This form was sent from another site. Forms are only accepted from the console."
+                return await run_in_threadpool(refuse, request, deps, 403, message)
             try:
                 length = int(request.headers.get("content-length", "0"))
             except ValueError:
@@ -237,7 +243,14 @@ def _route_of(request: Request) -> str:
 def refuse(request: Request, deps: ConsoleDeps, status: int, message: str, ctx: Ctx | None = None) -> Response:
     """A plain error page with ``status``."""
     ctx = ctx or Ctx(request, deps)
-    titles = {403: "Not allowed", 404: "Not found", 409: "Not possible", 413: "Too large", 503: "Unavailable"}
+    titles = {
+        403: "Not allowed",
+        404: "Not found",
+        409: "Not possible",
+        413: "Too large",
+        429: "Too many attempts",
+        503: "Unavailable",
+    }
     return ctx.render("error.html", status=status, title=titles.get(status, "Error"), message=message)
 
 

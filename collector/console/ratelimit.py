@@ -1,76 +1,83 @@
-"""Sign-in throttling: failed attempts counted per account name and per client address.
+"""Sign-in throttling over the store: every password check is asked for before it is made.
 
-After ``per_user`` failures for one name, or ``per_address`` from one address, within
-``window``, further attempts are refused until the oldest failure leaves the window. The
-name need not exist, so the limiter says nothing about which accounts do. A successful
-sign-in clears the name's count (not the address's). Counts live in memory: a restart
-forgets them, which costs an attacker a restart of the collector to gain a few guesses.
+The rules (free attempts, then doubling waits) are ``collector.domain.sign_in_throttle``; the
+counters live in the database (``console_throttle``), so a restart does not reset them and every
+collector sharing a database enforces the same limits. ``attempt`` counts the check in one
+transaction before the password is looked at, so parallel guesses cannot slip past the limit.
+The name need not exist: counters are kept for any name, so a refusal says nothing about which
+accounts do. Names and addresses are stored only as SHA-256 digests (not secret: a digest of an IPv4
+address can be reversed by trying every address, which is why idle counters are pruned), and
+are never logged.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from collector.workflow.times import utc_now
+from collector.domain.sign_in_throttle import ThrottlePolicy, account_hash, keys_for
+from collector.store.console_base import ConsoleStore
+from collector.workflow.times import to_us, utc_now
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY = timedelta(minutes=5)
+DEFAULT_POLICY = ThrottlePolicy()
 
 
-@dataclass(frozen=True)
-class LoginLimits:
-    """How many failures are allowed, and over how long."""
+class LoginThrottle:
+    """Asks the store whether a password may be checked, and tells it how the check went."""
 
-    per_user: int = 5
-    per_address: int = 20
-    window: timedelta = timedelta(minutes=15)
-
-
-class LoginLimiter:
-    """Counts failures in a sliding window; thread-safe."""
-
-    def __init__(self, limits: LoginLimits = LoginLimits(), clock: Callable[[], datetime] = utc_now) -> None:
-        self._limits = limits
+    def __init__(
+        self,
+        store: ConsoleStore,
+        policy: ThrottlePolicy = DEFAULT_POLICY,
+        clock: Callable[[], datetime] = utc_now,
+        on_throttled: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self.policy = policy
         self._clock = clock
-        self._failures: dict[tuple[str, str], deque[datetime]] = {}
-        self._lock = threading.Lock()
+        self._on_throttled = on_throttled
+        self._pruned_at: datetime | None = None
+        self._prune_lock = threading.Lock()
 
-    def retry_after(self, name: str, address: str) -> timedelta | None:
-        """None when an attempt may go ahead; otherwise how long until it may."""
+    def attempt(self, name: str, address: str) -> timedelta | None:
+        """None: the password may be checked now (the check is already counted). Otherwise the wait."""
         now = self._clock()
-        with self._lock:
-            waits = [
-                self._wait(("user", name.strip().lower()), self._limits.per_user, now),
-                self._wait(("address", address), self._limits.per_address, now),
-            ]
-        blocked = [w for w in waits if w is not None]
-        return max(blocked) if blocked else None
-
-    def failed(self, name: str, address: str) -> None:
-        """Count a failed attempt against the name and the address."""
-        now = self._clock()
-        with self._lock:
-            for key in (("user", name.strip().lower()), ("address", address)):
-                self._failures.setdefault(key, deque()).append(now)
-            if len(self._failures) > 10_000:  # forget idle keys so the table cannot grow without bound
-                self._prune(now)
-
-    def succeeded(self, name: str) -> None:
-        """A correct password: the name starts afresh."""
-        with self._lock:
-            self._failures.pop(("user", name.strip().lower()), None)
-
-    def _wait(self, key: tuple[str, str], limit: int, now: datetime) -> timedelta | None:
-        times = self._failures.get(key)
-        if not times:
+        self._prune(now)
+        verdict = self._store.throttle_attempt(keys_for(name, address), to_us(now), self.policy)
+        if verdict.allowed:
             return None
-        while times and now - times[0] >= self._limits.window:
-            times.popleft()
-        if len(times) < limit:
-            return None
-        return times[0] + self._limits.window - now
+        self._on_throttled()
+        log.warning(
+            "console password check refused by the throttle (%s)",
+            verdict.limited_by.value if verdict.limited_by else "?",
+        )
+        return max(verdict.retry_after, timedelta(seconds=1))
+
+    def succeeded(self, name: str, address: str) -> None:
+        """The password was right: this account from this address starts afresh."""
+        self._store.throttle_success(keys_for(name, address), to_us(self._clock()), self.policy)
+
+    def unlock(self, name: str) -> int:
+        """Lift every wait on ``name`` (``users unlock``); how many counters were counting."""
+        return self._store.throttle_clear(account_hash(name))
 
     def _prune(self, now: datetime) -> None:
-        for key in [k for k, t in self._failures.items() if not t or now - t[-1] >= self._limits.window]:
-            del self._failures[key]
+        """Forget idle counters now and then, so guessed names cannot grow the table without bound."""
+        with self._prune_lock:
+            if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+                return
+            self._pruned_at = now
+        self._store.throttle_prune(to_us(now - self.policy.window), to_us(now - self.policy.trusted_for))
+
+
+def retry_text(wait: timedelta) -> str:
+    """``wait`` for a person: seconds under two minutes, else minutes (rounded up)."""
+    seconds = max(1, int(-(-wait.total_seconds() // 1)))
+    if seconds < 120:
+        return f"{seconds} seconds"
+    return f"{-(-seconds // 60)} minutes"

@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,6 +161,8 @@ def start_console(
     workflow: WorkflowService,
     writer: GroupCommitWriter | None,
     org: OrgProfile,
+    on_sign_in_failed: Callable[[], None] = lambda: None,
+    on_throttled: Callable[[], None] = lambda: None,
 ) -> RunningConsole:
     """Serve the console at ``address`` over the collector's stores; returns once it listens."""
     host, port = parse_listen(address)
@@ -167,7 +170,10 @@ def start_console(
     check_listen(listen)
     store = open_console_store(data_dir, database_url)
     settings = ConsoleSettings(organisation=org.organisation_name, forwarded_for=plain_http)
-    deps = build_deps(events, workflow, store, writer, org=org, settings=settings)
+    deps = build_deps(
+        events, workflow, store, writer, org=org, settings=settings,
+        on_sign_in_failed=on_sign_in_failed, on_throttled=on_throttled,
+    )  # fmt: skip
     deps.sessions.expire_old()
     try:
         server = ConsoleServer(deps, listen)

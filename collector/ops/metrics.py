@@ -72,10 +72,10 @@ class CollectorMetrics:
             "caseguard_workflow_rounds", "Workflow runner rounds, by step and outcome", ["step", "outcome"], registry=r
         )
         self.sign_in_failures = Counter(
-            "caseguard_console_sign_in_failures", "Console sign-ins refused for a wrong name or password", registry=r
+            "caseguard_console_sign_in_failures", "Console password checks that failed", registry=r
         )
         self.sign_in_throttled = Counter(
-            "caseguard_console_sign_in_throttled", "Console sign-ins refused by the throttle", registry=r
+            "caseguard_console_sign_in_throttled", "Console password checks refused by the throttle (429)", registry=r
         )
         self.audit_checkpoint_steps = Counter(
             "caseguard_audit_checkpoint_steps",

@@ -14,6 +14,13 @@ share the database, those take row locks only; no console write waits on another
 - Session expiry is one ``DELETE``. At READ COMMITTED PostgreSQL re-checks a row that another
   collector touched meanwhile against the newest version, so a session kept alive at the last
   moment survives; two collectors expiring at once each delete a row at most once.
+- A sign-in attempt is counted in one transaction that locks its throttle counters (SQLite:
+  ``BEGIN IMMEDIATE``; PostgreSQL: each counter inserted if missing, then ``FOR UPDATE``, always
+  in the same order so two attempts cannot deadlock), decides, and writes the new counts before
+  any password is checked: of any number of parallel guesses, only as many as the throttle
+  allows are ever checked, across every collector on the database.
+- ``replace_password`` locks the account row as ``set_disabled`` does, and ends the account's
+  other sessions in the same transaction.
 - Owners and assignments are upserts on their keys, so repeats and races leave one row.
 
 Names are listed by code point whatever the database's locale. Lock waits are bounded
@@ -29,6 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from collector.domain.sign_in_throttle import ThrottleKey, ThrottlePolicy, ThrottleState, Verdict, after_success, decide
 from collector.store.base import StoredEvent
 from collector.store.console_base import (
     Assignment,
@@ -39,7 +47,7 @@ from collector.store.console_base import (
     UnknownUser,
     UserExists,
 )
-from collector.store.database import LOCK_TIMEOUT_S, Database, Failure
+from collector.store.database import LOCK_TIMEOUT_S, Database, Failure, Tx
 from collector.store.dialects import PostgresDialect, SqlDialect, SQLiteDialect
 from collector.store.events import EventStore
 
@@ -112,6 +120,20 @@ class SQLConsoleStore:
         if found is None:
             raise UnknownUser(f"no account named {name!r}")
 
+    def replace_password(self, name: str, password_hash: str, keep_session: str | None = None) -> int:
+        """A new password; every session of the account but ``keep_session`` (a token hash) ends. How many ended."""
+        with self._database.transaction() as tx:
+            found = tx.one(f"SELECT 1 FROM console_users WHERE name = ?{self.dialect.for_update}", (name,))
+            ended = 0
+            if found is not None:
+                tx.run("UPDATE console_users SET password_hash = ? WHERE name = ?", (password_hash, name))
+                ended = tx.run(
+                    "DELETE FROM console_sessions WHERE user_name = ? AND token_hash <> ?", (name, keep_session or "")
+                )
+        if found is None:
+            raise UnknownUser(f"no account named {name!r}")
+        return ended
+
     def record_login(self, name: str, at_us: int) -> None:
         """Remember the last sign-in."""
         self._database.run("UPDATE console_users SET last_login_at = ? WHERE name = ?", (at_us, name))
@@ -149,6 +171,61 @@ class SQLConsoleStore:
         """End expired sessions."""
         return self._database.run(
             "DELETE FROM console_sessions WHERE created_at < ? OR last_seen_at < ?", (created_before_us, idle_before_us)
+        )
+
+    # -- sign-in throttle --------------------------------------------------------------
+
+    def _lock_counters(self, tx: Tx, keys: Sequence[ThrottleKey]) -> dict[str, ThrottleState | None]:
+        """Each counter, created if missing and locked (in the order given: callers sort keys)."""
+        stored: dict[str, ThrottleState | None] = {}
+        for k in keys:
+            tx.run(
+                "INSERT INTO console_throttle(key, account_hash, attempts, last_at, next_at) VALUES (?,?,0,0,0)"
+                " ON CONFLICT (key) DO NOTHING",
+                (k.key, k.account_hash),
+            )
+            row = tx.one(
+                "SELECT attempts, last_at, next_at, succeeded_at FROM console_throttle WHERE key = ?"
+                f"{self.dialect.for_update}",
+                (k.key,),
+            )
+            stored[k.key] = None if row is None else ThrottleState(int(row[0]), int(row[1]), int(row[2]), row[3])
+        return stored
+
+    def _write_counters(self, tx: Tx, states: dict[str, ThrottleState]) -> None:
+        for key, st in states.items():
+            tx.run(
+                "UPDATE console_throttle SET attempts = ?, last_at = ?, next_at = ?, succeeded_at = ? WHERE key = ?",
+                (st.attempts, st.last_at_us, st.next_at_us, st.succeeded_at_us, key),
+            )
+
+    def throttle_attempt(self, keys: Sequence[ThrottleKey], now_us: int, policy: ThrottlePolicy) -> Verdict:
+        """Ask for one password check: counted at once when allowed, else the wait (see the module docstring)."""
+        with self._database.transaction() as tx:
+            verdict = decide(tuple(keys), self._lock_counters(tx, keys), now_us, policy)
+            if verdict.allowed:
+                self._write_counters(tx, dict(verdict.states))
+        return verdict
+
+    def throttle_success(self, keys: Sequence[ThrottleKey], now_us: int, policy: ThrottlePolicy) -> None:
+        """The checked password was right: start the counters afresh (``after_success``)."""
+        with self._database.transaction() as tx:
+            self._write_counters(tx, after_success(tuple(keys), self._lock_counters(tx, keys), now_us, policy))
+
+    def throttle_clear(self, account_hash: str) -> int:
+        """Lift every wait on an account's counters (``users unlock``); how many counters were waiting or counting."""
+        return self._database.run(
+            "UPDATE console_throttle SET attempts = 0, last_at = 0, next_at = 0"
+            " WHERE account_hash = ? AND (attempts > 0 OR next_at > 0)",
+            (account_hash,),
+        )
+
+    def throttle_prune(self, idle_before_us: int, trusted_before_us: int) -> int:
+        """Forget counters idle since ``idle_before_us`` whose last success (if any) is before the second; how many."""
+        return self._database.run(
+            "DELETE FROM console_throttle WHERE last_at < ? AND next_at < ?"
+            " AND (succeeded_at IS NULL OR succeeded_at < ?)",
+            (idle_before_us, idle_before_us, trusted_before_us),
         )
 
     # -- devices -----------------------------------------------------------------------

@@ -1,11 +1,14 @@
 """What the web console keeps, and the interface every console storage backend implements.
 
-The console owns five things: accounts (name, role, argon2 hash, disabled or not),
-sessions (only a SHA-256 of each session token is stored, with its CSRF token and a
-one-shot flash message), which staff own which devices (for the self-report page),
-who each incident is assigned to, and officers' internal notes on incidents. It also
-reads the events table for one thing: a device's posture events as they stood at a
-moment (the incident page shows posture "at the time", not now).
+The console owns six things: accounts (name, role, argon2 hash, disabled or not), sign-in
+throttle counters (keyed by SHA-256 digests, not names or addresses in plain text; a digest of
+an IPv4 address can be reversed by trying them all, so idle counters are forgotten after the
+throttle's window, and those marking a trusted address after 30 days), sessions (only a
+SHA-256 of each session token is stored, with its CSRF token and a one-shot flash message),
+which staff own which devices (for the self-report page), who each incident is assigned to,
+and officers' internal notes on incidents. It also reads the events table for one thing: a
+device's posture events as they stood at a moment (the incident page shows posture "at the
+time", not now).
 
 Accounts and notes are personal data; none of it is ever logged.
 """
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from collector.domain.sign_in_throttle import ThrottleKey, ThrottlePolicy, Verdict
 from collector.store.base import StoredEvent, StoreError
 
 
@@ -105,6 +109,10 @@ class ConsoleStore(Protocol):
         """Disable (a time) or re-enable (None) an account; disabling ends its sessions."""
         ...
 
+    def replace_password(self, name: str, password_hash: str, keep_session: str | None = None) -> int:
+        """A new password; every session of the account except ``keep_session`` (a token hash) ends; how many."""
+        ...
+
     def record_login(self, name: str, at_us: int) -> None:
         """Remember the account's last successful sign-in."""
         ...
@@ -132,6 +140,23 @@ class ConsoleStore(Protocol):
 
     def delete_sessions_before(self, created_before_us: int, idle_before_us: int) -> int:
         """End sessions created before the first bound or idle since the second; how many."""
+        ...
+
+    # sign-in throttle (collector.domain.sign_in_throttle)
+    def throttle_attempt(self, keys: Sequence[ThrottleKey], now_us: int, policy: ThrottlePolicy) -> Verdict:
+        """Count one password check atomically if the throttle allows it; else say how long to wait."""
+        ...
+
+    def throttle_success(self, keys: Sequence[ThrottleKey], now_us: int, policy: ThrottlePolicy) -> None:
+        """The password checked was right: the counters start afresh."""
+        ...
+
+    def throttle_clear(self, account_hash: str) -> int:
+        """Lift the waits on one account's counters; how many were counting."""
+        ...
+
+    def throttle_prune(self, idle_before_us: int, trusted_before_us: int) -> int:
+        """Forget idle counters; how many."""
         ...
 
     # devices and their owners

@@ -10,7 +10,7 @@ Everything the collector keeps lives in one database: devices and their certific
 and sequence gaps (the event store); incidents, their alert index, warnings sent, ICO drafts,
 the hash-chained audit log with its head kept apart, the notification outbox and counters (the
 breach workflow); accounts, sessions (a SHA-256 of each token, never the token), device owners,
-incident assignments and officers' notes (the console); enrolment tokens (secrets only as
+incident assignments, officers' notes and sign-in throttle counters (the console); enrolment tokens (secrets only as
 SHA-256) and signed central policy versions (enrolment).
 """
 
@@ -278,6 +278,21 @@ console_notes = Table(
     Column("text", Text, nullable=False),
 )
 Index("console_notes_incident", console_notes.c.incident_id, console_notes.c.id)
+
+console_throttle = Table(
+    # Sign-in throttle counters (collector.domain.sign_in_throttle), shared by every collector on
+    # the database. ``key`` is a SHA-256 of what is counted (account, address or both), so no
+    # address is kept; ``account_hash`` finds an account's counters for ``users unlock``.
+    "console_throttle",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("account_hash", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("last_at", Int64, nullable=False),
+    Column("next_at", Int64, nullable=False),
+    Column("succeeded_at", Int64),
+)
+Index("console_throttle_account", console_throttle.c.account_hash)
 
 # -- enrolment and central policy --------------------------------------------------------
 

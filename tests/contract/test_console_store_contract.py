@@ -565,3 +565,19 @@ def test_postgres_lock_waits_are_bounded(database_url: str) -> None:
     finally:
         holder.close()
         store.close()
+
+
+def test_parallel_attempts_from_two_collectors_are_counted_once_each_and_never_exceed_the_limit(
+    backend: ConsoleBackend,
+) -> None:
+    from collector.domain.sign_in_throttle import ThrottlePolicy, account_hash, keys_for
+
+    stores = [backend.console, backend.open_console()]
+    policy = ThrottlePolicy()
+    keys = keys_for("ig.officer", "192.0.2.1")
+    verdicts = _race(40, lambda i: stores[i % 2].throttle_attempt(keys, 1_000_000, policy))
+    assert sum(v.allowed for v in verdicts) == policy.account_address.free, verdicts
+    # Another collector (or a restarted one) sees the same counts.
+    assert not backend.open_console().throttle_attempt(keys, 2_000_000, policy).allowed
+    assert stores[1].throttle_clear(account_hash("IG.Officer")) == 2  # the pair and the account
+    assert stores[0].throttle_attempt(keys, 2_000_000, policy).allowed

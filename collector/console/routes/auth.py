@@ -1,7 +1,10 @@
 """Signing in and out, the landing page, and changing one's own password.
 
-Sign-in is rate limited per account name and per client address, costs the same whether
-or not the account exists, and its form carries a CSRF token of its own (a cookie made
+Every password check (sign-in and the password change) is asked of the throttle first
+(``collector.console.ratelimit``: per account from an address, per address and per account,
+with waits that grow, counted in the store before the password is looked at). A refusal is a
+429 with Retry-After, worded the same whether or not the account exists. Sign-in costs the
+same whether or not the account exists, and its form carries a CSRF token of its own (a cookie made
 with the form), so nobody can sign a browser in to someone else's account. A new
 session is made at every sign-in. Sign-ins, sign-outs and failed attempts on real
 accounts go to the audit log; nothing about them goes to the application log but counts.
@@ -10,11 +13,13 @@ accounts go to the audit log; nothing about them goes to the application log but
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from starlette.responses import RedirectResponse, Response
 
 from collector.console.context import Ctx, home_for, page, safe_next
 from collector.console.passwords import WeakPassword, check_new_password
+from collector.console.ratelimit import retry_text
 from collector.console.roles import Role
 from collector.console.sessions import LOGIN_COOKIE, SESSION_COOKIE, cookie_options, new_token, tokens_match
 from collector.workflow.times import to_us
@@ -52,21 +57,19 @@ def login(ctx: Ctx) -> Response:
         log.warning("console sign-in refused: the form's token did not match")
         return login_form(ctx, 403, "The sign-in form had expired. Please try again.", name)
     address = ctx.client_address()
-    wait = deps.limiter.retry_after(name, address)
+    wait = deps.throttle.attempt(name, address)
     if wait is not None:
-        minutes = max(1, int(wait.total_seconds() + 59) // 60)
-        log.warning("console sign-in refused: too many failed attempts")
-        return login_form(ctx, 429, f"Too many failed attempts. Try again in {minutes} minute(s).", name)
+        return _too_many(login_form(ctx, 429, _wait_text(wait), name), wait)
     user = deps.console.get_user(name) if name else None
     ok = deps.passwords.verify(user.password_hash if user else None, ctx.field("password"))
     if user is None or not ok or not user.active:
-        deps.limiter.failed(name, address)
+        deps.on_sign_in_failed()
         if user is not None:
             reason = "wrong password" if not ok else "account disabled"
             deps.audit.record("anonymous", "console.login_failed", user.name, {"reason": reason})
         log.info("console sign-in failed")
         return login_form(ctx, 401, GENERIC_FAILURE, name)
-    deps.limiter.succeeded(name)
+    deps.throttle.succeeded(name, address)
     if deps.passwords.needs_rehash(user.password_hash):
         deps.console.set_password_hash(user.name, deps.passwords.hash(ctx.field("password")))
     if ctx.session is not None:
@@ -98,22 +101,47 @@ def account(ctx: Ctx, status: int = 200, error: str = "") -> Response:
 
 
 def change_password(ctx: Ctx) -> Response:
-    """POST /account/password: current password, then the new one twice."""
-    deps, user = ctx.deps, ctx.user
-    assert user is not None
+    """POST /account/password: current password, then the new one twice; ends the account's other sessions."""
+    deps, user, session = ctx.deps, ctx.user, ctx.session
+    assert user is not None and session is not None
+    address = ctx.client_address()
+    wait = deps.throttle.attempt(user.name, address)
+    if wait is not None:
+        return _too_many(account(ctx, 429, _wait_text(wait)), wait)
     if not deps.passwords.verify(user.password_hash, ctx.field("current")):
-        deps.limiter.failed(user.name, ctx.client_address())
+        deps.on_sign_in_failed()
+        deps.audit.record(user.name, "console.password_change_failed", user.name, {"reason": "wrong password"})
         return account(ctx, 422, "Your current password is not right.")
+    deps.throttle.succeeded(user.name, address)
     new = ctx.field("new")
     if new != ctx.field("confirm"):
         return account(ctx, 422, "The two new passwords are not the same.")
     try:
-        check_new_password(user.name, new)
+        check_new_password(user.name, new, _organisation_words(ctx))
     except WeakPassword as exc:
-        return account(ctx, 422, str(exc).capitalize() + ".")
-    deps.console.set_password_hash(user.name, deps.passwords.hash(new))
-    deps.audit.record(user.name, "console.password_change", user.name, {})
-    return ctx.redirect("/account", text="Your password has been changed.")
+        return account(ctx, 422, _sentence(str(exc)))
+    ended = deps.console.replace_password(user.name, deps.passwords.hash(new), keep_session=session.token_hash)
+    deps.audit.record(user.name, "console.password_change", user.name, {"sessions_ended": ended})
+    signed_out = f" You were signed out of {ended} other session(s)." if ended else ""
+    return ctx.redirect("/account", text="Your password has been changed." + signed_out)
+
+
+def _organisation_words(ctx: Ctx) -> tuple[str, ...]:
+    return tuple(ctx.deps.settings.organisation.split())
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def _wait_text(wait: timedelta) -> str:
+    return f"Too many failed attempts. Try again in {retry_text(wait)}."
+
+
+def _too_many(response: Response, wait: timedelta) -> Response:
+    """A 429 page that says, in a header too, when to try again."""
+    response.headers["Retry-After"] = str(max(1, int(-(-wait.total_seconds() // 1))))
+    return response
 
 
 ROUTES = [
