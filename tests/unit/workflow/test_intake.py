@@ -132,14 +132,6 @@ def test_a_heartbeat_call_from_a_lost_device_raises_the_check_in(world: World) -
     assert record.incident.alerts[-1].source_event_ids == ("heartbeat",)
 
 
-def test_a_corrupt_body_is_skipped_not_retried_forever(world: World) -> None:
-    laptop = world.device("laptop-1")
-    world.emit(laptop, "case_file_egress", EGRESS)
-    world.events._db().execute("UPDATE events SET body = x'ffff'")
-    report = world.service.catch_up()
-    assert report.events == 1 and report.alerts == 0 and world.store.list_incidents() == []
-
-
 def test_hooks_never_raise(world: World) -> None:
     lost = world.device("lost-laptop")
     report_id = world.report_lost(lost, world.device("other"))
