@@ -51,6 +51,8 @@ from collector.domain.risk import RiskPolicy
 from collector.errors import UsageError
 from collector.notify.mail import SmtpChannel, SmtpSettings
 from collector.notify.webhook import WebhookChannel, WebhookSettings
+from collector.store.base import IngestBounds
+from collector.store.factory import StoreSettings
 from collector.store.workflow_base import WorkflowStore
 from collector.workflow.policy import WorkflowPolicy
 from collector.workflow.service import NO_ORGANISATION, WorkflowService
@@ -69,6 +71,7 @@ class CollectorConfig:
     email: SmtpSettings | None = None
     webhook: WebhookSettings | None = None
     workflow: WorkflowPolicy = field(default_factory=WorkflowPolicy)
+    database: StoreSettings = field(default_factory=StoreSettings)
     source: Path | None = None
 
 
@@ -148,6 +151,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
         email=f.notify.email.settings(),
         webhook=f.notify.webhook.settings(),
         workflow=f.workflow.policy(),
+        database=f.database.settings(),
         source=source,
     )
 
@@ -172,6 +176,9 @@ _GAP_SETTLE_MIN = _POLICY.device_signals.gap_settle / _MINUTE
 _WARNING_HOURS = tuple(t / timedelta(hours=1) for t in _POLICY.clock.warning_thresholds)
 _OS_LOCK_MIN = _PRE.max_os_lock_timeout / _MINUTE
 _POSTURE_AGE_DAYS = _PRE.max_posture_age / _DAY
+_SWEEP_S = _POLICY.sweep_interval.total_seconds()
+_SWEEP_LOOKBACK_DAYS = _POLICY.sweep_lookback / _DAY
+_STORE = StoreSettings()
 
 
 @settings
@@ -341,6 +348,8 @@ class WorkflowSection:
     """[workflow]: grouping, device signals, deadline warnings and timing."""
 
     tick_interval_s: Seconds = _TICK_S
+    sweep_interval_s: Seconds = _SWEEP_S
+    sweep_lookback_days: Days = _SWEEP_LOOKBACK_DAYS
     grouping_window_minutes: Minutes = _GROUPING_MIN
     device_signal_window_minutes: Minutes = _DEVICE_SIGNAL_MIN
     silent_device_days: Days = _SILENT_DAYS
@@ -369,6 +378,27 @@ class WorkflowSection:
             risk=self.risk.policy(),
             pre_assessment=self.pre_assessment.policy(),
             tick_interval=timedelta(seconds=self.tick_interval_s),
+            sweep_interval=timedelta(seconds=self.sweep_interval_s),
+            sweep_lookback=timedelta(days=self.sweep_lookback_days),
+        )
+
+
+@settings
+@dataclass(frozen=True)
+class DatabaseSection:
+    """[database]: how long ingest may wait and run, and PostgreSQL's settle window."""
+
+    settle_s: Seconds = _STORE.settle_s
+    ingest_statement_timeout_s: Seconds = _STORE.ingest.statement_timeout_s
+    ingest_lock_timeout_s: Seconds = _STORE.ingest.lock_timeout_s
+
+    def settings(self) -> StoreSettings:
+        """The store settings these make."""
+        return StoreSettings(
+            settle_s=self.settle_s,
+            ingest=IngestBounds(
+                statement_timeout_s=self.ingest_statement_timeout_s, lock_timeout_s=self.ingest_lock_timeout_s
+            ),
         )
 
 
@@ -380,3 +410,4 @@ class CollectorFile:
     organisation: OrganisationSection = field(default_factory=OrganisationSection)
     notify: NotifySection = field(default_factory=NotifySection)
     workflow: WorkflowSection = field(default_factory=WorkflowSection)
+    database: DatabaseSection = field(default_factory=DatabaseSection)

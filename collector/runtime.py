@@ -112,8 +112,10 @@ class CollectorRuntime:
         except FileNotFoundError:
             raise paths.missing() from None
         config = load_config(opts.config)
-        store = _entered(stack, open_store(opts.data_dir, opts.database_url), "close")
-        workflow_store = _entered(stack, open_workflow_store(opts.data_dir, opts.database_url), "close")
+        store = _entered(stack, open_store(opts.data_dir, opts.database_url, config.database), "close")
+        workflow_store = _entered(
+            stack, open_workflow_store(opts.data_dir, opts.database_url, config.database), "close"
+        )
         enrollment_store = _entered(stack, open_enrollment_store(opts.data_dir, opts.database_url), "close")
         workflow = workflow_service(workflow_store, config)
         metrics = CollectorMetrics()

@@ -244,6 +244,9 @@ wf_quarantine = Table(
     Column("event_id", Text, nullable=False),
     Column("kind", Text, nullable=False),
     Column("reason", Text, nullable=False),
+    # "event": handling it raised (retried after an upgrade or on demand); "storage": the database
+    # failed on it twice (retried by every sweep too, as the cause may have passed).
+    Column("cause", Text, nullable=False),
     Column("first_attempt_at", Int64, nullable=False),
     Column("last_attempt_at", Int64, nullable=False),
     Column("attempts", Integer, nullable=False),

@@ -15,7 +15,9 @@ hands them out at insert, not at commit, so a reader may see id 101 committed wh
 still in flight on another collector), the position it reports advances only to the newest id
 that was already visible ``SETTLE_S`` seconds earlier (ingest transactions take milliseconds);
 events above it are read again next time, which is harmless because placing an event is
-idempotent on its alert id. SQLite's writers are serialised, so its position is exact.
+idempotent on its alert id. SQLite's writers are serialised, so its position is exact. An
+ingest transaction slower than the settle window is passed by the cursor; the workflow's
+sweep (``unhandled_events``) finds it.
 
 Lock waits are bounded (``lock_timeout_s``) and end as StoreError.
 """
@@ -43,6 +45,7 @@ from collector.store.base import StoredEvent, StoreError
 from collector.store.database import LOCK_TIMEOUT_S, Database, Failure, Tx
 from collector.store.dialects import PostgresDialect, SqlDialect, SQLiteDialect
 from collector.store.events import EventStore
+from collector.store.factory import SETTLE_S as FACTORY_SETTLE_S
 from collector.store.workflow_base import DeviceActivity, EventRow, PendingNotification, QuarantinedEvent
 
 __all__ = [
@@ -55,13 +58,15 @@ __all__ = [
 ]
 
 WORKFLOW_LOCK = 0x77666C6F  # "wflo": the advisory lock every workflow transaction takes first
-SETTLE_S = 60.0  # an id visible this long ago has no lower id still in flight (ingest takes ms)
+# An id visible this long ago has no lower id still in flight (ingest takes ms, and is bounded by
+# its statement timeout); one that commits later still is found by the workflow's sweep.
+SETTLE_S = FACTORY_SETTLE_S
 _CLOSED_STATES = (str(IncidentState.CLOSED), str(IncidentState.DISMISSED))
 _EVENT_COLUMNS = "e.id, e.device, e.event_id, e.seq, e.kind, e.occurred_at, e.received_at, e.agent_version, e.body"
 _INCIDENT_COLUMNS = "snapshot, draft_assessment, notified_grade, updated_at"
 _AUDIT_COLUMNS = "seq, at, actor, action, subject, details_json, prev_hash, hash"
 _QUARANTINE_COLUMNS = (
-    "event_row, device, event_id, kind, reason, first_attempt_at, last_attempt_at, attempts, workflow_version"
+    "event_row, device, event_id, kind, reason, cause, first_attempt_at, last_attempt_at, attempts, workflow_version"
 )
 _COLLECTOR_MADE = "lost_device_report"  # stored under the lost device, but not sent by it
 _KIND = re.compile(r"[a-z][a-z0-9_]*")
@@ -98,7 +103,7 @@ def _kinds_literal(kinds: Sequence[str]) -> str:
 
 def _quarantined(r: Sequence[Any]) -> QuarantinedEvent:
     return QuarantinedEvent(
-        int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]), int(r[7]), str(r[8])
+        int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), int(r[6]), int(r[7]), int(r[8]), str(r[9])
     )
 
 
@@ -320,15 +325,15 @@ class WorkflowTx(_Reads):
             [(row_id, at_us) for row_id in row_ids],
         )
 
-    def quarantine(self, row: EventRow, reason: str, at_us: int, version: str) -> None:
+    def quarantine(self, row: EventRow, reason: str, cause: str, at_us: int, version: str) -> None:
         """Quarantine an event, or count another failed attempt on one already there."""
         event = row.event
         self._q.run(
-            f"INSERT INTO wf_quarantine({_QUARANTINE_COLUMNS}) VALUES (?,?,?,?,?,?,?,1,?)"
-            " ON CONFLICT (event_row) DO UPDATE SET reason = excluded.reason,"
+            f"INSERT INTO wf_quarantine({_QUARANTINE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,1,?)"
+            " ON CONFLICT (event_row) DO UPDATE SET reason = excluded.reason, cause = excluded.cause,"
             " last_attempt_at = excluded.last_attempt_at, attempts = wf_quarantine.attempts + 1,"
             " workflow_version = excluded.workflow_version",
-            (row.row_id, event.device, event.event_id, event.kind, reason, at_us, at_us, version),
+            (row.row_id, event.device, event.event_id, event.kind, reason, cause, at_us, at_us, version),
         )
 
     def release(self, row_id: int) -> bool:

@@ -65,6 +65,7 @@ class QuarantinedEvent:
     event_id: str
     kind: str
     reason: str
+    cause: str  # "event" or "storage"
     first_attempt_at_us: int
     last_attempt_at_us: int
     attempts: int
@@ -172,7 +173,7 @@ class WorkflowTx(WorkflowReads, Protocol):
         """Record breach-class events as dealt with (the sweep skips them); repeats are harmless."""
         ...
 
-    def quarantine(self, row: EventRow, reason: str, at_us: int, version: str) -> None:
+    def quarantine(self, row: EventRow, reason: str, cause: str, at_us: int, version: str) -> None:
         """Quarantine an event (or count another failed attempt on a quarantined one)."""
         ...
 

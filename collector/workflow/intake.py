@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 _COLLECTOR_MADE = "lost_device_report"
 _BREACH_KINDS = frozenset(ALERT_KINDS)
+STORAGE, EVENT = "storage", "event"  # why an event is quarantined: the database failed on it, or it did
 _REASON_CHARS = 300
 
 
@@ -138,9 +139,11 @@ class Intake:
         """Feed every breach-class event the cursor passed without handling it through the workflow.
 
         Looks back ``policy.sweep_lookback`` (an ingest transaction never takes that long) at
-        events at or below the cursor that are neither handled nor quarantined.
+        events at or below the cursor that are neither handled nor quarantined. Events the
+        database failed on are retried first.
         """
-        events = alerts = quarantined = 0
+        retry = self.retry_quarantined(storage_only=True)
+        events, alerts, quarantined = retry.retried, 0, retry.still_failing
         upto = max(self._cursor, self._store.counter(EVENT_CURSOR))
         since = to_us(self._clock() - self._policy.sweep_lookback)
         while True:
@@ -155,15 +158,18 @@ class Intake:
                 break
         return IntakeReport(events, alerts, upto, quarantined)
 
-    def retry_quarantined(self, *, other_versions_only: bool = False) -> RetryReport:
+    def retry_quarantined(self, *, other_versions_only: bool = False, storage_only: bool = False) -> RetryReport:
         """Handle quarantined events again; each one that now works leaves quarantine.
 
         ``other_versions_only``: only those quarantined by a collector of another version
-        (after an upgrade); the others keep their place until asked.
+        (after an upgrade); ``storage_only``: only those the database failed on (the sweep
+        retries them, as that may have passed). The others keep their place until asked.
         """
         retried = released = still = 0
         for q in self._store.quarantined(limit=100_000):
             if other_versions_only and q.workflow_version == self._version:
+                continue
+            if storage_only and q.cause != STORAGE:
                 continue
             retried += 1
             row = self._store.event_at(q.row_id)
@@ -253,7 +259,8 @@ class Intake:
 
     def _quarantine(self, row: EventRow, exc: BaseException) -> None:
         with self._store.transaction() as tx:
-            tx.quarantine(row, failure_reason(exc), to_us(self._clock()), self._version)
+            cause = STORAGE if isinstance(exc, StoreError) else EVENT
+            tx.quarantine(row, failure_reason(exc), cause, to_us(self._clock()), self._version)
         self._quarantined_here.add(row.row_id)
         # The event reference and the error's type only: the message may quote stored text.
         log.error(

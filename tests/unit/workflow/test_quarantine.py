@@ -89,3 +89,14 @@ def test_the_sweep_looks_back_only_as_far_as_the_policy_says(world: World) -> No
     world.clock.advance(days=-1)
     assert world.service.sweep().alerts == 1
     assert world.service.policy.sweep_lookback == timedelta(days=7)
+
+
+def test_an_event_the_database_failed_on_is_retried_by_the_sweep(world: World) -> None:
+    world.emit(world.device("laptop-1"), "case_file_egress", EGRESS)
+    world.store.db.execute("ALTER TABLE wf_notifications RENAME TO wf_notifications_gone")
+    world.service.catch_up()
+    [held] = world.store.quarantined()
+    assert held.cause == "storage" and world.store.list_incidents() == []
+    world.store.db.execute("ALTER TABLE wf_notifications_gone RENAME TO wf_notifications")
+    world.service.sweep()
+    assert world.store.quarantine_count() == 0 and len(world.store.list_incidents()) == 1
