@@ -6,16 +6,19 @@ import json
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import httpx
+import psycopg
 import pytest
 from google.protobuf import json_format
 from prometheus_client.parser import text_string_to_metric_families
 
 from caseguard.v1 import collector_pb2, collector_pb2_grpc, events_pb2
 from tests.integration.harness import EGRESS, Collector, free_port, run_cli, wait_for
+from tests.postgres_server import create_database, drop_database
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +117,58 @@ def test_an_event_stored_the_old_way_is_quarantined_and_another_devices_egress_s
                                  "--json").stdout)
     assert retried == {"retried": 1, "released": 0, "still_quarantined": 1}
     assert _quarantined(collector)[0]["attempts"] == 2
+
+
+@pytest.fixture
+def database_url(postgres_server_url: str, collector: Collector) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database that the ``collector`` fixture uses."""
+    url = create_database(postgres_server_url)
+    run_cli("collector", "migrate", "--data-dir", str(collector.data_dir), "--database-url", url)
+    collector.database_url = url
+    yield url
+    drop_database(postgres_server_url, url)
+
+
+def _cursor(url: str) -> int:
+    with psycopg.connect(url) as db:
+        row = db.execute("SELECT value FROM wf_counters WHERE name = 'event_cursor'").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def test_a_postgres_ingest_transaction_committed_after_the_settle_window_still_yields_its_incident(
+    collector: Collector, database_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "collector.toml"
+    config.write_text("[database]\nsettle_s = 1\n\n[workflow]\nsweep_interval_s = 1\n")
+    collector.start("--config", str(config))
+    collector.issue("slow-laptop", tmp_path / "slow-certs")
+    busy_certs = collector.issue("busy-laptop", tmp_path / "busy-certs")
+
+    # Another collector's ingest transaction takes its event id now and commits much later.
+    slow = psycopg.connect(database_url)
+    try:
+        with slow.transaction():
+            row = slow.execute(
+                "INSERT INTO events(device, event_id, seq, kind, occurred_at, received_at, agent_version, body)"
+                " VALUES (%s, %s, 1, 'case_file_egress', %s, %s, 'test', %s) RETURNING id",
+                ("slow-laptop", str(uuid.uuid4()), time.time_ns() // 1000, time.time_ns() // 1000, _egress_body()),
+            ).fetchone()
+            assert row is not None
+            held_id = int(row[0])
+            # Meanwhile this collector stores later ids and its cursor settles past the held one.
+            with _channel(collector, busy_certs) as ch:
+                stub = collector_pb2_grpc.CollectorStub(ch)
+                seq = 0
+
+                def deliver() -> bool:
+                    nonlocal seq
+                    seq += 1
+                    stub.SendEvents(collector_pb2.SendEventsRequest(events=[_egress("busy-laptop", seq)]), timeout=10)
+                    return _cursor(database_url) > held_id
+
+                wait_for(deliver, 30, "the workflow's cursor to pass the uncommitted event", interval=0.5)
+        # Committed now: long after the settle window.
+    finally:
+        slow.close()
+    wait_for(lambda: "slow-laptop" in _incident_devices(collector), 20, "the slow commit's incident (via the sweep)")
+    assert "busy-laptop" in _incident_devices(collector)
