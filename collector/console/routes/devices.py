@@ -16,6 +16,8 @@ from collector.wire.event_codec import POSTURE_KINDS, EventDecodeError, device_p
 from collector.workflow.errors import WorkflowError
 from collector.workflow.times import to_us
 
+QUARANTINE_SHOWN = 200
+
 
 def devices(ctx: Ctx, status: int = 200, error: str = "") -> Response:
     """GET /devices."""
@@ -29,9 +31,11 @@ def devices(ctx: Ctx, status: int = 200, error: str = "") -> Response:
             posture = None
         rows.append((d, posture, owners.get(d.name, [])))
     staff = [u.name for u in deps.console.list_users() if u.active and u.role == Role.STAFF]
+    quarantined = deps.workflow.store.quarantined(limit=QUARANTINE_SHOWN) if ctx.can(Permission.VIEW_INCIDENTS) else []
     return ctx.render(
         "devices.html", status=status, rows=rows, staff=staff, error=error, london=london, london_us=london_us,
-        encryption_text=ENCRYPTION_TEXT, manage=ctx.can(Permission.MANAGE_DEVICES),
+        encryption_text=ENCRYPTION_TEXT, manage=ctx.can(Permission.MANAGE_DEVICES), quarantined=quarantined,
+        quarantine_count=deps.workflow.store.quarantine_count() if quarantined else 0,
     )  # fmt: skip
 
 
