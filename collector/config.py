@@ -54,6 +54,8 @@ from collector.errors import UsageError
 from collector.notify.base import Channel
 from collector.notify.mail import SmtpChannel, SmtpSettings
 from collector.notify.webhook import WebhookChannel, WebhookSettings
+from collector.store.base import IngestBounds
+from collector.store.factory import StoreSettings
 from collector.store.workflow_base import WorkflowStore
 from collector.workflow.auto_checkpoints import CheckpointSchedule
 from collector.workflow.policy import WorkflowPolicy
@@ -75,6 +77,7 @@ class CollectorConfig:
     workflow: WorkflowPolicy = field(default_factory=WorkflowPolicy)
     audit: CheckpointSchedule = field(default_factory=CheckpointSchedule)
     log_format: str = "text"
+    database: StoreSettings = field(default_factory=StoreSettings)
     source: Path | None = None
 
 
@@ -162,6 +165,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
         workflow=f.workflow.policy(),
         audit=f.audit.schedule(),
         log_format=f.logging.format,
+        database=f.database.settings(),
         source=source,
     )
 
@@ -187,6 +191,9 @@ _GAP_SETTLE_MIN = _POLICY.device_signals.gap_settle / _MINUTE
 _WARNING_HOURS = tuple(t / timedelta(hours=1) for t in _POLICY.clock.warning_thresholds)
 _OS_LOCK_MIN = _PRE.max_os_lock_timeout / _MINUTE
 _POSTURE_AGE_DAYS = _PRE.max_posture_age / _DAY
+_SWEEP_S = _POLICY.sweep_interval.total_seconds()
+_SWEEP_LOOKBACK_DAYS = _POLICY.sweep_lookback / _DAY
+_STORE = StoreSettings()
 
 
 @settings
@@ -356,6 +363,8 @@ class WorkflowSection:
     """[workflow]: grouping, device signals, deadline warnings and timing."""
 
     tick_interval_s: Seconds = _TICK_S
+    sweep_interval_s: Seconds = _SWEEP_S
+    sweep_lookback_days: Days = _SWEEP_LOOKBACK_DAYS
     grouping_window_minutes: Minutes = _GROUPING_MIN
     device_signal_window_minutes: Minutes = _DEVICE_SIGNAL_MIN
     silent_device_days: Days = _SILENT_DAYS
@@ -384,6 +393,27 @@ class WorkflowSection:
             risk=self.risk.policy(),
             pre_assessment=self.pre_assessment.policy(),
             tick_interval=timedelta(seconds=self.tick_interval_s),
+            sweep_interval=timedelta(seconds=self.sweep_interval_s),
+            sweep_lookback=timedelta(days=self.sweep_lookback_days),
+        )
+
+
+@settings
+@dataclass(frozen=True)
+class DatabaseSection:
+    """[database]: how long ingest may wait and run, and PostgreSQL's settle window."""
+
+    settle_s: Seconds = _STORE.settle_s
+    ingest_statement_timeout_s: Seconds = _STORE.ingest.statement_timeout_s
+    ingest_lock_timeout_s: Seconds = _STORE.ingest.lock_timeout_s
+
+    def settings(self) -> StoreSettings:
+        """The store settings these make."""
+        return StoreSettings(
+            settle_s=self.settle_s,
+            ingest=IngestBounds(
+                statement_timeout_s=self.ingest_statement_timeout_s, lock_timeout_s=self.ingest_lock_timeout_s
+            ),
         )
 
 
@@ -418,3 +448,4 @@ class CollectorFile:
     workflow: WorkflowSection = field(default_factory=WorkflowSection)
     audit: AuditSection = field(default_factory=AuditSection)
     logging: LoggingSection = field(default_factory=LoggingSection)
+    database: DatabaseSection = field(default_factory=DatabaseSection)

@@ -115,8 +115,10 @@ class CollectorRuntime:
         # Before anything opens or listens: a damaged database is refused, not served.
         report = check_database(opts.data_dir, opts.database_url)
         log.info("database check passed: %s", report.summary())
-        store = _entered(stack, open_store(opts.data_dir, opts.database_url), "close")
-        workflow_store = _entered(stack, open_workflow_store(opts.data_dir, opts.database_url), "close")
+        store = _entered(stack, open_store(opts.data_dir, opts.database_url, config.database), "close")
+        workflow_store = _entered(
+            stack, open_workflow_store(opts.data_dir, opts.database_url, config.database), "close"
+        )
         enrollment_store = _entered(stack, open_enrollment_store(opts.data_dir, opts.database_url), "close")
         workflow = workflow_service(workflow_store, config)
         metrics = CollectorMetrics()

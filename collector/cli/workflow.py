@@ -24,6 +24,7 @@ from collector.domain.canonical_json import JsonValue
 from collector.domain.ico_report import IcoReportDraft, to_json, to_text
 from collector.domain.incident import IncidentState, SubjectsGround
 from collector.domain.incident_record import IncidentRecord
+from collector.domain.instants import iso_utc
 from collector.domain.register import write_register_csv
 from collector.pki import PkiPaths
 from collector.store.factory import open_workflow_store
@@ -32,6 +33,7 @@ from collector.workflow.checkpoints import checkpoint_problems, read_checkpoint,
 from collector.workflow.errors import UnknownIncident, WorkflowError
 from collector.workflow.moments import moment
 from collector.workflow.service import WorkflowService
+from collector.workflow.times import from_us
 from collector.workflow.views import detail_text, incident_detail, incident_summary, summary_line
 
 Handler = Callable[[WorkflowService, argparse.Namespace], int]
@@ -145,6 +147,15 @@ def add_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
     )
     p = workflow.add_parser("tick", parents=[common], help="catch up, check devices and deadlines, send notices")
     p.set_defaults(func=_runner(_tick))
+    p = workflow.add_parser("sweep", parents=[common], help="handle breach-class events the workflow's cursor passed")
+    p.set_defaults(func=_runner(_sweep))
+    quarantine = workflow.add_parser("quarantine", help="events the workflow could not handle").add_subparsers(
+        dest="quarantine", required=True
+    )
+    p = quarantine.add_parser("list", parents=[common], help="quarantined events with the reason, oldest first")
+    p.set_defaults(func=_runner(_quarantine_list))
+    p = quarantine.add_parser("retry", parents=[common], help="handle every quarantined event again")
+    p.set_defaults(func=_runner(_quarantine_retry))
 
 
 def add_device_commands(devices: Any, data_dir: argparse.ArgumentParser) -> None:
@@ -440,5 +451,39 @@ def _tick(service: WorkflowService, args: argparse.Namespace) -> int:
         "notices_failed": report.dispatch.failed,
         "notices_unsent": report.dispatch.unsent,
     }
+    _print(args, view, " ".join(f"{k}={v}" for k, v in view.items()))
+    return 0
+
+
+def _sweep(service: WorkflowService, args: argparse.Namespace) -> int:
+    report = service.sweep()
+    view = {"events": report.events, "alerts": report.alerts, "quarantined": report.quarantined}
+    _print(args, view, " ".join(f"{k}={v}" for k, v in view.items()))
+    return 0
+
+
+def _quarantine_list(service: WorkflowService, args: argparse.Namespace) -> int:
+    held = service.store.quarantined(limit=100_000)
+    for q in held:
+        view = {
+            "row": q.row_id, "device": q.device, "event_id": q.event_id, "kind": q.kind,
+            "reason": q.reason, "cause": q.cause,
+            "first_attempt_at": iso_utc(from_us(q.first_attempt_at_us)),
+            "last_attempt_at": iso_utc(from_us(q.last_attempt_at_us)),
+            "attempts": q.attempts, "workflow_version": q.workflow_version,
+        }  # fmt: skip
+        text = (
+            f"{q.device}  {q.event_id}  {q.kind}  attempts={q.attempts}  since {view['first_attempt_at']}"
+            f"  (version {q.workflow_version}): {q.reason}"
+        )
+        _print(args, view, escape_controls(text))
+    if not held and not args.json:
+        print("no events are quarantined")
+    return 0
+
+
+def _quarantine_retry(service: WorkflowService, args: argparse.Namespace) -> int:
+    report = service.retry_quarantine()
+    view = {"retried": report.retried, "released": report.released, "still_quarantined": report.still_failing}
     _print(args, view, " ".join(f"{k}={v}" for k, v in view.items()))
     return 0

@@ -24,7 +24,7 @@ from collector.domain.risk import GridCell, RiskPolicy, grid
 from collector.store.base import Device
 from collector.store.console_base import Assignment, ConsoleStore
 from collector.wire.event_codec import POSTURE_KINDS, EventDecodeError, device_posture
-from collector.workflow.times import from_us, to_us
+from collector.workflow.times import from_us, in_range_us, to_us
 
 ALERT_KIND_TEXT: Mapping[str, str] = {
     AlertKind.CASE_FILE_EGRESS: "Case file copied out",
@@ -81,7 +81,9 @@ def london(moment: datetime | None) -> str:
 
 def london_us(us: int | None) -> str:
     """Microseconds since the epoch for people (UK time), or "never"."""
-    return "never" if us is None else format_london(from_us(us))
+    if us is None:
+        return "never"
+    return format_london(from_us(us)) if in_range_us(us) else "not a valid time"
 
 
 def local_input(moment: datetime | None) -> str:

@@ -11,7 +11,7 @@ from collector.store.workflow_base import EVENT_CURSOR, WorkflowStore
 from collector.wire.event_codec import ALERT_KINDS
 from collector.workflow.checks import OPEN_STATE_NAMES
 from collector.workflow.policy import WorkflowPolicy
-from collector.workflow.times import from_us
+from collector.workflow.times import from_us, to_us
 
 DEADLINE_SOON = timedelta(hours=24)
 # As "now" for the notice queue: every queued notice, whenever its next attempt is due.
@@ -39,8 +39,11 @@ def read_figures(store: WorkflowStore, policy: WorkflowPolicy, now: datetime) ->
         if not d.revoked and d.lost_at_us is None and d.last_seen_at_us is not None
         and now - from_us(d.last_seen_at_us) > policy.device_signals.max_silence
     )
-    rows, _ = store.events_after(store.counter(EVENT_CURSOR), ALERT_KINDS, 1)
-    lag = (now - from_us(rows[0].event.received_at_us)).total_seconds() if rows else 0.0
+    cursor = store.counter(EVENT_CURSOR)
+    ahead, _ = store.events_after(cursor, ALERT_KINDS, 1)  # not yet reached by the cursor
+    passed = store.unhandled_events(ALERT_KINDS, cursor, to_us(now - policy.sweep_lookback), 1)  # for the sweep
+    oldest_waiting = min((r.event.received_at_us for r in (*ahead, *passed)), default=None)
+    lag = 0.0 if oldest_waiting is None else (now - from_us(oldest_waiting)).total_seconds()
     return StoreFigures(
         incidents_by_state=dict(by_state),
         notices_queued=len(pending),
@@ -49,4 +52,5 @@ def read_figures(store: WorkflowStore, policy: WorkflowPolicy, now: datetime) ->
         deadline_warnings_due=due,
         silent_devices=silent,
         workflow_lag_s=max(0.0, lag),
+        quarantined_events=store.quarantine_count(),
     )

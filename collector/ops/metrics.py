@@ -161,11 +161,14 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("caseguard_silent_devices", "Devices silent past the policy's limit",
                                 value=figures.silent_devices)
         yield GaugeMetricFamily(
-            "caseguard_workflow_lag_seconds", "Age of the oldest breach-class event the workflow has not handled",
+            "caseguard_workflow_lag_seconds",
+            "Age of the oldest breach-class event the workflow has not handled (ahead of its cursor, or passed by it"
+            " and waiting for the sweep); quarantined events do not count",
             value=figures.workflow_lag_s,
         )
         yield GaugeMetricFamily(
-            "caseguard_workflow_quarantined_events", "Events the workflow could not turn into alerts",
+            "caseguard_workflow_quarantined_events",
+            "Events the workflow could not turn into alerts (see `caseguard-collector workflow quarantine list`)",
             value=figures.quarantined_events,
         )
 

@@ -13,6 +13,18 @@ class StoreError(CollectorError, RuntimeError):
     """Storage failed; nothing from the failed call was committed."""
 
 
+class IngestTimedOut(StoreError):
+    """An ingest transaction hit its statement or lock timeout; nothing was stored, retry later."""
+
+
+@dataclass(frozen=True)
+class IngestBounds:
+    """How long one ingest transaction may wait for a lock and run one statement ([database])."""
+
+    statement_timeout_s: float = 10.0
+    lock_timeout_s: float = 10.0
+
+
 class DeviceExists(StoreError):
     """A device of that name is already registered."""
 

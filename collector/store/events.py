@@ -19,14 +19,16 @@ from collector.store.base import (
     Device,
     DeviceExists,
     IncomingEvent,
+    IngestBounds,
     IngestOutcome,
+    IngestTimedOut,
     SequenceGap,
     StoredEvent,
     StoreError,
     UnknownDevice,
 )
 from collector.store.database import Database, Failure, Tx
-from collector.store.dialects import PostgresDialect, SqlDialect, SQLiteDialect
+from collector.store.dialects import LockFailed, PostgresDialect, SqlDialect, SQLiteDialect
 from collector.store.migrations import SchemaOutOfDate, migrate, require_current, schema_version
 
 __all__ = ["EventStore", "PostgresStore", "SQLiteStore", "SchemaOutOfDate"]
@@ -43,8 +45,13 @@ def _placeholders(n: int) -> str:
 class EventStore:
     """``Store`` over one database; one connection per thread."""
 
-    def __init__(self, dialect: SqlDialect, *, require_current_schema: bool = True) -> None:
-        self._database = Database(dialect, failure=Failure(StoreError, "event storage failed"))
+    def __init__(
+        self, dialect: SqlDialect, *, require_current_schema: bool = True, bounds: IngestBounds | None = None
+    ) -> None:
+        self.bounds = bounds or IngestBounds()
+        self._database = Database(
+            dialect, failure=Failure(StoreError, "event storage failed"), lock_timeout_s=self.bounds.lock_timeout_s
+        )
         self.dialect = dialect
         try:
             if dialect.migrates_on_open:
@@ -76,16 +83,41 @@ class EventStore:
     # -- events ------------------------------------------------------------------------
 
     def ingest(self, batches: Sequence[tuple[str, Sequence[IncomingEvent]]], received_at_us: int) -> IngestOutcome:
-        """Store several devices' batches in one durable transaction; idempotent on (device, event_id)."""
+        """Store several devices' batches in one durable transaction; idempotent on (device, event_id).
+
+        The transaction is bounded (``bounds``: lock waits and each statement); one that runs
+        out of time is rolled back and raises ``IngestTimedOut``, which the agent hears as
+        "retry later" - never a silent loss.
+        """
         by_device: dict[str, list[IncomingEvent]] = {}
         for device, events in batches:
             by_device.setdefault(device, []).extend(events)
         names = sorted(by_device)
         if not names:
             return IngestOutcome(0, 0, 0)
+        try:
+            return self._ingest(by_device, names, received_at_us)
+        except StoreError as exc:
+            if self._timed_out(exc):
+                raise IngestTimedOut(
+                    f"the database did not store the batch within its time limits ({exc}); nothing was stored"
+                ) from exc
+            raise
+
+    def _timed_out(self, exc: BaseException) -> bool:
+        seen: BaseException | None = exc
+        while seen is not None:
+            if isinstance(seen, LockFailed) or self.dialect.timed_out(seen):
+                return True
+            seen = seen.__cause__
+        return False
+
+    def _ingest(
+        self, by_device: dict[str, list[IncomingEvent]], names: list[str], received_at_us: int
+    ) -> IngestOutcome:
         stored = duplicates = gaps_detected = 0
         dialect = self.dialect
-        with self._database.transaction() as tx:
+        with self._database.transaction() as tx, dialect.statement_deadline(tx.cursor, self.bounds.statement_timeout_s):
             rows = tx.rows(  # locks the devices' rows until commit (in name order: no deadlock)
                 f"SELECT name, max_seq, outbox_epoch FROM devices WHERE name IN ({_placeholders(len(names))})"
                 f" ORDER BY name{dialect.for_update}",
@@ -276,12 +308,13 @@ class EventStore:
 class SQLiteStore(EventStore):
     """The default store: the collector's SQLite file, migrated when opened (one process owns it)."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(SQLiteDialect(path, cache_kib=65536))  # 64 MiB keeps the (device, event_id) index hot
+    def __init__(self, path: Path, *, bounds: IngestBounds | None = None) -> None:
+        # 64 MiB of cache keeps the (device, event_id) index hot.
+        super().__init__(SQLiteDialect(path, cache_kib=65536), bounds=bounds)
 
 
 class PostgresStore(EventStore):
     """The store in a PostgreSQL database that several collectors share (migrated by `migrate`)."""
 
-    def __init__(self, url: str, *, require_current_schema: bool = True) -> None:
-        super().__init__(PostgresDialect(url), require_current_schema=require_current_schema)
+    def __init__(self, url: str, *, require_current_schema: bool = True, bounds: IngestBounds | None = None) -> None:
+        super().__init__(PostgresDialect(url), require_current_schema=require_current_schema, bounds=bounds)

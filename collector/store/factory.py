@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from collector.store.base import Store, StoreError
+from collector.store.base import IngestBounds, Store, StoreError
 from collector.store.dialects import PostgresDialect, SqlDialect, SQLiteDialect
 from collector.store.enrollment_base import EnrollmentStore
 from collector.store.workflow_base import WorkflowStore
@@ -14,6 +15,15 @@ if TYPE_CHECKING:
     from collector.store.integrity import DatabaseReport
 
 SQLITE_FILE = "collector.sqlite3"
+SETTLE_S = 60.0  # PostgreSQL: how long an event id must have been visible before the cursor passes it
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """How the collector's stores bound their work ([database] in collector.toml)."""
+
+    settle_s: float = SETTLE_S
+    ingest: IngestBounds = field(default_factory=IngestBounds)
 
 
 def open_dialect(data_dir: Path, database_url: str | None = None) -> SqlDialect:
@@ -25,23 +35,26 @@ def open_dialect(data_dir: Path, database_url: str | None = None) -> SqlDialect:
     return SQLiteDialect(data_dir / SQLITE_FILE)
 
 
-def open_store(data_dir: Path, database_url: str | None = None) -> Store:
+def open_store(data_dir: Path, database_url: str | None = None, settings: StoreSettings | None = None) -> Store:
     """The store for this collector. PostgreSQL requires a migrated schema (`caseguard-collector migrate`)."""
     from collector.store.events import PostgresStore, SQLiteStore
 
+    bounds = (settings or StoreSettings()).ingest
     if database_url:
         open_dialect(data_dir, database_url)  # checks the URL
-        return PostgresStore(database_url)
-    return SQLiteStore(data_dir / SQLITE_FILE)
+        return PostgresStore(database_url, bounds=bounds)
+    return SQLiteStore(data_dir / SQLITE_FILE, bounds=bounds)
 
 
-def open_workflow_store(data_dir: Path, database_url: str | None = None) -> WorkflowStore:
+def open_workflow_store(
+    data_dir: Path, database_url: str | None = None, settings: StoreSettings | None = None
+) -> WorkflowStore:
     """The breach workflow's store, in the same database as the events (PostgreSQL: a migrated schema)."""
     from collector.store.workflow import PostgresWorkflowStore, SQLiteWorkflowStore
 
     if database_url:
         open_dialect(data_dir, database_url)  # checks the URL
-        return PostgresWorkflowStore(database_url)
+        return PostgresWorkflowStore(database_url, settle_s=(settings or StoreSettings()).settle_s)
     return SQLiteWorkflowStore(data_dir / SQLITE_FILE)
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
-from collector.store.base import IncomingEvent, IngestOutcome, Store, StoreError
+from collector.store.base import IncomingEvent, IngestOutcome, IngestTimedOut, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,14 @@ class GroupCommitWriter:
         batches = [(device, events) for device, events, _ in group]
         try:
             outcome = self._store.ingest(batches, self._clock_us())
+        except IngestTimedOut as exc:
+            # The database is slow or locked, not one batch bad: storing each alone would take
+            # a timeout per batch. Every waiter hears "retry later" (nothing was stored).
+            log.error("ingest of a group of %d batches timed out: %s", len(group), exc)
+            for _, _, fut in group:
+                fut.set_exception(exc)
+            self._observe(len(group), None)
+            return
         except Exception as exc:  # every waiter must hear about it, whatever it was
             if len(group) > 1:
                 # One device's bad batch must not fail the others it happened to share a

@@ -8,10 +8,11 @@ shape of a new one.
 
 Everything the collector keeps lives in one database: devices and their certificates, events
 and sequence gaps (the event store); incidents, their alert index, warnings sent, ICO drafts,
-the hash-chained audit log with its head kept apart, the notification outbox and counters (the
-breach workflow); accounts, sessions (a SHA-256 of each token, never the token), device owners,
-incident assignments, officers' notes and sign-in throttle counters (the console); enrolment tokens (secrets only as
-SHA-256) and signed central policy versions (enrolment).
+the hash-chained audit log with its head kept apart, the notification outbox, counters, the
+breach-class events handled and those quarantined (the breach workflow); accounts, sessions
+(a SHA-256 of each token, never the token), device owners, incident assignments, officers'
+notes and sign-in throttle counters (the console); enrolment tokens (secrets only as SHA-256)
+and signed central policy versions (enrolment).
 """
 
 from __future__ import annotations
@@ -223,6 +224,36 @@ wf_counters = Table(
     metadata,
     Column("name", Text, primary_key=True),
     Column("value", Int64, nullable=False),
+)
+
+# Breach-class events the workflow has dealt with (alerts placed, or none raised). The sweep
+# looks for breach-class events missing here: one that the catch-up cursor passed while its
+# ingest transaction was still uncommitted (PostgreSQL), or any other that slipped through.
+wf_events_handled = Table(
+    "wf_events_handled",
+    metadata,
+    Column("event_row", Int64, primary_key=True, autoincrement=False),  # events.id
+    Column("handled_at", Int64, nullable=False),
+)
+
+# Events the workflow could not turn into alerts (an exception while handling them), so that the
+# cursor moves on for every other device. Retried when the collector's version changes and on
+# demand (`caseguard-collector workflow quarantine retry`); a row goes when its retry succeeds.
+wf_quarantine = Table(
+    "wf_quarantine",
+    metadata,
+    Column("event_row", Int64, primary_key=True, autoincrement=False),  # events.id
+    Column("device", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    # "event": handling it raised (retried after an upgrade or on demand); "storage": the database
+    # failed on it twice (retried by every sweep too, as the cause may have passed).
+    Column("cause", Text, nullable=False),
+    Column("first_attempt_at", Int64, nullable=False),
+    Column("last_attempt_at", Int64, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("workflow_version", Text, nullable=False),
 )
 
 # -- the console -------------------------------------------------------------------------

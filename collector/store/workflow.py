@@ -15,7 +15,9 @@ hands them out at insert, not at commit, so a reader may see id 101 committed wh
 still in flight on another collector), the position it reports advances only to the newest id
 that was already visible ``SETTLE_S`` seconds earlier (ingest transactions take milliseconds);
 events above it are read again next time, which is harmless because placing an event is
-idempotent on its alert id. SQLite's writers are serialised, so its position is exact.
+idempotent on its alert id. SQLite's writers are serialised, so its position is exact. An
+ingest transaction slower than the settle window is passed by the cursor; the workflow's
+sweep (``unhandled_events``) finds it.
 
 Lock waits are bounded (``lock_timeout_s``) and end as StoreError.
 """
@@ -43,7 +45,8 @@ from collector.store.base import StoredEvent, StoreError
 from collector.store.database import LOCK_TIMEOUT_S, Database, Failure, Tx
 from collector.store.dialects import PostgresDialect, SqlDialect, SQLiteDialect
 from collector.store.events import EventStore
-from collector.store.workflow_base import DeviceActivity, EventRow, PendingNotification
+from collector.store.factory import SETTLE_S as FACTORY_SETTLE_S
+from collector.store.workflow_base import DeviceActivity, EventRow, PendingNotification, QuarantinedEvent
 
 __all__ = [
     "LOCK_TIMEOUT_S",
@@ -55,11 +58,16 @@ __all__ = [
 ]
 
 WORKFLOW_LOCK = 0x77666C6F  # "wflo": the advisory lock every workflow transaction takes first
-SETTLE_S = 60.0  # an id visible this long ago has no lower id still in flight (ingest takes ms)
+# An id visible this long ago has no lower id still in flight (ingest takes ms, and is bounded by
+# its statement timeout); one that commits later still is found by the workflow's sweep.
+SETTLE_S = FACTORY_SETTLE_S
 _CLOSED_STATES = (str(IncidentState.CLOSED), str(IncidentState.DISMISSED))
 _EVENT_COLUMNS = "e.id, e.device, e.event_id, e.seq, e.kind, e.occurred_at, e.received_at, e.agent_version, e.body"
 _INCIDENT_COLUMNS = "snapshot, draft_assessment, notified_grade, updated_at"
 _AUDIT_COLUMNS = "seq, at, actor, action, subject, details_json, prev_hash, hash"
+_QUARANTINE_COLUMNS = (
+    "event_row, device, event_id, kind, reason, cause, first_attempt_at, last_attempt_at, attempts, workflow_version"
+)
 _COLLECTOR_MADE = "lost_device_report"  # stored under the lost device, but not sent by it
 _KIND = re.compile(r"[a-z][a-z0-9_]*")
 _FAILURE = Failure(StoreError, "workflow storage failed", busy="workflow storage is busy or unavailable")
@@ -84,6 +92,19 @@ def _record(row: Sequence[Any]) -> IncidentRecord:
     except (SnapshotError, ValueError) as exc:
         raise StoreError(f"stored incident cannot be read: {exc}") from exc
     return IncidentRecord(incident, draft, row[2], int(row[3]))
+
+
+def _kinds_literal(kinds: Sequence[str]) -> str:
+    """``kinds`` as SQL literals (so the partial index of breach-class events applies); snake_case only."""
+    if not all(_KIND.fullmatch(k) for k in kinds):
+        raise StoreError("event kinds must be snake_case names")
+    return ",".join(f"'{k}'" for k in kinds)
+
+
+def _quarantined(r: Sequence[Any]) -> QuarantinedEvent:
+    return QuarantinedEvent(
+        int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), int(r[6]), int(r[7]), int(r[8]), str(r[9])
+    )
 
 
 def _chain_entry(r: Sequence[Any]) -> ChainEntry:
@@ -167,9 +188,30 @@ class _Reads:
         rows = self._q.rows("SELECT warning_key FROM wf_warnings_sent WHERE incident_id = ?", (incident_id,))
         return {str(r[0]) for r in rows}
 
+    def event_at(self, row_id: int) -> EventRow | None:
+        """One stored event by its storage position."""
+        row = self._q.one(
+            f"SELECT {_EVENT_COLUMNS}, d.lost_at FROM events e LEFT JOIN devices d ON d.name = e.device"
+            " WHERE e.id = ?",
+            (row_id,),
+        )
+        return None if row is None else _event_row(row)
+
+    def quarantined(self, limit: int = 1000) -> list[QuarantinedEvent]:
+        """Quarantined events, oldest first."""
+        rows = self._q.rows(f"SELECT {_QUARANTINE_COLUMNS} FROM wf_quarantine ORDER BY event_row LIMIT ?", (limit,))
+        return [_quarantined(r) for r in rows]
+
+    def quarantine_count(self) -> int:
+        """How many events are quarantined."""
+        row = self._q.one("SELECT COUNT(*) FROM wf_quarantine")
+        return 0 if row is None else int(row[0])
+
 
 class WorkflowTx(_Reads):
     """The writes of one workflow transaction (the workflow's lock is held)."""
+
+    _q: Tx
 
     def __init__(self, tx: Tx) -> None:
         self._q = tx
@@ -276,6 +318,28 @@ class WorkflowTx(_Reads):
         """Withdraw the lost marking."""
         return self._q.run("UPDATE devices SET lost_at = NULL WHERE name = ? AND lost_at IS NOT NULL", (device,)) == 1
 
+    def mark_handled(self, row_ids: Sequence[int], at_us: int) -> None:
+        """Record breach-class events as dealt with; repeats are harmless."""
+        self._q.many(
+            "INSERT INTO wf_events_handled(event_row, handled_at) VALUES (?, ?) ON CONFLICT (event_row) DO NOTHING",
+            [(row_id, at_us) for row_id in row_ids],
+        )
+
+    def quarantine(self, row: EventRow, reason: str, cause: str, at_us: int, version: str) -> None:
+        """Quarantine an event, or count another failed attempt on one already there."""
+        event = row.event
+        self._q.run(
+            f"INSERT INTO wf_quarantine({_QUARANTINE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,1,?)"
+            " ON CONFLICT (event_row) DO UPDATE SET reason = excluded.reason, cause = excluded.cause,"
+            " last_attempt_at = excluded.last_attempt_at, attempts = wf_quarantine.attempts + 1,"
+            " workflow_version = excluded.workflow_version",
+            (row.row_id, event.device, event.event_id, event.kind, reason, cause, at_us, at_us, version),
+        )
+
+    def release(self, row_id: int) -> bool:
+        """Take an event out of quarantine."""
+        return self._q.run("DELETE FROM wf_quarantine WHERE event_row = ?", (row_id,)) == 1
+
 
 class SQLWorkflowStore(_Reads):
     """``WorkflowStore`` over one database; one connection per thread."""
@@ -314,9 +378,7 @@ class SQLWorkflowStore(_Reads):
         Kinds are written into the SQL as literals so the database can use the partial index of
         breach-class events; they must be plain snake_case names.
         """
-        if not all(_KIND.fullmatch(k) for k in kinds):
-            raise StoreError("event kinds must be snake_case names")
-        listed = ",".join(f"'{k}'" for k in kinds)
+        listed = _kinds_literal(kinds)
         of_kinds, not_of_kinds = (f"e.kind IN ({listed})", f"e.kind NOT IN ({listed})") if kinds else ("1 = 0", "1 = 1")
         with self._database.snapshot() as tx:
             rows = tx.rows(
@@ -337,6 +399,24 @@ class SQLWorkflowStore(_Reads):
         if self.dialect.ids_visible_in_order:
             return found, upto
         return found, max(row_id, min(upto, self._settled(newest)))
+
+    def unhandled_events(self, kinds: Sequence[str], upto: int, since_us: int, limit: int) -> list[EventRow]:
+        """Events of ``kinds`` at or below ``upto``, received since ``since_us``, neither handled nor quarantined.
+
+        One query for both databases: an anti-join on the two small workflow tables, over the
+        partial index of breach-class events.
+        """
+        if not kinds:
+            return []
+        rows = self._database.rows(
+            f"SELECT {_EVENT_COLUMNS}, d.lost_at FROM events e LEFT JOIN devices d ON d.name = e.device"
+            f" WHERE e.kind IN ({_kinds_literal(kinds)}) AND e.id <= ? AND e.received_at >= ?"
+            " AND NOT EXISTS (SELECT 1 FROM wf_events_handled h WHERE h.event_row = e.id)"
+            " AND NOT EXISTS (SELECT 1 FROM wf_quarantine q WHERE q.event_row = e.id)"
+            " ORDER BY e.id LIMIT ?",
+            (upto, since_us, limit),
+        )
+        return [_event_row(r) for r in rows]
 
     def _settled(self, newest: int) -> int:
         """The newest id that was visible at least ``settle_s`` ago (0 until then)."""

@@ -56,6 +56,22 @@ class PendingNotification:
     attempts: int
 
 
+@dataclass(frozen=True)
+class QuarantinedEvent:
+    """A stored event the workflow could not turn into alerts, and why."""
+
+    row_id: int
+    device: str
+    event_id: str
+    kind: str
+    reason: str
+    cause: str  # "event" or "storage"
+    first_attempt_at_us: int
+    last_attempt_at_us: int
+    attempts: int
+    workflow_version: str
+
+
 class WorkflowReads(Protocol):
     """Reads available both inside and outside a transaction."""
 
@@ -97,6 +113,18 @@ class WorkflowReads(Protocol):
 
     def warnings_sent(self, incident_id: str) -> set[str]:
         """Text keys of the deadline warnings already sent for the incident."""
+        ...
+
+    def event_at(self, row_id: int) -> EventRow | None:
+        """One stored event by its storage position."""
+        ...
+
+    def quarantined(self, limit: int = 1000) -> list[QuarantinedEvent]:
+        """Quarantined events, oldest first."""
+        ...
+
+    def quarantine_count(self) -> int:
+        """How many events are quarantined."""
         ...
 
 
@@ -141,6 +169,18 @@ class WorkflowTx(WorkflowReads, Protocol):
         """Withdraw a device's lost marking (it was found); False if it had none."""
         ...
 
+    def mark_handled(self, row_ids: Sequence[int], at_us: int) -> None:
+        """Record breach-class events as dealt with (the sweep skips them); repeats are harmless."""
+        ...
+
+    def quarantine(self, row: EventRow, reason: str, cause: str, at_us: int, version: str) -> None:
+        """Quarantine an event (or count another failed attempt on a quarantined one)."""
+        ...
+
+    def release(self, row_id: int) -> bool:
+        """Take an event out of quarantine (its retry worked); False if it was not there."""
+        ...
+
 
 class WorkflowStore(WorkflowReads, Protocol):
     """Storage for the breach workflow; see collector/store/workflow.py."""
@@ -156,6 +196,11 @@ class WorkflowStore(WorkflowReads, Protocol):
         nothing else is of interest: the last row returned, or the newest event when fewer
         than ``limit`` matched.
         """
+        ...
+
+    def unhandled_events(self, kinds: Sequence[str], upto: int, since_us: int, limit: int) -> list[EventRow]:
+        """Events of ``kinds`` at or below position ``upto``, received since ``since_us``, that are
+        neither handled nor quarantined (at most ``limit``, in storage order): the sweep's work."""
         ...
 
     def device_activity(self) -> list[DeviceActivity]:

@@ -176,10 +176,13 @@ def event_to_dict(event: StoredEvent) -> dict[str, Any]:
 
 
 def us_to_iso(us: int | None) -> str | None:
-    """Microseconds since the epoch as RFC 3339 UTC text."""
+    """Microseconds since the epoch as RFC 3339 UTC text (a stored value no datetime holds says so)."""
     if us is None:
         return None
-    return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat()
+    try:
+        return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat()
+    except (ValueError, OverflowError, OSError):
+        return f"not a valid time ({us} microseconds since 1970)"
 
 
 def enroll_response(device_name: str, cert_pem: bytes, not_after: datetime) -> enrollment_pb2.EnrollResponse:

@@ -20,7 +20,9 @@ class WorkflowPolicy:
     """Grouping windows, device signals, clocks, the risk grid and pre-assessment, and timing.
 
     ``tick_interval`` is how often ``serve`` runs the periodic checks and retries
-    notifications; ``batch_size`` is how many events one intake transaction handles.
+    notifications; ``batch_size`` is how many events one intake transaction handles;
+    ``sweep_interval`` is how often it looks for breach-class events the cursor passed without
+    handling, as far back as ``sweep_lookback``.
     """
 
     grouping: GroupingPolicy = field(default_factory=GroupingPolicy)
@@ -32,6 +34,8 @@ class WorkflowPolicy:
     checklists: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_CHECKLISTS))
     tick_interval: timedelta = timedelta(seconds=60)
     batch_size: int = 500
+    sweep_interval: timedelta = timedelta(seconds=60)
+    sweep_lookback: timedelta = timedelta(days=7)
 
 
 DEFAULT_WORKFLOW_POLICY = WorkflowPolicy()

@@ -1,4 +1,4 @@
-"""The workflow's thread inside ``serve``: catch up after commits, tick on a timer, send notices.
+"""The workflow's thread inside ``serve``: catch up after commits, tick and sweep on timers, send notices.
 
 Waits are on events that ``stop`` sets, so shutdown is prompt. A failing round is logged
 and retried at the next wake or tick; it never stops the thread.
@@ -17,19 +17,22 @@ log = logging.getLogger(__name__)
 
 
 class WorkflowRunner:
-    """Runs ``WorkflowService.tick`` every ``interval_s`` and a catch-up whenever ingest commits."""
+    """Runs ``WorkflowService.tick`` every ``interval_s``, a catch-up whenever ingest commits, and the
+    sweep for events the cursor passed every ``sweep_s`` (the policy's ``sweep_interval`` by default)."""
 
     def __init__(
         self,
         service: WorkflowService,
         *,
         interval_s: float | None = None,
+        sweep_s: float | None = None,
         settle_s: float = 0.2,
         monotonic: Callable[[], float] = time.monotonic,
         on_round: Callable[[str, bool], None] | None = None,
     ) -> None:
         self._service = service
         self._interval = interval_s if interval_s is not None else service.policy.tick_interval.total_seconds()
+        self._sweep = sweep_s if sweep_s is not None else service.policy.sweep_interval.total_seconds()
         self._settle = settle_s
         self._monotonic = monotonic
         self._stop = threading.Event()
@@ -65,8 +68,12 @@ class WorkflowRunner:
 
     def _run(self) -> None:
         next_tick = self._monotonic()
+        next_sweep = next_tick  # at start too: after an upgrade, events older versions missed
         woke = False
         while not self._stop.is_set():
+            if self._monotonic() >= next_sweep:
+                self._safely("sweep", self._service.sweep)
+                next_sweep = self._monotonic() + self._sweep
             if self._monotonic() >= next_tick:
                 ok = self._safely("tick", self._service.tick)
                 next_tick = self._monotonic() + self._interval
@@ -77,7 +84,7 @@ class WorkflowRunner:
                 ok = self._safely("dispatch", self._service.dispatch) and ok
                 if ok and not self.failing:
                     self.last_success = self._monotonic()
-            woke = self._service.wake.wait(max(0.0, next_tick - self._monotonic()))
+            woke = self._service.wake.wait(max(0.0, min(next_tick, next_sweep) - self._monotonic()))
             self._service.wake.clear()
             self._stop.wait(self._settle)  # let a burst of commits settle into one round
 

@@ -22,7 +22,7 @@ from collector.workflow.checks import device_signal_alerts, send_deadline_warnin
 from collector.workflow.commands import IncidentCommands
 from collector.workflow.dispatch import Dispatcher, DispatchReport
 from collector.workflow.exports import Exports
-from collector.workflow.intake import Intake, IntakeReport
+from collector.workflow.intake import WORKFLOW_VERSION, Intake, IntakeReport, RetryReport
 from collector.workflow.policy import DEFAULT_WORKFLOW_POLICY, WorkflowPolicy
 from collector.workflow.times import from_us, utc_now
 
@@ -53,11 +53,13 @@ class WorkflowService:
         email: Channel | None = None,
         webhook: Channel | None = None,
         clock: Callable[[], datetime] = utc_now,
+        version: str = WORKFLOW_VERSION,
     ) -> None:
         self.store = store
         self.policy = policy
         self.clock = clock
-        self.intake = Intake(store, policy, clock)
+        self.version = version
+        self.intake = Intake(store, policy, clock, version)
         self.commands = IncidentCommands(store, policy, clock)
         self.exports = Exports(store, policy, org, clock)
         self.dispatcher = Dispatcher(store, clock, email=email, webhook=webhook)
@@ -77,10 +79,25 @@ class WorkflowService:
         with self._lock:
             return self.intake.catch_up()
 
+    def sweep(self) -> IntakeReport:
+        """Handle any breach-class event the cursor passed without handling (see ``Intake.sweep``)."""
+        with self._lock:
+            report = self.intake.sweep()
+        if report.alerts:
+            self.wake.set()  # send the new incidents' notices promptly
+        return report
+
+    def retry_quarantine(self, *, other_versions_only: bool = False) -> RetryReport:
+        """Handle quarantined events again (all, or those another version quarantined)."""
+        with self._lock:
+            return self.intake.retry_quarantined(other_versions_only=other_versions_only)
+
     def tick(self) -> TickReport:
-        """Catch up, run the device checks, queue due deadline warnings, then send notices."""
+        """Catch up, retry what another version quarantined, run the device checks, queue due
+        deadline warnings, then send notices."""
         with self._lock:
             intake = self.intake.catch_up()
+            self.intake.retry_quarantined(other_versions_only=True)
             signals = self.intake.place_alerts(device_signal_alerts(self.store, self.clock(), self.policy))
             warnings = send_deadline_warnings(self.store, self.clock, self.policy)
             self.intake.save_cursor()

@@ -255,9 +255,13 @@ V4_ROWS: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
 }
 
 
+# New tables made by step 7 (they hold no rows an upgrade could lose).
+ADDED_SINCE_VERSION_6 = {"wf_events_handled", "wf_quarantine"}
+
+
 def test_every_table_of_version_4_has_rows_here() -> None:
     """The fixture covers every table the old schema had (a new table needs no upgrade test)."""
-    assert set(V4_ROWS) == set(metadata.tables)
+    assert set(V4_ROWS) == set(metadata.tables) - ADDED_SINCE_VERSION_6
 
 
 # -- building version-4 databases as the old collector did -------------------------------

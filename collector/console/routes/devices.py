@@ -17,6 +17,8 @@ from collector.wire.event_codec import POSTURE_KINDS, EventDecodeError, device_p
 from collector.workflow.errors import WorkflowError
 from collector.workflow.times import to_us
 
+QUARANTINE_SHOWN = 200
+
 
 def latest_postures(deps: ConsoleDeps) -> list[tuple[Device, DevicePosture | None]]:
     """Every enrolled device with its latest posture (None when none was reported, or it cannot be read)."""
@@ -36,9 +38,11 @@ def devices(ctx: Ctx, status: int = 200, error: str = "") -> Response:
     owners = deps.console.owners()
     rows = [(d, posture, owners.get(d.name, [])) for d, posture in latest_postures(deps)]
     staff = [u.name for u in deps.console.list_users() if u.active and u.role == Role.STAFF]
+    quarantined = deps.workflow.store.quarantined(limit=QUARANTINE_SHOWN) if ctx.can(Permission.VIEW_INCIDENTS) else []
     return ctx.render(
         "devices.html", status=status, rows=rows, staff=staff, error=error, london=london, london_us=london_us,
-        encryption_text=ENCRYPTION_TEXT, manage=ctx.can(Permission.MANAGE_DEVICES),
+        encryption_text=ENCRYPTION_TEXT, manage=ctx.can(Permission.MANAGE_DEVICES), quarantined=quarantined,
+        quarantine_count=deps.workflow.store.quarantine_count() if quarantined else 0,
     )  # fmt: skip
 
 

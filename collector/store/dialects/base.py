@@ -124,6 +124,14 @@ class SqlDialect(ABC):
     def upgrade_v4_shapes(self, cur: Any, tables: dict[str, set[str]]) -> None:
         """Bring this dialect's own version-4 table shapes to the shared definition (migration 5)."""
 
+    @abstractmethod
+    def statement_deadline(self, cur: Any, seconds: float) -> AbstractContextManager[None]:
+        """Bound every statement on ``cur``'s transaction to ``seconds`` while the block runs."""
+
+    @abstractmethod
+    def timed_out(self, exc: BaseException | None) -> bool:
+        """True when a driver error is a statement or lock timeout (retry later; nothing stored)."""
+
     def reason(self, exc: BaseException) -> str:
         """The driver's message, fit for a log (no key values, no rows)."""
         return str(exc)

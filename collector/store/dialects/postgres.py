@@ -170,6 +170,16 @@ class PostgresDialect(SqlDialect):
         if "wf_audit" in tables:
             cur.execute("ALTER TABLE wf_audit DROP CONSTRAINT IF EXISTS wf_audit_seq_key")
 
+    @contextmanager
+    def statement_deadline(self, cur: psycopg.Cursor[Any], seconds: float) -> Iterator[None]:
+        """``SET LOCAL statement_timeout`` (as ``set_config(..., true)``: ends with the transaction)."""
+        cur.execute("SELECT set_config('statement_timeout', %s, true)", (f"{max(1, round(seconds * 1000))}ms",))
+        yield
+
+    def timed_out(self, exc: BaseException | None) -> bool:
+        """A cancelled statement (statement_timeout) or a lock not had in time (lock_timeout)."""
+        return isinstance(exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable)
+
     def reason(self, exc: BaseException) -> str:
         """PostgreSQL's primary message only: its detail line quotes key values (account names)."""
         if isinstance(exc, psycopg.Error) and exc.diag.message_primary:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -77,6 +78,24 @@ class SQLiteDialect(SqlDialect):
         finally:
             if db.in_transaction:
                 db.execute("COMMIT")
+
+    @contextmanager
+    def statement_deadline(self, cur: sqlite3.Cursor, seconds: float) -> Iterator[None]:
+        """A progress handler that interrupts any statement still running at the deadline."""
+        deadline = time.monotonic() + seconds
+        db = cur.connection
+        db.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            yield
+        finally:
+            db.set_progress_handler(None, 0)
+
+    def timed_out(self, exc: BaseException | None) -> bool:
+        """An interrupted statement, or the file's lock not had within the busy timeout."""
+        if not isinstance(exc, sqlite3.OperationalError):
+            return False
+        text = str(exc)
+        return "interrupted" in text or "database is locked" in text
 
     def stream(self, db: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
         """The cursor itself (sqlite3 steps through rows as they are asked for)."""

@@ -155,14 +155,6 @@ def test_the_lockdown_confirmation_and_the_network_class_are_recorded_on_the_inc
     assert [k for k, i in _notices(world) if i == incident_id].count("lost_device_check_in") == 1  # one mail
 
 
-def test_a_corrupt_body_is_skipped_not_retried_forever(world: World) -> None:
-    laptop = world.device("laptop-1")
-    world.emit(laptop, "case_file_egress", EGRESS)
-    world.events._db().execute("UPDATE events SET body = x'ffff'")
-    report = world.service.catch_up()
-    assert report.events == 1 and report.alerts == 0 and world.store.list_incidents() == []
-
-
 def test_hooks_never_raise(world: World) -> None:
     lost = world.device("lost-laptop")
     report_id = world.report_lost(lost, world.device("other"))
