@@ -183,7 +183,7 @@ def running_breakdown(seconds: float, dirs: int, idle_timeout_s: float, py_spy: 
             mover = subprocess.Popen(
                 ["bash", "-c", f"while [ $SECONDS -lt {int(seconds) + 2} ]; do xdotool mousemove_relative 1 0; "
                  "sleep 1; done"], env=env)  # fmt: skip
-            spies = []
+            spies: list[subprocess.Popen[bytes]] = []
             if py_spy is not None and spy is None:
                 print("py-spy not found (pip install py-spy): no flame graphs", file=sys.stderr)
             if py_spy is not None and spy is not None:
@@ -222,8 +222,8 @@ def running_breakdown(seconds: float, dirs: int, idle_timeout_s: float, py_spy: 
                     ],
                     "memory_by_mapping_mb": memory_map(p.pid),
                 }
-            for spy in spies:
-                spy.wait(30)
+            for recorder in spies:
+                recorder.wait(30)
         finally:
             if mover is not None:
                 mover.wait(10)
