@@ -322,11 +322,12 @@ class LockController:
     def _lock(self, action: Lock) -> list[Action]:
         if not action.exclude and self._chain.is_locked() is True:
             return self._policy.handle(LockIssued(self._clock(), ALREADY_LOCKED))
-        result = self._chain.issue(action.exclude)
+        result = self._chain.issue(action.exclude, clock=self._clock)
         if result.method is None:
             return self._policy.handle(LockNotIssued(self._clock(), result.tried, result.reason))
         refused = result.tried[:-1]
-        return self._policy.handle(LockIssued(self._clock(), result.method, refused, result.reason))
+        asked_at = result.asked_at if result.asked_at is not None else self._clock()
+        return self._policy.handle(LockIssued(asked_at, result.method, refused, result.reason))
 
     def _wait_until_locked(self) -> bool | None:
         """Poll the checks until one confirms or the deadline passes; None if stopping."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -51,11 +52,12 @@ class LockCheck(Protocol):
 @dataclass(frozen=True)
 class IssueResult:
     """What ``LockChain.issue`` did: the method that accepted (None if none did), every method
-    tried in order (the accepting one last), and why the others refused."""
+    tried in order (the accepting one last), why the others refused, and when the accepting one was asked."""
 
     method: str | None
     tried: tuple[str, ...]
     reason: str = ""
+    asked_at: float | None = None  # the clock's time when the accepting locker was asked
 
 
 class LockChain:
@@ -71,21 +73,22 @@ class LockChain:
         """The methods this chain can try, in order."""
         return tuple(locker.method for locker in self.lockers)
 
-    def issue(self, exclude: Sequence[str] = ()) -> IssueResult:
-        """Try each locker not in ``exclude`` until one issues its request."""
+    def issue(self, exclude: Sequence[str] = (), clock: Callable[[], float] = time.monotonic) -> IssueResult:
+        """Try each locker not in ``exclude`` until one issues its request (``clock`` times the asking)."""
         tried: list[str] = []
         reasons: list[str] = []
         for locker in self.lockers:
             if locker.method in exclude:
                 continue
             tried.append(locker.method)
+            asked_at = clock()
             try:
                 locker.lock()
             except LockError as exc:
                 log.warning("lock via %s failed: %s", locker.method, exc)
                 reasons.append(f"{locker.method}: {exc}")
                 continue
-            return IssueResult(locker.method, tuple(tried), "; ".join(reasons))
+            return IssueResult(locker.method, tuple(tried), "; ".join(reasons), asked_at)
         if not tried:
             reasons.append("no locker left to try")
         return IssueResult(None, tuple(tried), "; ".join(reasons))

@@ -105,7 +105,8 @@ class InhibitorsSeen:
 
 @dataclass(frozen=True)
 class LockIssued:
-    """A locker accepted the request via ``method``; not yet confirmed.
+    """A locker accepted the request via ``method``; not yet confirmed. ``now`` is when that
+    locker was asked (the lateness reported once the lock is verified is measured to it).
 
     ``refused`` are the methods tried before it in the same attempt, ``reason`` why they refused.
     """
@@ -209,7 +210,9 @@ class LockPolicy:
         self._last_now: float | None = None
         self._floor_at = -math.inf  # idle counts from no earlier than this
         self._idle_started_at = 0.0
+        self._watch_from: float | None = None  # the first reading: no lock could be due before it
         self._due_at = 0.0
+        self._issued_at = 0.0  # when the method being verified was asked to lock
         self._tried: tuple[str, ...] = ()  # every method attempted this episode, in order
         self._unconfirmed: tuple[str, ...] = ()  # issued, but no check confirmed the lock
         self._reasons: tuple[str, ...] = ()  # why methods refused
@@ -259,6 +262,8 @@ class LockPolicy:
         )
         self._last_idle_s = idle_s
         self._last_now = now
+        if self._watch_from is None:
+            self._watch_from = now
         if input_seen or self.state in (State.ACTIVE, State.WARNING, State.INHIBITED):
             self._idle_started_at = max(now - idle_s, self._floor_at)
         return self._effective_idle(idle_s, now), input_seen
@@ -270,7 +275,10 @@ class LockPolicy:
         return self._new_attempt()
 
     def _start_locking(self, now: float, idle: float) -> list[Action]:
-        self._due_at = now - (idle - self.config.idle_timeout_s)
+        # Lateness is the enforcer's: a deadline that passed before this policy's first reading
+        # (the session component starting, or a new idle clock) counts from that reading.
+        due = now - (idle - self.config.idle_timeout_s)
+        self._due_at = max(due, self._watch_from if self._watch_from is not None else due)
         self._failure_reported = False
         return self._new_attempt()
 
@@ -363,6 +371,7 @@ class LockPolicy:
 
     def _on_lock_issued(self, ev: LockIssued) -> list[Action]:
         self.state = State.VERIFYING
+        self._issued_at = ev.now
         self._tried = (*self._tried, *ev.refused, ev.method)
         self._reasons = (*self._reasons, ev.reason) if ev.reason else self._reasons
         return [Verify(ev.method)]
@@ -401,7 +410,9 @@ class LockPolicy:
             "idle_seconds": round(self._idle_at(now), 3),
             "method": method,
             "idle_timeout_s": round(self.config.idle_timeout_s),
-            "lateness_s": round(max(0.0, now - self._due_at), 3),
+            # From the deadline to the request that locked the screen, not to our confirmation of it
+            # (the locker's settle time and the check's polling are not the user's wait).
+            "lateness_s": round(max(0.0, self._issued_at - self._due_at), 3),
             "trigger": "lost_device" if self.lockdown else "idle",
         }
         if self.lockdown:

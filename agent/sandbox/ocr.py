@@ -9,9 +9,6 @@ from PIL import Image
 
 from agent.sandbox.pieces import Stop
 
-# Tesseract's own thread pool would compete with the agent on a two-core laptop; one thread per image.
-TESSERACT_ENV = {"OMP_THREAD_LIMIT": "1"}
-
 
 class Tesseract:
     """The ``tesseract`` program at ``command`` (found on PATH when None), reading ``language``."""

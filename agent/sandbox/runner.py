@@ -32,7 +32,8 @@ def _default_context() -> BaseContext:
     if sys.platform == "linux":
         ctx = multiprocessing.get_context("forkserver")
         # "__main__" too: each worker otherwise re-imports the agent's entry module and all it imports.
-        ctx.set_forkserver_preload(["__main__", "agent.sandbox.worker"])
+        # The readers too: the agent process never imports them itself, the forkserver does once.
+        ctx.set_forkserver_preload(["__main__", "agent.sandbox.worker", "agent.sandbox.pdf", "agent.sandbox.images"])
         return ctx
     return multiprocessing.get_context("spawn")
 

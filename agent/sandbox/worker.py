@@ -1,7 +1,8 @@
 """The extraction worker: one ``HeavyJob`` per process, confined, streaming pieces to its parent.
 
 ``read_job`` is the pure part (bytes in, pieces of text out) and can be run in-process by a test;
-``child_main`` is what runs in the worker process.
+``child_main`` is what runs in the worker process. The readers (pypdf, pypdfium2, Pillow,
+pytesseract) are imported only in the worker: the agent process itself never loads them.
 """
 
 from __future__ import annotations
@@ -12,16 +13,20 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection
 
 from agent.sandbox import confine
-from agent.sandbox.images import read_image
 from agent.sandbox.job import HeavyJob
-from agent.sandbox.ocr import TESSERACT_ENV, Tesseract
-from agent.sandbox.pdf import read_pdf
 from agent.sandbox.pieces import Piece, Stop
+
+# Tesseract's own thread pool would compete with the agent on a two-core laptop; one thread per image.
+TESSERACT_ENV = {"OMP_THREAD_LIMIT": "1"}
 
 
 def read_job(job: HeavyJob, tesseract_command: str | None = None) -> Iterator[Piece]:
     """Every piece of ``job``, ending with ``("stop", reason)`` when reading ended early; never raises
     for anything about the document."""
+    from agent.sandbox.images import read_image
+    from agent.sandbox.ocr import Tesseract
+    from agent.sandbox.pdf import read_pdf
+
     ocr = Tesseract(tesseract_command) if job.ocr else None
     try:
         if job.kind == "image":

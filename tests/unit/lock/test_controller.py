@@ -70,6 +70,28 @@ def test_locks_at_timeout_after_one_warning_and_reports_lateness():
     assert sink.of("coverage_degraded") == []
 
 
+class SettlingLocker(FakeLocker):
+    """Locks at once, then (like CommandLocker waiting out its settle time) returns 0.2 s later."""
+
+    def __init__(self, state: dict[str, bool], clock: FakeClock) -> None:
+        super().__init__("command", state)
+        self._clock = clock
+
+    def lock(self) -> None:
+        super().lock()
+        self._clock.advance(0.2)
+
+
+def test_lateness_is_measured_to_when_the_locker_was_asked():
+    clock = FakeClock()
+    source = FakeIdleSource("x11-screensaver", clock)
+    state = {"locked": False}
+    controller, sink, _, _ = make(clock, [source], lockers=[SettlingLocker(state, clock)], state=state)
+    run_for(controller, clock, 70)
+    [body] = sink.of("lock_enforced")
+    assert body["lateness_s"] < 0.02  # the controller steps exactly at the deadline; the settle is not lateness
+
+
 def test_activity_every_second_never_locks():
     clock = FakeClock()
     source = FakeIdleSource("x11-screensaver", clock)
