@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agent.egress.model import DESTINATION_CLASS_PORTABLE_DEVICE, serial_hmac
+from agent.errors import AgentError
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class PortableDevice:
         }
 
 
-class PortableQueryFailed(OSError):
+class PortableQueryFailed(AgentError, OSError):
     """The OS could not be asked for its portable devices; ``str()`` is a short reason code, never output."""
 
 

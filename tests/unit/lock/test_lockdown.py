@@ -41,7 +41,7 @@ def test_lockdown_locks_at_once_and_says_why():
     emit = _locked_by_lockdown(p)
     assert p.state is State.LOCKED and emit.kind == "lock_enforced"
     assert emit.body["trigger"] == "lost_device" and emit.body["method"] == "command"
-    assert emit.body["lateness_s"] == 0.3  # from the instruction, not from an idle deadline
+    assert emit.body["lateness_s"] == 0.1  # instruction to lock request, not from an idle deadline
 
 
 def test_an_idle_lock_still_says_idle():
