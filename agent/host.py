@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from agent.registry import RegistryReader
+from agent.registry import HiveFileReader, RegistryReader
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ class Host:
     platform: str = sys.platform
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     registry: RegistryReader | None = None
+    # Opens a signed-out person's own hive file (``NTUSER.DAT``) offline; raises ``OSError``.
+    hive_file: Callable[[Path], RegistryReader] = HiveFileReader
 
     @property
     def is_windows(self) -> bool:

@@ -36,6 +36,7 @@ QUIETENED = (
     "psutil",
     "cryptography",
     "google",
+    "regipy",
 )
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

@@ -9,7 +9,10 @@ Values come back as strings, unexpanded (``REG_EXPAND_SZ`` keeps its ``%VAR%``).
 from __future__ import annotations
 
 import sys
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
+
+from agent.errors import AgentError
 
 
 class RegistryReader(Protocol):
@@ -27,6 +30,79 @@ class RegistryReader(Protocol):
 def value(registry: RegistryReader, key: str, name: str) -> str | None:
     """One value of ``key``, None when the key or the value is missing."""
     return registry.values(key).get(name)
+
+
+def _as_text(data: object) -> str:
+    if isinstance(data, list):  # REG_MULTI_SZ
+        return "\n".join(str(item) for item in data)
+    return data if isinstance(data, str) else str(data)
+
+
+# A person's hive is a few MB; anything far larger is not one (and is not read into memory).
+HIVE_FILE_MAX_BYTES = 256 * 1024 * 1024
+
+
+class HiveFileError(AgentError, OSError):
+    """A registry hive file that could not be read; ``str()`` is a short reason, never a path."""
+
+
+class HiveFileReader:
+    """``RegistryReader`` over a hive file (``NTUSER.DAT``) read offline, for a person not signed in.
+
+    The file is read whole into memory and closed at once (regipy, pure Python, so this runs and
+    is tested on every platform): holding it open would stop that person from signing in, since
+    the profile service loads the hive exclusively. ``HKCU\\...`` keys are the hive's own; every
+    other hive reads empty. Changes still in the transaction logs (``NTUSER.DAT.LOG1/2``) are not
+    applied: a hive that was not shut down cleanly reads as of its last flush.
+    """
+
+    def __init__(self, path: Path) -> None:
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise HiveFileError(f"unreadable: {type(exc).__name__}") from None
+        if size > HIVE_FILE_MAX_BYTES:
+            raise HiveFileError("too large for a registry hive")
+        from regipy.registry import RegistryHive  # only when a signed-out person is read
+
+        try:
+            self._hive: Any = RegistryHive(str(path))  # type: ignore[no-untyped-call]
+        except OSError as exc:
+            raise HiveFileError(f"unreadable: {type(exc).__name__}") from None
+        except Exception:  # the parser's own errors, on a file that is not a hive (or is damaged)
+            raise HiveFileError("not a registry hive") from None
+
+    def _key(self, key: str) -> Any:
+        hive, sep, rest = key.partition("\\")
+        if hive.upper() not in ("HKCU", "HKEY_CURRENT_USER"):
+            return None
+        try:
+            return self._hive.get_key("\\" + rest if sep else "\\")
+        except Exception:  # a missing key (RegistryKeyNotFoundException), or damage below it
+            return None
+
+    def subkeys(self, key: str) -> list[str]:
+        """Names of the direct subkeys of ``key``."""
+        found = self._key(key)
+        if found is None:
+            return []
+        try:
+            return [str(sub.name) for sub in found.iter_subkeys()]
+        except Exception:
+            return []
+
+    def values(self, key: str) -> dict[str, str]:
+        """All values of ``key`` converted to strings (the default value is ``""``)."""
+        found = self._key(key)
+        if found is None:
+            return {}
+        try:
+            return {
+                ("" if v.name == "(default)" else str(v.name)): _as_text(v.value)
+                for v in found.iter_values(trim_values=False)
+            }
+        except Exception:
+            return {}
 
 
 if sys.platform != "win32":

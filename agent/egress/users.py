@@ -11,8 +11,11 @@ and environment are the wrong ones: on Windows they are SYSTEM's
   inherited from the service;
 * elsewhere: each person's home from the passwd database (:mod:`agent.egress.homes`).
 
-Signed-out Windows users are still found (their profile folders: Dropbox ``info.json``, iCloud),
-but their registry reads empty: the agent does not load ``NTUSER.DAT`` itself.
+A person who is not signed in has no hive under ``HKU``: their own ``NTUSER.DAT`` (in the
+profile folder) is then read offline, without loading it into the machine's registry (no
+``reg load``, nothing left mounted, and the file is closed at once so the person can still sign
+in). When that file cannot be read, the profile folders (Dropbox ``info.json``, iCloud) and the
+machine-wide sync-root list still tell, and the agent says so in its log.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.egress.homes import user_homes
+from agent.errors import AgentError
 from agent.host import Host
 from agent.registry import RegistryReader
 
@@ -96,11 +100,12 @@ def _expand(text: str, env: Mapping[str, str]) -> str:
     return _ENV_REFERENCE.sub(lambda m: lowered.get(m.group(1).lower(), m.group(0)), text)
 
 
-def user_environment(service_env: Mapping[str, str], registry: RegistryReader, sid: str, home: Path) -> dict[str, str]:
+def user_environment(service_env: Mapping[str, str], hive: RegistryReader, home: Path) -> dict[str, str]:
     """The environment a person's own processes would see, built without the service's profile.
 
     Machine-wide variables come from the service; ``USERPROFILE``, ``APPDATA``, ``LOCALAPPDATA``
-    and the user's own variables (``OneDrive``, ``OneDriveConsumer``, ...) from their hive.
+    and the user's own variables (``OneDrive``, ``OneDriveConsumer``, ...) from their ``hive``
+    (a view in which ``HKCU`` is that person's).
     """
     env: dict[str, str] = {}
     for name in _MACHINE_VARIABLES:
@@ -108,7 +113,6 @@ def user_environment(service_env: Mapping[str, str], registry: RegistryReader, s
         if found:
             env[name] = found
     env["USERPROFILE"] = str(home)
-    hive = UserHiveView(registry, sid)
     shell = hive.values(r"HKCU\Software\Microsoft\Windows\CurrentVersion\Explorer\User Shell Folders")
     roaming = _lookup(shell, "AppData")
     local = _lookup(shell, "Local AppData")
@@ -137,12 +141,58 @@ def windows_profiles(host: Host) -> list[UserProfile]:
             continue
         home = Path(_expand(image, host.env))
         signed_in = sid.upper() in loaded
-        env = user_environment(host.env, registry, sid, home)
-        profiles.append(UserProfile(home, env, UserHiveView(registry, sid), sid, signed_in))
+        hive = UserHiveView(registry, sid) if signed_in else _offline_hive(host, registry, home)
+        env = user_environment(host.env, hive, home)
+        profiles.append(UserProfile(home, env, hive, sid, signed_in))
     log.info(
         "users: %d Windows profiles, %d signed in", len(profiles), sum(1 for p in profiles if p.signed_in)
     )
     return profiles
+
+
+class _EmptyHive:
+    """The registry of a person whose hive could not be read: every key missing."""
+
+    def subkeys(self, key: str) -> list[str]:
+        """None."""
+        return []
+
+    def values(self, key: str) -> dict[str, str]:
+        """None."""
+        return {}
+
+
+class OfflineUserView:
+    """A ``RegistryReader`` in which ``HKCU`` is a person's own hive file and the rest the machine's."""
+
+    def __init__(self, machine: RegistryReader, person: RegistryReader) -> None:
+        self._machine = machine
+        self._person = person
+
+    def _for(self, key: str) -> RegistryReader:
+        return self._person if key.partition("\\")[0].upper() in ("HKCU", "HKEY_CURRENT_USER") else self._machine
+
+    def subkeys(self, key: str) -> list[str]:
+        """Subkeys of ``key`` in this person's view."""
+        return self._for(key).subkeys(key)
+
+    def values(self, key: str) -> dict[str, str]:
+        """Values of ``key`` in this person's view."""
+        return self._for(key).values(key)
+
+
+def _offline_hive(host: Host, machine: RegistryReader, home: Path) -> RegistryReader:
+    """A signed-out person's view: their own ``NTUSER.DAT`` (profile folder) as ``HKCU``."""
+    person: RegistryReader
+    try:
+        person = host.hive_file(home / "NTUSER.DAT")
+    except OSError as exc:
+        # No name or path: the reason only. Their folders and the machine's lists are still searched.
+        log.warning("users: a signed-out person's registry hive could not be read (%s); their personal"
+                    " clouds are found from their folders only", exc if isinstance(exc, AgentError)
+                    else type(exc).__name__)  # fmt: skip
+        person = _EmptyHive()
+    return OfflineUserView(machine, person)
 
 
 def user_profiles(host: Host, homes: Sequence[Path] = ()) -> list[UserProfile]:

@@ -51,6 +51,9 @@ def test_windows_service_finds_each_persons_clouds_and_keeps_running(
 ) -> None:
     machine = WindowsMachine(tmp_path / "win")
     machine.lay_out()
+    machine.place_real_hive("sam.testperson")  # signed out: his own NTUSER.DAT, a real hive, read offline
+    sams_onedrive = Path(machine.path(r"C:\Users\admin\OneDrive"))  # the UserFolder that hive names
+    sams_onedrive.mkdir(parents=True)
     reg = tmp_path / "registry.reg"
     reg.write_bytes(REG_EXPORT.read_bytes())
     protected = tmp_path / "casestore"
@@ -94,6 +97,7 @@ def test_windows_service_finds_each_persons_clouds_and_keeps_running(
         machine.home("sam.testperson") / "Dropbox (Personal)": "dropbox_personal",  # signed out: info.json
         machine.home("jo.bloggs") / "My Drive": "gdrive",
         machine.home("sam.testperson") / "iCloudDrive": "icloud",
+        sams_onedrive: "onedrive_personal",  # signed out: only his NTUSER.DAT knows it
     }
     for folder in copies:
         (folder / "copy.docx").write_bytes(record)

@@ -53,7 +53,7 @@ def main(config_path: str, root: str, reg_path: str) -> int:
     from agent.runtime import AgentRuntime
 
     machine = WindowsMachine(Path(root))
-    host = Host("win32", machine.service_env(), LiveRegFile(Path(reg_path), machine))
+    host = Host("win32", machine.service_env(), LiveRegFile(Path(reg_path), machine), hive_file=machine.hive_file)
     runtime = AgentRuntime(load_config(Path(config_path)), host=host)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from agent.egress.personal_dirs import discover_personal
 from agent.egress.users import UserHiveView, signed_in_sids, user_environment, user_profiles
 from agent.host import Host
+from agent.registry import HiveFileReader
 from tests.unit.egress.windows_machine import JO, SAM, USER1, WindowsMachine
 
 
@@ -20,7 +22,7 @@ def machine(tmp_path: Path) -> WindowsMachine:
 
 
 def _discover(machine: WindowsMachine, approved: list[Path]) -> dict[str, set[tuple[str, str]]]:
-    host = Host("win32", machine.service_env(), machine.registry())
+    host = Host("win32", machine.service_env(), machine.registry(), hive_file=machine.hive_file)
     found: dict[str, set[tuple[str, str]]] = {}
     for profile in user_profiles(host):
         result = discover_personal(
@@ -63,7 +65,7 @@ def test_signed_in_sids_are_people_with_a_loaded_hive(machine: WindowsMachine):
 
 def test_a_users_environment_comes_from_their_hive_not_the_service(machine: WindowsMachine):
     registry = machine.registry()
-    env = user_environment(machine.service_env(), registry, USER1, machine.home("user1"))
+    env = user_environment(machine.service_env(), UserHiveView(registry, USER1), machine.home("user1"))
     assert env["USERPROFILE"] == str(machine.home("user1"))
     assert env["LOCALAPPDATA"] == str(machine.home("user1") / "AppData" / "Local")
     assert env["OneDriveConsumer"] == str(machine.home("user1") / "OneDrive")
@@ -76,3 +78,43 @@ def test_configured_homes_override_enumeration(tmp_path: Path):
     host = Host("win32", {}, None)
     assert [p.home for p in user_profiles(host, [tmp_path])] == [tmp_path]
     assert user_profiles(host) == []  # no registry: nobody can be found, and that is logged
+
+
+def test_a_signed_out_persons_own_hive_file_is_read_offline(machine: WindowsMachine):
+    """Issue 14: Sam is not signed in (no HKU hive); his NTUSER.DAT (a real hive) names his OneDrive."""
+    machine.place_real_hive("sam.testperson")
+    theirs = Path(machine.path(r"C:\Users\admin\OneDrive"))  # the hive's own UserFolder
+    theirs.mkdir(parents=True)
+    host = Host("win32", machine.service_env(), machine.registry(), hive_file=machine.hive_file)
+    [sam] = [p for p in user_profiles(host) if p.sid == SAM]
+    assert not sam.signed_in
+    # His environment comes from his hive: TEMP expanded against his profile, his OneDrive variable.
+    assert sam.env["TEMP"] == str(machine.home("sam.testperson") / "AppData" / "Local" / "Temp")
+    assert sam.env["OneDrive"] == str(theirs)
+    result = discover_personal(platform="win32", home=sam.home, env=sam.env, registry=sam.registry,
+                               user_sid=sam.sid, approved_dirs=[])
+    found = {(d.kind, d.path) for d in result.destinations}
+    assert ("onedrive_personal", theirs) in found
+    # What the folders and the machine-wide sync-root list told before still holds.
+    assert {("dropbox_personal", "Dropbox (Personal)"), ("icloud", "iCloudDrive")} <= {
+        (k, p.name) for k, p in found}
+
+
+def test_a_damaged_hive_file_is_said_and_the_folders_still_tell(machine: WindowsMachine, caplog):
+    hive = machine.home("sam.testperson") / "NTUSER.DAT"
+    hive.write_bytes(b"regf" + os.urandom(4092))  # the magic, then nothing a hive holds
+    assert _discover(machine, approved=[])[SAM] == {
+        ("onedrive_personal", "OneDrive"), ("dropbox_personal", "Dropbox (Personal)"), ("icloud", "iCloudDrive")}
+    [warning] = [r.getMessage() for r in caplog.records if "hive could not be read" in r.getMessage()]
+    assert "not a registry hive" in warning
+    assert "sam" not in warning.lower() and str(machine.root) not in warning  # no name, no path
+
+
+def test_the_hive_file_is_closed_once_read(machine: WindowsMachine):
+    """Holding a signed-out person's NTUSER.DAT open would stop them signing in."""
+    path = machine.place_real_hive("sam.testperson")
+    reader = HiveFileReader(path)
+    assert reader.subkeys(r"HKCU\Software\Microsoft\OneDrive\Accounts") == ["Personal"]
+    assert reader.values(r"HKLM\SOFTWARE") == {}  # only the person's own hive is in the file
+    open_files = {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")}
+    assert str(path.resolve()) not in open_files

@@ -8,13 +8,18 @@ slashes, since this box is POSIX). Three people: user1 and jo.bloggs signed in, 
 from __future__ import annotations
 
 import json
+import lzma
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.registry import HiveFileReader, RegistryReader
 from tests.unit.egress.reg_file import RegFileRegistry
 
 REG_EXPORT = Path(__file__).resolve().parents[2] / "fixtures" / "egress" / "windows_three_users.reg"
+# A real user hive from regipy's test corpus (see fixtures/egress/hives/README.md).
+REAL_HIVE = Path(__file__).resolve().parents[2] / "fixtures" / "egress" / "hives" / "NTUSER-WSL.DAT.xz"
 USER1 = "S-1-5-21-3471133136-2963561160-3931775028-1001"
 JO = "S-1-12-1-11700000-12300000-1832875930-630280000"
 SAM = "S-1-5-21-3198801245-3580807-1487484180-1001"
@@ -33,6 +38,17 @@ class WindowsMachine:
 
     def registry(self) -> RegFileRegistry:
         return RegFileRegistry(REG_EXPORT, self.map_text)
+
+    def hive_file(self, path: Path) -> RegistryReader:
+        """The real offline reader over a hive file, its ``C:\\`` paths moved under ``root``."""
+        return MappedHive(HiveFileReader(path), self.map_text)
+
+    def place_real_hive(self, name: str) -> Path:
+        """Put the real sample hive in ``C:\\Users\\<name>`` as that person's ``NTUSER.DAT``."""
+        target = self.home(name) / "NTUSER.DAT"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(lzma.decompress(REAL_HIVE.read_bytes()))
+        return target
 
     def service_env(self) -> dict[str, str]:
         """The environment of a LocalSystem service (its profile is systemprofile, not a person's)."""
@@ -70,3 +86,17 @@ class WindowsMachine:
     def _dropbox(base: Path, root: Path) -> None:
         (base / "Dropbox").mkdir(parents=True, exist_ok=True)
         (base / "Dropbox" / "info.json").write_text(json.dumps({"personal": {"path": str(root), "host": 1}}))
+
+
+class MappedHive:
+    """A ``RegistryReader`` whose values have ``map_text`` applied (``C:\\`` paths moved under a root)."""
+
+    def __init__(self, inner: RegistryReader, map_text: Callable[[str], str]) -> None:
+        self._inner = inner
+        self._map = map_text
+
+    def subkeys(self, key: str) -> list[str]:
+        return self._inner.subkeys(key)
+
+    def values(self, key: str) -> dict[str, str]:
+        return {name: self._map(data) for name, data in self._inner.values(key).items()}
