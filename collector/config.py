@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, Strict
 
 from caseguard.settings import (
     Count,
@@ -38,6 +38,7 @@ from caseguard.settings import (
     Threshold,
     one_or_more,
     refuse,
+    rule,
     settings,
     validate,
 )
@@ -49,6 +50,7 @@ from collector.domain.ico_prefill import OrgProfile
 from collector.domain.pre_assessment import PreAssessmentPolicy
 from collector.domain.risk import RiskPolicy
 from collector.errors import UsageError
+from collector.ingest.quota import DeviceLimits
 from collector.notify.mail import SmtpChannel, SmtpSettings
 from collector.notify.webhook import WebhookChannel, WebhookSettings
 from collector.store.workflow_base import WorkflowStore
@@ -69,6 +71,7 @@ class CollectorConfig:
     email: SmtpSettings | None = None
     webhook: WebhookSettings | None = None
     workflow: WorkflowPolicy = field(default_factory=WorkflowPolicy)
+    limits: DeviceLimits = field(default_factory=DeviceLimits)
     source: Path | None = None
 
 
@@ -148,6 +151,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
         email=f.notify.email.settings(),
         webhook=f.notify.webhook.settings(),
         workflow=f.workflow.policy(),
+        limits=f.limits.limits(),
         source=source,
     )
 
@@ -372,6 +376,23 @@ class WorkflowSection:
         )
 
 
+_LIMITS = DeviceLimits()
+LimitOrZero = Annotated[int, Strict(), rule("a whole number from 0 (no limit) to 2**62", lambda v: 0 <= v <= 2**62)]
+
+
+@settings
+@dataclass(frozen=True)
+class LimitsSection:
+    """[limits]: what one device may send (breach-class events are never refused)."""
+
+    device_events_per_minute: LimitOrZero = _LIMITS.events_per_minute
+    device_bytes_stored: LimitOrZero = _LIMITS.bytes_stored
+
+    def limits(self) -> DeviceLimits:
+        """The per-device limits these settings make."""
+        return DeviceLimits(events_per_minute=self.device_events_per_minute, bytes_stored=self.device_bytes_stored)
+
+
 @settings
 @dataclass(frozen=True)
 class CollectorFile:
@@ -380,3 +401,4 @@ class CollectorFile:
     organisation: OrganisationSection = field(default_factory=OrganisationSection)
     notify: NotifySection = field(default_factory=NotifySection)
     workflow: WorkflowSection = field(default_factory=WorkflowSection)
+    limits: LimitsSection = field(default_factory=LimitsSection)

@@ -101,6 +101,7 @@ class CollectorRuntime:
     def _start_parts(self, stack: ExitStack) -> None:
         from collector.api.server import ServerLimits, ServerTLS, build_server
         from collector.api.servicer import CollectorServicer
+        from collector.ingest.quota import DeviceQuota
         from collector.ops.metrics import CollectorMetrics
         from collector.store.group_commit import GroupCommitWriter
         from collector.workflow.runner import WorkflowRunner
@@ -124,7 +125,8 @@ class CollectorRuntime:
         runner.start()
         stack.callback(runner.stop)
         servicer = CollectorServicer(
-            store, writer, workflow=workflow, pki=paths, enrollment=enrollment_store, metrics=metrics
+            store, writer, workflow=workflow, pki=paths, enrollment=enrollment_store, metrics=metrics,
+            quota=DeviceQuota(config.limits),
         )
         limits = ServerLimits(max_message_bytes=opts.max_message_bytes, workers=opts.workers)
         running = _listening(
