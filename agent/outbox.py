@@ -503,6 +503,23 @@ class Outbox:
             ).fetchall()
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 
+    def peek_critical(self, limit: int) -> list[StoredEvent]:
+        """The oldest ``limit`` undelivered breach-class (critical) events, in commit order.
+
+        What the sender delivers while the collector throttles this device's routine events.
+        """
+        if self._held or self._disk_full:
+            self.retry_held()
+        return self._guarded(lambda: self._peek_critical(limit))
+
+    def _peek_critical(self, limit: int) -> list[StoredEvent]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT event_id, seq, kind, payload FROM outbox WHERE class = ? ORDER BY id LIMIT ?",
+                (int(DeliveryClass.CRITICAL), limit),
+            ).fetchall()
+        return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
+
     def ack(self, event_ids: Iterable[str]) -> int:
         """Delete acknowledged events; returns how many were deleted."""
         ids = list(event_ids)

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, Strict
 
 from caseguard.settings import (
     Count,
@@ -40,6 +40,7 @@ from caseguard.settings import (
     Threshold,
     one_or_more,
     refuse,
+    rule,
     settings,
     validate,
 )
@@ -51,6 +52,7 @@ from collector.domain.ico_prefill import OrgProfile
 from collector.domain.pre_assessment import PreAssessmentPolicy
 from collector.domain.risk import RiskPolicy
 from collector.errors import UsageError
+from collector.ingest.quota import DeviceLimits
 from collector.notify.base import Channel
 from collector.notify.mail import SmtpChannel, SmtpSettings
 from collector.notify.webhook import WebhookChannel, WebhookSettings
@@ -78,6 +80,7 @@ class CollectorConfig:
     audit: CheckpointSchedule = field(default_factory=CheckpointSchedule)
     log_format: str = "text"
     database: StoreSettings = field(default_factory=StoreSettings)
+    limits: DeviceLimits = field(default_factory=DeviceLimits)
     source: Path | None = None
 
 
@@ -166,6 +169,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
         audit=f.audit.schedule(),
         log_format=f.logging.format,
         database=f.database.settings(),
+        limits=f.limits.limits(),
         source=source,
     )
 
@@ -398,6 +402,23 @@ class WorkflowSection:
         )
 
 
+_LIMITS = DeviceLimits()
+LimitOrZero = Annotated[int, Strict(), rule("a whole number from 0 (no limit) to 2**62", lambda v: 0 <= v <= 2**62)]
+
+
+@settings
+@dataclass(frozen=True)
+class LimitsSection:
+    """[limits]: what one device may send (breach-class events are never refused)."""
+
+    device_events_per_minute: LimitOrZero = _LIMITS.events_per_minute
+    device_bytes_stored: LimitOrZero = _LIMITS.bytes_stored
+
+    def limits(self) -> DeviceLimits:
+        """The per-device limits these settings make."""
+        return DeviceLimits(events_per_minute=self.device_events_per_minute, bytes_stored=self.device_bytes_stored)
+
+
 @settings
 @dataclass(frozen=True)
 class DatabaseSection:
@@ -449,3 +470,4 @@ class CollectorFile:
     audit: AuditSection = field(default_factory=AuditSection)
     logging: LoggingSection = field(default_factory=LoggingSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
+    limits: LimitsSection = field(default_factory=LimitsSection)

@@ -101,6 +101,7 @@ class CollectorRuntime:
     def _start_parts(self, stack: ExitStack) -> None:
         from collector.api.server import ServerLimits, ServerTLS, build_server
         from collector.api.servicer import CollectorServicer
+        from collector.ingest.quota import DeviceQuota
         from collector.ops.metrics import CollectorMetrics
         from collector.store.group_commit import GroupCommitWriter
         from collector.workflow.runner import WorkflowRunner
@@ -130,7 +131,8 @@ class CollectorRuntime:
         stack.callback(runner.stop)
         self._start_checkpoints(stack, config, paths, workflow_store, metrics)
         servicer = CollectorServicer(
-            store, writer, workflow=workflow, pki=paths, enrollment=enrollment_store, metrics=metrics
+            store, writer, workflow=workflow, pki=paths, enrollment=enrollment_store, metrics=metrics,
+            quota=DeviceQuota(config.limits),
         )
         limits = ServerLimits(max_message_bytes=opts.max_message_bytes, workers=opts.workers)
         running = _listening(

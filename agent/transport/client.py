@@ -19,14 +19,36 @@ log = logging.getLogger(__name__)
 _SERVICE = "/caseguard.v1.Collector/"
 
 
-class DeliveryError(AgentError):
-    """A call failed with a gRPC status; ``code`` drives the retry rules."""
+# Trailing metadata on a call the collector throttled: whole seconds until routine events may follow.
+RETRY_AFTER_KEY = "caseguard-retry-after-s"
+MAX_RETRY_AFTER_S = 6 * 3600.0  # whatever a collector says, try again within this
 
-    def __init__(self, code: grpc.StatusCode, details: str, address: str) -> None:
+
+class DeliveryError(AgentError):
+    """A call failed with a gRPC status; ``code`` (and ``retry_after_s``, when set) drive the retry rules.
+
+    ``retry_after_s`` is set when the collector throttled this device (it is over a rate or
+    storage limit): routine events wait that long, breach-class events may still be sent.
+    """
+
+    def __init__(self, code: grpc.StatusCode, details: str, address: str, retry_after_s: float | None = None) -> None:
         super().__init__(f"{code.name}: {details} ({address})")
         self.code = code
         self.details = details
         self.address = address
+        self.retry_after_s = retry_after_s
+
+
+def retry_after(trailing: Any) -> float | None:
+    """The collector's retry-after from a call's trailing metadata, bounded; None if absent or unreadable."""
+    for key, value in trailing or ():
+        if key == RETRY_AFTER_KEY:
+            try:
+                seconds = float(value)
+            except (TypeError, ValueError):
+                return None
+            return min(max(seconds, 1.0), MAX_RETRY_AFTER_S) if seconds == seconds else None
+    return None
 
 
 def _identity(b: bytes) -> bytes:
@@ -140,7 +162,9 @@ class CollectorClient:
             details = exc.details() if hasattr(exc, "details") else str(exc)
             if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 self._fail_over(channel)
-            raise DeliveryError(code, details or "", address) from exc
+            trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+            wait = retry_after(trailing) if code is grpc.StatusCode.RESOURCE_EXHAUSTED else None
+            raise DeliveryError(code, details or "", address, wait) from exc
 
     def _fail_over(self, failed: grpc.Channel) -> None:
         with self._lock:

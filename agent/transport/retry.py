@@ -16,6 +16,9 @@ class Action(enum.Enum):
     BACKOFF = "backoff"  # transient: retry with exponential backoff
     SHRINK = "shrink"  # the batch was too big: halve it and retry at once
     HOLD = "hold"  # the collector refuses us (revoked, bad certificate): keep events, retry slowly
+    # Over a device limit (a retry-after came with RESOURCE_EXHAUSTED): keep routine events
+    # until then, and meanwhile send breach-class ones only (the collector never refuses those).
+    THROTTLED = "throttled"
 
 
 RULES: Mapping[grpc.StatusCode, Action] = {
@@ -33,8 +36,14 @@ RULES: Mapping[grpc.StatusCode, Action] = {
 DEFAULT_ACTION = Action.BACKOFF
 
 
-def action_for(code: grpc.StatusCode) -> Action:
-    """The rule for ``code``; unknown codes back off (never drop events)."""
+def action_for(code: grpc.StatusCode, retry_after_s: float | None = None) -> Action:
+    """The rule for ``code``; unknown codes back off (never drop events).
+
+    A RESOURCE_EXHAUSTED that carries a retry-after is the collector throttling this device,
+    not a message too big: THROTTLED, not SHRINK.
+    """
+    if code is grpc.StatusCode.RESOURCE_EXHAUSTED and retry_after_s is not None:
+        return Action.THROTTLED
     return RULES.get(code, DEFAULT_ACTION)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
@@ -38,6 +39,7 @@ class Sender(threading.Thread):
         max_message_bytes: int = 4 * 1024 * 1024,
         idle_poll_s: float = 1.0,
         pause: Callable[[float], object] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``pause(seconds)`` waits between retries; by default on the stop event, so ``stop()``
         interrupts it (tests pass a recorder to see which delay each failure earned)."""
@@ -53,6 +55,8 @@ class Sender(threading.Thread):
         self._wake = threading.Event()
         self._pause_for = pause if pause is not None else self._stop_event.wait
         self._attempt = 0
+        self._monotonic = monotonic
+        self._throttled_until: float | None = None  # the collector holds our routine events until then
         self.delivered = 0
 
     def wake(self) -> None:
@@ -80,7 +84,8 @@ class Sender(threading.Thread):
     def _deliver_once(self) -> bool:
         """One batch; returns True to go again at once (delivered, or already waited after a failure)."""
         self._outbox.take_shed_report()
-        batch = self._outbox.peek(self._current_batch)
+        throttled = self._still_throttled()
+        batch = (self._outbox.peek_critical if throttled else self._outbox.peek)(self._current_batch)
         if not batch:
             return False
         payloads = [e.payload for e in batch]
@@ -90,7 +95,12 @@ class Sender(threading.Thread):
             acked, rejected = self._client.send_events(payloads)
         except DeliveryError as exc:
             self._outbox.note_error(str(exc))
-            action = action_for(exc.code)
+            action = action_for(exc.code, exc.retry_after_s)
+            if action is Action.THROTTLED and exc.retry_after_s is not None:
+                self._throttle(exc.retry_after_s, exc.details)
+                if throttled:  # even breach-class events refused (a collector that should not): wait
+                    self._pause(self._backoff.max_s)
+                return True  # else on at once: breach-class events may still go
             if action is Action.SHRINK and self._current_batch > 1:
                 self._current_batch = max(1, self._current_batch // 2)
                 log.warning("sender: %s; batch size now %d", exc.code.name, self._current_batch)
@@ -114,6 +124,26 @@ class Sender(threading.Thread):
             # The collector stored only part of the batch (it is shedding load): pause briefly.
             self._pause(self._backoff.initial_s)
         return bool(acked or rejected)
+
+    @property
+    def throttled(self) -> bool:
+        """True while the collector holds this device's routine events (breach-class ones still go)."""
+        return self._throttled_until is not None
+
+    def _throttle(self, seconds: float, why: str) -> None:
+        if self._throttled_until is None:
+            log.warning("sender: collector throttles this device (%s); routine events held for %.0f s,"
+                        " breach-class events still sent", why, seconds)
+        self._throttled_until = self._monotonic() + seconds
+
+    def _still_throttled(self) -> bool:
+        if self._throttled_until is None:
+            return False
+        if self._monotonic() < self._throttled_until:
+            return True
+        self._throttled_until = None
+        log.info("sender: throttle over; sending routine events again")
+        return False
 
     def _pause(self, seconds: float) -> None:
         self._pause_for(seconds)

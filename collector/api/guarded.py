@@ -70,6 +70,7 @@ class SyncContext:
         self._auth = auth
         self._peer = peer
         self._metadata = metadata
+        self.trailing_metadata: tuple[tuple[str, str], ...] = ()
 
     def auth_context(self) -> AuthContext:
         """The TLS peer's properties (``x509_pem_cert`` and the like)."""
@@ -82,6 +83,10 @@ class SyncContext:
     def invocation_metadata(self) -> Sequence[tuple[str, Any]]:
         """The call's metadata."""
         return self._metadata
+
+    def set_trailing_metadata(self, metadata: Sequence[tuple[str, str]]) -> None:
+        """Metadata sent with the call's status (``retry-after`` on a throttled call, say)."""
+        self.trailing_metadata = tuple(metadata)
 
     def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
         """End the call with ``code``; raises, like ``grpc.ServicerContext.abort``."""
@@ -195,7 +200,7 @@ class GuardedService:
         try:
             return await asyncio.wait_for(work, limits.call_timeout_s)
         except _Aborted as aborted:
-            await context.abort(aborted.code, aborted.details)
+            await context.abort(aborted.code, aborted.details, sync_context.trailing_metadata)
         except TimeoutError:
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
                                 f"the collector did not finish within {limits.call_timeout_s:g} s; retry")

@@ -17,6 +17,7 @@ from collector.api.limits import SlidingWindowLimit
 from collector.api.lost_reports import file_lost_report
 from collector.domain.networks import address_class
 from collector.enrollment.certificates import issue_from_csr
+from collector.ingest.quota import DeviceQuota, Throttled, split_by_class
 from collector.ops.metrics import CollectorMetrics, reason_label
 from collector.pki import PkiError, PkiPaths
 from collector.store.base import Device, IncomingEvent, Store, StoreError, UnknownDevice
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 MAX_EVENTS_PER_BATCH = 5_000
 # A staff member reports a lost laptop once; a device filing more than this is misbehaving.
 LOST_REPORTS_PER_HOUR = 5
+# Trailing metadata on a throttled SendEvents: whole seconds until the device may send routine events.
+RETRY_AFTER_KEY = "caseguard-retry-after-s"
 
 LOST_DEVICE_TOLD = (
     "The device is now marked lost and the information-governance team is being alerted now ({channels}). "
@@ -77,6 +80,8 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         enrollment: EnrollmentStore | None = None,
         lost_report_limit: SlidingWindowLimit | None = None,
         metrics: CollectorMetrics | None = None,
+        quota: DeviceQuota | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._writer = writer
@@ -87,6 +92,9 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         self._enrollment = enrollment
         self._lost_reports = lost_report_limit or SlidingWindowLimit(LOST_REPORTS_PER_HOUR, 3600 * 1_000_000)
         self._metrics = metrics
+        self._quota = quota
+        self._monotonic = monotonic
+        self._throttle_log = SlidingWindowLimit(1, 60 * 1_000_000)  # one warning per device a minute
 
     def SendEvents(
         self, request: collector_pb2.SendEventsRequest, context: grpc.ServicerContext
@@ -103,8 +111,13 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
             log.warning("device %s sent events claiming another device; batch refused", device.name)
             _abort(context, grpc.StatusCode.PERMISSION_DENIED,
                    f"events claim device {sorted(forged)[0]!r} but the certificate is {device.name!r}")
-        if batch.events:
-            self._store_or_abort(context, device.name, batch.events)
+        events, throttled = batch.events, None
+        if events and self._quota is not None:
+            events, throttled = self._apply_quota(context, device.name, events)
+        if events:
+            self._store_or_abort(context, device.name, events)
+        if throttled is not None:
+            self._refuse_throttled(context, device.name, len(batch.events) - len(events), throttled)
         if batch.rejected:
             log.warning("device %s: %d malformed event(s) rejected", device.name, len(batch.rejected))
         if batch.skewed:
@@ -112,6 +125,33 @@ class CollectorServicer(collector_pb2_grpc.CollectorServicer):
         if self._metrics is not None:
             self._count(self._metrics, len(request.events), batch, time.monotonic() - started)
         return codec.send_events_response((e.event_id for e in batch.events), batch.rejected)
+
+    def _apply_quota(
+        self, context: grpc.ServicerContext, device: str, events: list[IncomingEvent]
+    ) -> tuple[list[IncomingEvent], Throttled | None]:
+        """The events to store now and, if the device is over a limit, why its routine ones were held."""
+        assert self._quota is not None
+        critical, routine = split_by_class(events)
+        stored = 0
+        if routine and self._quota.limits.bytes_stored:
+            try:
+                stored = self._store.stored_bytes(device)
+            except StoreError as exc:
+                _abort(context, grpc.StatusCode.UNAVAILABLE, f"storage unavailable, retry later: {exc}")
+        incoming = sum(len(e.body) for e in routine)
+        throttled = self._quota.check(device, len(routine), len(critical), stored, incoming, self._monotonic())
+        return (events, None) if throttled is None else (critical, throttled)
+
+    def _refuse_throttled(self, context: grpc.ServicerContext, device: str, held: int, throttled: Throttled) -> None:
+        """End the call RESOURCE_EXHAUSTED, naming the limit, with the retry-after in trailing metadata."""
+        if self._metrics is not None:
+            self._metrics.events_throttled.labels(throttled.limit).inc(held)
+            self._metrics.batches_throttled.labels(throttled.limit).inc()
+        if self._throttle_log.allow(device, self._clock_us()):
+            log.warning("device %s is over its %s limit (%s): %d routine event(s) held, retry after %d s",
+                        device, throttled.limit, throttled.setting, held, throttled.retry_after_s)
+        context.set_trailing_metadata(((RETRY_AFTER_KEY, str(throttled.retry_after_s)),))
+        _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, throttled.message)
 
     @staticmethod
     def _count(metrics: CollectorMetrics, received: int, batch: codec.DecodedBatch, seconds: float) -> None:

@@ -67,6 +67,15 @@ class CollectorMetrics:
             "caseguard_group_commit_batches", "Batches stored per group commit", registry=r,
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
         )
+        self.events_throttled = Counter(
+            "caseguard_events_throttled",
+            "Routine events refused because their device was over a limit (rate or storage), by limit",
+            ["limit"], registry=r,
+        )
+        self.batches_throttled = Counter(
+            "caseguard_send_events_throttled", "SendEvents calls answered RESOURCE_EXHAUSTED by a device limit",
+            ["limit"], registry=r,
+        )
         self.ingest_failures = Counter("caseguard_ingest_failures", "Batches that could not be stored", registry=r)
         self.workflow_rounds = Counter(
             "caseguard_workflow_rounds", "Workflow runner rounds, by step and outcome", ["step", "outcome"], registry=r

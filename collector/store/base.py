@@ -145,6 +145,10 @@ class Store(Protocol):
         """How many events are stored."""
         ...
 
+    def stored_bytes(self, device: str) -> int:
+        """Bytes of event bodies stored for ``device`` (counted at ingest): its storage quota's figure."""
+        ...
+
     def sequence_gaps(self, device: str | None = None) -> list[SequenceGap]:
         """Recorded gaps, open and explained."""
         ...

@@ -35,6 +35,11 @@ __all__ = ["EventStore", "PostgresStore", "SQLiteStore", "SchemaOutOfDate"]
 
 _DEVICE_COLUMNS = "d.name, d.enrolled_at, d.revoked_at, d.last_seen_at, d.max_seq, d.lost_at"
 _EVENT_COLUMNS = "device, event_id, seq, kind, occurred_at, received_at, agent_version, body"
+# Counted in the ingest transaction, so the storage quota is exact across collectors.
+_ADD_STORAGE = (
+    "INSERT INTO device_storage(device, events, bytes) VALUES (?,?,?) ON CONFLICT (device) DO UPDATE"
+    " SET events = device_storage.events + excluded.events, bytes = device_storage.bytes + excluded.bytes"
+)
 _INSERT_GAP = "INSERT INTO sequence_gaps(device, first_seq, last_seq, detected_at, explained) VALUES (?,?,?,?,?)"
 
 
@@ -132,6 +137,8 @@ class EventStore:
                 max_seq, epoch = found[device]
                 new = dialect.insert_new_events(tx.cursor, device, events, max_seq, received_at_us)
                 stored += len(new)
+                if new:
+                    tx.run(_ADD_STORAGE, (device, len(new), sum(len(e.body) for e in new)))
                 duplicates += len(events) - len(new)
                 max_seq = self._enter_epoch(tx, device, new, max_seq, epoch)
                 gaps_detected += self._update_sequence(tx, device, new, max_seq, received_at_us)
@@ -224,6 +231,11 @@ class EventStore:
             row = self._database.one("SELECT COUNT(*) FROM events")
         else:
             row = self._database.one("SELECT COUNT(*) FROM events WHERE device = ?", (device,))
+        return 0 if row is None else int(row[0])
+
+    def stored_bytes(self, device: str) -> int:
+        """Bytes of event bodies stored for ``device`` since this count began (its storage quota's figure)."""
+        row = self._database.one("SELECT bytes FROM device_storage WHERE device = ?", (device,))
         return 0 if row is None else int(row[0])
 
     def sequence_gaps(self, device: str | None = None) -> list[SequenceGap]:

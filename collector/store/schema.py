@@ -129,6 +129,15 @@ Index(
     **_partial("explained IS NOT NULL"),
 )
 
+# What each device has stored, kept in the ingest transaction: its storage quota is read here.
+device_storage = Table(
+    "device_storage",
+    metadata,
+    Column("device", Text, ForeignKey("devices.name"), primary_key=True),
+    Column("events", Int64, nullable=False),
+    Column("bytes", Int64, nullable=False),
+)
+
 # -- the breach workflow -----------------------------------------------------------------
 
 wf_incidents = Table(
@@ -217,6 +226,16 @@ Index(
     "wf_notifications_pending",
     wf_notifications.c.next_attempt_at,
     **_partial("email_done = 0 OR webhook_done = 0"),
+)
+
+# Which collector is sending a notice, until when: each notice goes out once even when several
+# collectors share the database; a lease left by a collector that died mid-send expires.
+wf_notice_claims = Table(
+    "wf_notice_claims",
+    metadata,
+    Column("notification_id", Int64, ForeignKey("wf_notifications.id"), primary_key=True),
+    Column("claimed_by", Text, nullable=False),
+    Column("claimed_until", Int64, nullable=False),
 )
 
 wf_counters = Table(

@@ -81,6 +81,16 @@ def _event(row: Sequence[Any]) -> StoredEvent:
     return StoredEvent(row[1], row[2], int(row[3]), row[4], int(row[5]), int(row[6]), row[7], bytes(row[8]))
 
 
+_NOTICE_COLUMNS = (
+    "n.id, n.dedupe_key, n.kind, n.incident_id, n.payload, n.created_at, n.email_done, n.webhook_done, n.attempts"
+)
+
+
+def _notice(r: Sequence[Any]) -> PendingNotification:
+    return PendingNotification(int(r[0]), r[1], r[2], r[3], json.loads(r[4]), int(r[5]), bool(r[6]), bool(r[7]),
+                               int(r[8]))
+
+
 def _event_row(row: Sequence[Any]) -> EventRow:
     return EventRow(int(row[0]), _event(row), None if row[9] is None else int(row[9]))
 
@@ -448,17 +458,37 @@ class SQLWorkflowStore(_Reads):
     def pending_notifications(self, now_us: int, limit: int = 100) -> list[PendingNotification]:
         """Notifications still to deliver on some channel."""
         rows = self._database.rows(
-            "SELECT id, dedupe_key, kind, incident_id, payload, created_at, email_done, webhook_done, attempts"
-            " FROM wf_notifications WHERE (email_done = 0 OR webhook_done = 0) AND next_attempt_at <= ?"
-            " ORDER BY id LIMIT ?",
+            f"SELECT {_NOTICE_COLUMNS} FROM wf_notifications n"
+            " WHERE (n.email_done = 0 OR n.webhook_done = 0) AND n.next_attempt_at <= ? ORDER BY n.id LIMIT ?",
             (now_us, limit),
         )
-        return [
-            PendingNotification(
-                int(r[0]), r[1], r[2], r[3], json.loads(r[4]), int(r[5]), bool(r[6]), bool(r[7]), int(r[8])
+        return [_notice(r) for r in rows]
+
+    def claim_notification(self, holder: str, now_us: int, lease_us: int) -> PendingNotification | None:
+        """Take the oldest due notice nobody holds (or whose holder's lease ran out) for ``lease_us``.
+
+        The claim is one conditional upsert (``ON CONFLICT ... DO UPDATE ... WHERE`` the lease
+        has expired ``RETURNING``), the same on both databases, inside the workflow lock: of
+        several collectors asking at once, exactly one gets each notice.
+        """
+        with self._database.transaction(lock=WORKFLOW_LOCK) as tx:
+            row = tx.one(
+                f"SELECT {_NOTICE_COLUMNS} FROM wf_notifications n"
+                " LEFT JOIN wf_notice_claims c ON c.notification_id = n.id"
+                " WHERE (n.email_done = 0 OR n.webhook_done = 0) AND n.next_attempt_at <= ?"
+                " AND (c.claimed_until IS NULL OR c.claimed_until <= ?) ORDER BY n.id LIMIT 1",
+                (now_us, now_us),
             )
-            for r in rows
-        ]
+            if row is None:
+                return None
+            taken = tx.rows(
+                "INSERT INTO wf_notice_claims(notification_id, claimed_by, claimed_until) VALUES (?,?,?)"
+                " ON CONFLICT (notification_id) DO UPDATE SET claimed_by = excluded.claimed_by,"
+                " claimed_until = excluded.claimed_until WHERE wf_notice_claims.claimed_until <= ?"
+                " RETURNING notification_id",
+                (int(row[0]), holder, now_us + lease_us, now_us),
+            )
+        return _notice(row) if taken else None
 
     def update_notification(
         self, id: int, *, email_done: bool, webhook_done: bool, attempts: int, next_attempt_us: int, error: str | None
@@ -470,6 +500,7 @@ class SQLWorkflowStore(_Reads):
                 " last_error = ? WHERE id = ?",
                 (int(email_done), int(webhook_done), attempts, next_attempt_us, error, id),
             )
+            tx.run("DELETE FROM wf_notice_claims WHERE notification_id = ?", (id,))  # the attempt is over
 
     def audit_entries(self) -> Iterator[ChainEntry]:
         """Audit entries in storage order (not trusting their seq), streamed."""

@@ -215,10 +215,18 @@ class WorkflowStore(WorkflowReads, Protocol):
         """Notifications with a channel still to deliver, due at ``now_us``, oldest first."""
         ...
 
+    def claim_notification(self, holder: str, now_us: int, lease_us: int) -> PendingNotification | None:
+        """Atomically take the oldest due notice that is unclaimed or whose lease expired; None if none.
+
+        Several collectors sharing a database each claim before sending, so each notice is sent
+        once; a collector that dies mid-send leaves a lease that expires and is taken over.
+        """
+        ...
+
     def update_notification(
         self, id: int, *, email_done: bool, webhook_done: bool, attempts: int, next_attempt_us: int, error: str | None
     ) -> None:
-        """Record a delivery attempt's outcome."""
+        """Record a delivery attempt's outcome (and release its claim)."""
         ...
 
     def audit_entries(self) -> Iterator[ChainEntry]:

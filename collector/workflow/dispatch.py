@@ -3,7 +3,10 @@
 Notices are queued in the same transaction as the change they announce (``batch``,
 ``checks``), with a unique dedupe key, so one change queues one notice even if the
 workflow runs twice. The dispatcher then sends each notice on every configured channel
-and records each channel's success. Delivery is at-least-once per channel: a crash
+and records each channel's success. Before sending, a collector claims the notice in the
+store (``claim_notification``: a lease in ``wf_notice_claims``), so several collectors sharing
+one database send each notice once; a lease left by a collector that died mid-send expires
+(``DEFAULT_LEASE``) and another collector takes the notice over. Delivery is at-least-once per channel: a crash
 between the SMTP server accepting a mail and the success being recorded sends it again
 on restart; nothing else can. Failures are retried with capped exponential backoff.
 
@@ -16,6 +19,9 @@ once a channel is configured.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,6 +47,14 @@ class RetryRule:
 
 
 NO_CHANNEL = "no notification channel is configured"
+# How long a claimed notice is this collector's to send; past it (the collector died
+# mid-send) another takes it over. Longer than any send: both channels' timeouts and retries.
+DEFAULT_LEASE = timedelta(minutes=5)
+
+
+def to_us_delta(span: timedelta) -> int:
+    """A duration in whole microseconds."""
+    return span // timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -63,8 +77,12 @@ class Dispatcher:
         email: Channel | None = None,
         webhook: Channel | None = None,
         retry: RetryRule = RetryRule(),
+        holder: str = "",
+        lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self._store = store
+        self._holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lease = lease
         self._clock = clock
         self._email = email
         self._webhook = webhook
@@ -98,7 +116,12 @@ class Dispatcher:
                 log.warning("%d notice(s) not sent: %s", len(pending), NO_CHANNEL)
             return DispatchReport(unsent=len(pending))
         delivered = failed = 0
-        for notice in pending:
+        # Claim one notice at a time (each lease covers one send): another collector on the
+        # same database never sends a notice this one holds.
+        for _ in range(len(pending)):
+            notice = self._store.claim_notification(self._holder, to_us(now), to_us_delta(self._lease))
+            if notice is None:
+                break
             if self._deliver(notice, now):
                 delivered += 1
             else:

@@ -98,3 +98,13 @@ def test_device_registry(store: Store) -> None:
     d = _device(store, "laptop-1")
     assert (d.lost_at_us, d.last_seen_at_us) == (11, 12)
     assert [x.name for x in store.list_devices()] == ["laptop-1"]
+
+
+def test_stored_bytes_count_each_new_event_body_once(store: Store) -> None:
+    _enrol(store, "a", "b")
+    batch = [_ev(i) for i in range(1, 11)]
+    assert store.stored_bytes("a") == 0
+    store.ingest([("a", batch), ("b", batch[:3])], 10)
+    store.ingest([("a", batch)], 11)  # a redelivery stores nothing, so counts nothing
+    assert store.stored_bytes("a") == sum(len(e.body) for e in batch)
+    assert store.stored_bytes("b") == sum(len(e.body) for e in batch[:3])

@@ -577,3 +577,25 @@ def test_postgres_lock_waits_are_bounded(database_url: str) -> None:
     finally:
         holder.close()
         store.close()
+
+
+def test_each_notice_is_claimed_by_one_collector_and_an_expired_lease_is_taken_over(
+    workflow_backend: WorkflowBackend,
+) -> None:
+    first, second = workflow_backend.store, workflow_backend.open_store()
+    with first.transaction() as tx:
+        assert tx.enqueue_notification("new:1", "new_incident", "INC-1", {"x": 1}, 100)
+        assert tx.enqueue_notification("new:2", "new_incident", "INC-2", {"x": 2}, 100)
+    a = first.claim_notification("collector-a", 200, lease_us=1_000)
+    b = second.claim_notification("collector-b", 200, lease_us=1_000)
+    assert a is not None and b is not None and (a.dedupe_key, b.dedupe_key) == ("new:1", "new:2")
+    assert first.claim_notification("collector-a", 300, lease_us=1_000) is None, "both are held"
+    assert second.claim_notification("collector-b", 1_199, lease_us=1_000) is None
+    second.update_notification(b.id, email_done=True, webhook_done=True, attempts=0, next_attempt_us=300, error=None)
+    # collector-a died holding new:1: once its lease runs out, collector-b takes the notice over.
+    taken = second.claim_notification("collector-b", 1_200, lease_us=1_000)
+    assert taken is not None and taken.dedupe_key == "new:1"
+    assert first.claim_notification("collector-a", 1_300, lease_us=1_000) is None
+    second.update_notification(taken.id, email_done=True, webhook_done=True, attempts=0, next_attempt_us=1_300,
+                               error=None)
+    assert first.claim_notification("collector-a", 10**6, lease_us=1_000) is None, "delivered: nothing to claim"

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
+from email import message_from_bytes
+from pathlib import Path
 from typing import Any
 
 import psutil
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
 
-from tests.integration.harness import EGRESS, Agent, Collector, run_cli, wait_for
+from tests.integration.harness import EGRESS, Agent, Collector, free_port, run_cli, wait_for
 from tests.postgres_server import create_database, drop_database
 
 pytestmark = pytest.mark.integration
@@ -104,3 +108,45 @@ def test_an_egress_event_through_a_postgres_collector_opens_an_incident(
     audit = run_cli("collector", "audit", "verify", *collector.store_args, "--json", check=False)
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert not (collector.data_dir / "collector.sqlite3").exists(), "nothing may be kept in SQLite"
+
+
+class SlowInbox:
+    """An SMTP handler that takes its time over each message (so two senders would overlap)."""
+
+    def __init__(self) -> None:
+        self.incidents: list[str] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(0.5)
+        mail = message_from_bytes(envelope.content)
+        if mail["X-Caseguard-Notice"] == "new_incident":
+            self.incidents.append(str(mail["Subject"]).split()[1])
+        return "250 OK"
+
+
+def test_two_collectors_on_one_database_mail_each_notice_once(
+    tmp_path: Path, collector: Collector, database_url: str, make_agent: Callable[..., Agent]
+) -> None:
+    inbox = SlowInbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    config = tmp_path / "collector.toml"
+    config.write_text(
+        f'[notify.email]\nhost = "127.0.0.1"\nport = {smtp.port}\nto = ["ig@test"]\n[workflow]\ntick_interval_s = 1\n'
+    )
+    second = Collector(collector.data_dir, database_url=database_url)
+    try:
+        for c in (collector, second):
+            c.start("--config", str(config))
+        for n in range(4):  # four devices, each one egress: four incidents, four new-incident notices
+            agent = make_agent(f"laptop-{n}", addresses=[(collector, second)[n % 2].address])
+            run_cli("agent", "emit", "--config", str(agent.config), "--kind", "case_file_egress",
+                    "--body", json.dumps(EGRESS))
+            agent.start()
+        wait_for(lambda: len(set(inbox.incidents)) == 4, 60, "a new-incident mail for each of the four incidents")
+        time.sleep(4)  # both collectors tick several times more: a duplicate would arrive now
+        assert sorted(inbox.incidents) == sorted(set(inbox.incidents)), f"a notice was mailed twice: {inbox.incidents}"
+        assert _sql(database_url, "SELECT COUNT(*) FROM wf_notifications WHERE email_done = 0") == (0,)
+    finally:
+        second.stop()
+        smtp.stop()

@@ -6,6 +6,7 @@ import grpc
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agent.transport.client import MAX_RETRY_AFTER_S, retry_after
 from agent.transport.retry import Action, Backoff, action_for
 
 
@@ -28,3 +29,17 @@ def test_backoff_grows_but_stays_within_jittered_cap(attempt: int, r: float) -> 
 def test_backoff_doubles_until_the_cap() -> None:
     b = Backoff(initial_s=1, max_s=8, multiplier=2, jitter=0)
     assert [b.delay(i) for i in range(6)] == [1, 2, 4, 8, 8, 8]
+
+
+def test_resource_exhausted_with_a_retry_after_is_a_throttle_not_a_shrink() -> None:
+    assert action_for(grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after_s=30.0) is Action.THROTTLED
+    assert action_for(grpc.StatusCode.RESOURCE_EXHAUSTED, None) is Action.SHRINK
+    assert action_for(grpc.StatusCode.UNAVAILABLE, retry_after_s=30.0) is Action.BACKOFF
+
+
+def test_the_retry_after_is_read_from_trailing_metadata_and_bounded() -> None:
+    assert retry_after((("caseguard-retry-after-s", "241"),)) == 241.0
+    assert retry_after((("caseguard-retry-after-s", "0"),)) == 1.0
+    assert retry_after((("caseguard-retry-after-s", "99999999"),)) == MAX_RETRY_AFTER_S
+    assert retry_after((("caseguard-retry-after-s", "soon"),)) is None
+    assert retry_after((("other", "5"),)) is None and retry_after(None) is None

@@ -305,3 +305,29 @@ def test_stop_interrupts_a_long_hold_at_once(outbox: WatchedOutbox) -> None:
     sender.join(WAIT_S)
     assert not sender.is_alive()
     assert outbox.depth() == 1
+
+
+def test_a_throttled_device_holds_routine_events_and_still_sends_breach_class_ones(
+    outbox: WatchedOutbox, run_sender: Callable[..., tuple[Sender, Pauses]]
+) -> None:
+    routine = _append(outbox, 20)
+    [egress] = [i for i in outbox.append_many([("case_file_egress", {"n": 1})]) if i is not None]
+    clock = [100.0]
+
+    def throttle_routine(got: list[str]) -> Reply:
+        if got != [egress]:
+            raise DeliveryError(grpc.StatusCode.RESOURCE_EXHAUSTED, "device rate limit exceeded", "127.0.0.1:1",
+                                retry_after_s=120.0)
+        return got, {}
+
+    client = ScriptedCollector(throttle_routine)
+    sender, pauses = run_sender(client, batch_size=50, monotonic=lambda: clock[0])
+    outbox.wait_until(lambda: outbox.depth() == 20, "the egress event delivered past the held routine ones")
+    assert client.calls == [[*routine, egress], [egress]], "after the refusal, only breach-class events are sent"
+    assert sender.throttled and pauses.delays == [], "not a failure to back off from: a hold"
+    assert outbox.status().dead_letters == 0, "held, never dead-lettered"
+    clock[0] += 121  # the retry-after has passed: routine events go again (the collector now takes them)
+    client._script = ack_all
+    sender.wake()
+    outbox.wait_until(lambda: outbox.depth() == 0, "the held events delivered after the retry-after")
+    assert client.calls[-1] == routine and not sender.throttled
