@@ -1,6 +1,7 @@
 """The sandboxed extraction worker: PDF text (pdfium) and OCR (Tesseract) in a confined process.
 
-``Sandbox`` is the ``HeavyReader`` the classifier uses by default (``default_sandbox``); the worker's
+``Sandbox`` is the ``HeavyReader`` the classifier uses by default (``default_sandbox``, a pool of
+long-lived workers started on first need, sized by ``configure_default_sandbox``); the worker's
 readers (``pdf``, ``images``, ``ocr``) take bytes and give text; ``confine`` holds every platform
 specific (rlimits, network namespace, killing a process tree).
 """
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import threading
 
+from agent.sandbox import runner
 from agent.sandbox.runner import Sandbox
 
-__all__ = ["Sandbox", "default_sandbox"]
+__all__ = ["Sandbox", "configure_default_sandbox", "default_sandbox"]
 
 _default: Sandbox | None = None
 _default_lock = threading.Lock()
+_settings: dict[str, int] = {"workers": runner.WORKERS, "recycle_after_jobs": runner.RECYCLE_AFTER_JOBS}
 
 
 def default_sandbox() -> Sandbox:
@@ -22,5 +25,14 @@ def default_sandbox() -> Sandbox:
     global _default
     with _default_lock:
         if _default is None:
-            _default = Sandbox()
+            _default = Sandbox(workers=_settings["workers"], recycle_after_jobs=_settings["recycle_after_jobs"])
         return _default
+
+
+def configure_default_sandbox(*, workers: int, recycle_after_jobs: int) -> None:
+    """Size the process-wide pool (``[case_files] extraction_workers`` and ``extraction_worker_jobs``).
+    Starts nothing: workers start when the first PDF or image needs one."""
+    with _default_lock:
+        _settings.update(workers=workers, recycle_after_jobs=recycle_after_jobs)
+        if _default is not None:
+            _default.configure(workers=workers, recycle_after_jobs=recycle_after_jobs)
