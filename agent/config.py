@@ -53,6 +53,7 @@ class ConfigError(UsageError, ValueError):
 Multiplier = Annotated[float, Strict(), rule("a number above 0 and at most 10", lambda v: 0 < v <= 10)]
 MessageBytes = Annotated[int, Strict(), rule("a whole number of bytes from 1 to 2147483647", lambda v: 0 < v < 2**31)]
 Threads = Annotated[int, Strict(), rule("a whole number from 1 to 64", lambda v: 0 < v <= 64)]
+Workers = Annotated[int, Strict(), rule("a whole number from 1 to 8", lambda v: 0 < v <= 8)]
 
 
 @settings
@@ -174,6 +175,8 @@ class CaseFilesSettings:
     fingerprint_threshold: Threshold = 0.5
     known_identifiers_csv: OptionalPath = None  # case-management export: nhs_number, case_reference, ni_number
     ocr: Flag = True  # read scans and photos with Tesseract; off: they are reported unjudged (ocr-off)
+    extraction_workers: Workers = 1  # sandboxed PDF/OCR worker processes, started on first need
+    extraction_worker_jobs: Count = 500  # files one worker reads before a fresh one replaces it
 
 
 @settings

@@ -19,6 +19,7 @@ from agent.classifier_policy import classifier_policy
 from agent.classify import ClassifierPolicy, Verdict, analyse_protected, classify_file
 from agent.config import AgentConfig
 from agent.protected.index import ProtectedIndex, ReconcileStats
+from agent.sandbox import configure_default_sandbox
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,10 @@ class FileJudge:
 
     def __init__(self, config: AgentConfig, org_key: bytes, *, index_dir: Path | None = None) -> None:
         self.policy: ClassifierPolicy = classifier_policy(config)
+        configure_default_sandbox(
+            workers=config.case_files.extraction_workers,
+            recycle_after_jobs=config.case_files.extraction_worker_jobs,
+        )
         self.index = ProtectedIndex(
             index_dir or config.state_dir / INDEX_SUBDIR,
             config.case_files.roots,

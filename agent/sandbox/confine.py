@@ -1,7 +1,9 @@
 """Hard limits on the worker process, behind one platform check.
 
 POSIX: its own session (so its children, such as tesseract, are killed with it), an address-space
-limit (``RLIMIT_AS``) and a CPU-seconds limit (``RLIMIT_CPU``, the kernel sends SIGXCPU then SIGKILL).
+limit (``RLIMIT_AS``, set once when the worker starts) and a CPU-seconds limit (``RLIMIT_CPU``, set
+again before each job relative to what the worker has used so far, so a long-lived worker gives every
+job the same allowance; the kernel sends SIGXCPU, which kills the worker).
 Linux: no network either, by moving into a new, empty network namespace (``unshare(CLONE_NEWNET)``;
 an unprivileged agent first enters a user namespace of its own). Where a kernel refuses namespaces
 (or on macOS and Windows) the worker has the network the agent has: it opens no sockets, but nothing
@@ -23,13 +25,31 @@ _CLONE_NEWNET = 0x40000000
 if sys.platform != "win32":
     import resource
 
-    def confine_self(memory_bytes: int, cpu_s: float) -> str:
-        """Limit this process; return what isolates it (``"rlimits+netns"`` or ``"rlimits"``)."""
+    def confine_self(memory_bytes: int) -> str:
+        """Limit this process for good; return what isolates it (``"rlimits+netns"`` or ``"rlimits"``)."""
         os.setsid()
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-        cpu = math.ceil(cpu_s) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         return "rlimits+netns" if _leave_network() else "rlimits"
+
+    def limit_cpu(cpu_s: float) -> None:
+        """Let this process use ``cpu_s`` more CPU seconds (and a second's slack) from now.
+
+        Only the soft limit moves (an unprivileged process cannot raise a hard limit once lowered);
+        past it the kernel sends SIGXCPU, whose default action ends the process.
+        """
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        soft = math.ceil(usage.ru_utime + usage.ru_stime + cpu_s) + 1
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+    def peak_rss_bytes() -> int:
+        """The most memory this process, or the largest program it ran and waited for, has held."""
+        scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        return max(own, children) * scale
 
     def kill_tree(pid: int) -> None:
         """Kill the worker ``pid`` and everything it started (it leads its own process group)."""
@@ -45,9 +65,16 @@ if sys.platform != "win32":
 
 else:
 
-    def confine_self(memory_bytes: int, cpu_s: float) -> str:
+    def confine_self(memory_bytes: int) -> str:
         """No resource limits on Windows: the parent's wall-clock kill is the bound."""
         return "deadline-only"
+
+    def limit_cpu(cpu_s: float) -> None:
+        """No CPU limit on Windows: the parent's wall-clock kill is the bound."""
+
+    def peak_rss_bytes() -> int:
+        """Not measured on Windows."""
+        return 0
 
     def kill_tree(pid: int) -> None:
         """Kill the worker ``pid`` (its children on Windows are not tracked)."""

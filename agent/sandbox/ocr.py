@@ -15,7 +15,7 @@ class Tesseract:
 
     def __init__(self, command: str | None = None, language: str = "eng") -> None:
         if command is not None:
-            # pytesseract keeps the program in a module global; the worker runs one job per process.
+            # pytesseract keeps the program in a module global; a worker only ever runs one command.
             pytesseract.pytesseract.tesseract_cmd = command
         self.language = language
 

@@ -1,8 +1,9 @@
-"""The extraction worker: one ``HeavyJob`` per process, confined, streaming pieces to its parent.
+"""The extraction worker: a confined process serving ``HeavyJob`` after job, streaming pieces back.
 
 ``read_job`` is the pure part (bytes in, pieces of text out) and can be run in-process by a test;
-``child_main`` is what runs in the worker process. The readers (pypdf, pypdfium2, Pillow,
-pytesseract) are imported only in the worker: the agent process itself never loads them.
+``serve`` is what runs in the worker process (started through ``agent.sandbox.entry``). The
+readers (pypdf, pypdfium2, Pillow, pytesseract) are imported only in the worker: the agent
+process itself never loads them.
 """
 
 from __future__ import annotations
@@ -46,16 +47,25 @@ def read_job(job: HeavyJob, tesseract_command: str | None = None) -> Iterator[Pi
         yield ("stop", "extract-failed")
 
 
-def child_main(conn: Connection, job: HeavyJob, tesseract_command: str | None, cpu_s: float) -> None:
-    """Confine this process, read ``job`` and send its pieces through ``conn``, then ``done``.
+def serve(conn: Connection, memory_bytes: int, tesseract_command: str | None) -> None:
+    """Confine this process for good, then read each ``(job, cpu_s)`` sent through ``conn`` until it
+    closes (or sends None): every piece of the job, then ``("done", peak RSS bytes)``.
 
-    ``cpu_s`` is the CPU backstop: the parent's wall-clock kill normally comes first.
+    ``cpu_s`` is each job's CPU backstop: the parent's wall-clock kill normally comes first.
     """
     logging.disable(logging.CRITICAL)  # nothing read from a file may reach a log, even by accident
     os.environ.update(TESSERACT_ENV)
-    isolation = confine.confine_self(job.memory_bytes, cpu_s)
-    conn.send(("isolation", isolation))
-    for piece in read_job(job, tesseract_command):
-        conn.send(piece)
-    conn.send(("done", None))
+    conn.send(("isolation", confine.confine_self(memory_bytes)))
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):  # the agent has gone
+            break
+        if request is None:
+            break
+        job, cpu_s = request
+        confine.limit_cpu(cpu_s)
+        for piece in read_job(job, tesseract_command):
+            conn.send(piece)
+        conn.send(("done", confine.peak_rss_bytes()))
     conn.close()

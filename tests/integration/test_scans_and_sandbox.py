@@ -6,7 +6,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import random
+import signal
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -136,24 +140,28 @@ def test_a_page_that_outruns_the_deadline_is_killed_and_reported(tmp_path: Path)
     sandbox = Sandbox(start_grace_s=1.0)
     path = tmp_path / "crafted.pdf"
     path.write_bytes(_slow_pdf())
+    before = {w.pid for w in _workers()}
     started = time.monotonic()
     verdict = classify_file(path, ClassifierPolicy(limits=limits), reader=sandbox)
     took = time.monotonic() - started
     assert verdict.uninspectable and verdict.error == "timeout"
     assert took < 1.0 + 1.0 + 1.0 + 1.5
-    assert _workers() == []  # the worker (and anything it started) is gone
-    # The agent's process carries on: the next file is judged as usual.
+    assert {w.pid for w in _workers()} <= before and sandbox.worker_pids() == []  # killed, with its children
+    # The agent's process carries on: the next file is judged as usual, by a fresh worker.
     after = classify_bytes(documents.make_pdf(CASE_PAGE), "pdf", reader=sandbox)
     assert after.case_file and after.error is None
+    sandbox.close()
 
 
 def test_an_image_that_needs_more_memory_than_the_worker_has_is_reported_over_budget() -> None:
     huge = encoded(Image.new("RGB", (6900, 6900), "white"), "PNG")  # 200 kB that decodes to 140 MB
     policy = ClassifierPolicy(limits=Limits(worker_memory_bytes=300 << 20))
-    verdict = classify_bytes(huge, "png", policy)
+    sandbox = Sandbox()
+    verdict = classify_bytes(huge, "png", policy, reader=sandbox)
     assert verdict.uninspectable and verdict.error == "over-budget"
-    assert _workers() == []
-    assert classify_bytes(encoded(page_image(CASE_PAGE), "PNG"), "png").case_file
+    assert sandbox.worker_pids() == []  # the worker that ran out is not reused
+    assert classify_bytes(encoded(page_image(CASE_PAGE), "PNG"), "png", reader=sandbox).case_file
+    sandbox.close()
 
 
 def test_the_classify_command_judges_scans_like_the_agent(tmp_path: Path) -> None:
@@ -168,3 +176,64 @@ def test_the_classify_command_judges_scans_like_the_agent(tmp_path: Path) -> Non
     out = run_cli("agent", "classify", "--config", str(config), "--json", str(docs), timeout=120).stdout
     verdicts = {Path(v["path"]).name: v for v in map(json.loads, out.splitlines())}
     assert verdicts["scan.png"]["case_file"] is True and verdicts["scan.pdf"]["case_file"] is True
+
+
+def _pdf_job_pids(sandbox: Sandbox, jobs: int) -> list[int]:
+    pids: list[int] = []
+    for _ in range(jobs):
+        verdict = classify_bytes(documents.make_pdf(CASE_PAGE), "pdf", reader=sandbox)
+        assert verdict.case_file and verdict.error is None
+        pids.extend(w.pid for w in _workers() if w.pid in sandbox.worker_pids())
+    return pids
+
+
+def test_one_confined_worker_serves_file_after_file() -> None:
+    sandbox = Sandbox()
+    try:
+        pids = _pdf_job_pids(sandbox, 4)
+        assert len(pids) == 4 and len(set(pids)) == 1, pids  # started once, reused
+        worker = psutil.Process(pids[0])
+        assert os.getsid(worker.pid) == worker.pid  # its own session, so its children die with it
+        assert worker.rlimit(psutil.RLIMIT_AS)[0] == Limits().worker_memory_bytes
+        assert os.readlink(f"/proc/{worker.pid}/ns/net") != os.readlink("/proc/self/ns/net")  # no network
+        assert 0 < sandbox.peak_rss_bytes < 200 * 1024 * 1024
+    finally:
+        sandbox.close()
+    assert not psutil.pid_exists(pids[0]) or psutil.Process(pids[0]).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_worker_is_replaced_after_its_quota_of_jobs() -> None:
+    sandbox = Sandbox(recycle_after_jobs=2)
+    try:
+        pids = _pdf_job_pids(sandbox, 1) + _pdf_job_pids(sandbox, 1) + _pdf_job_pids(sandbox, 1)
+        assert len(pids) == 2 and pids[0] != pids[1], pids  # the second job retired the first worker
+    finally:
+        sandbox.close()
+
+
+def test_a_worker_that_dies_is_replaced_and_it_is_said(caplog: pytest.LogCaptureFixture) -> None:
+    sandbox = Sandbox()
+    try:
+        [pid] = _pdf_job_pids(sandbox, 1)
+        os.kill(pid, signal.SIGKILL)
+        psutil.Process(pid).wait(5)
+        with caplog.at_level(logging.WARNING):
+            assert classify_bytes(documents.make_pdf(CASE_PAGE), "pdf", reader=sandbox).case_file
+        messages = [r.getMessage() for r in caplog.records]
+        assert sum("exited unexpectedly" in m for m in messages) == 1, messages
+        assert sum("running again" in m for m in messages) == 1, messages
+    finally:
+        sandbox.close()
+
+
+def test_the_agent_process_never_loads_the_parsers(tmp_path: Path) -> None:
+    path = tmp_path / "note.pdf"
+    path.write_bytes(documents.make_pdf(CASE_PAGE))
+    script = (
+        "import sys\nfrom agent.classify import classify_file\n"
+        "if __name__ == '__main__':\n"
+        f"    assert classify_file({str(path)!r}).case_file\n"
+        "    print(sorted(m for m in ('PIL', 'pypdfium2', 'pypdf', 'pytesseract') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
