@@ -171,6 +171,20 @@ def attach_alert(
     return Transition(updated, audit)
 
 
+def with_check_in_network(incident: Incident, alert: Alert) -> Incident | None:
+    """The incident with the network class of a repeated check-in filled in, or None if nothing changes.
+
+    A lost laptop's first check-in of the day may reach the workflow as one of its events
+    (which carries no address) before its Heartbeat (which does): both make the same alert,
+    so the second adds where the laptop called from to the alert the first placed.
+    """
+    held = incident.alert(alert.alert_id)
+    if held is None or alert.kind is not AlertKind.LOST_DEVICE_CHECK_IN or not alert.network or held.network:
+        return None
+    alerts = tuple(replace(a, network=alert.network) if a.alert_id == alert.alert_id else a for a in incident.alerts)
+    return replace(incident, alerts=alerts)
+
+
 @dataclass(frozen=True)
 class SplitResult:
     """The incident without the alert, and the new incident holding it; each with its audit record."""

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 # The agent's critical delivery class (agent/events.py), which its outbox never drops either:
-# breach-class signals, lost devices, failed locks, lost coverage and shed reports.
+# breach-class signals, lost devices, failed locks, lost coverage, files or devices it cannot
+# inspect, and shed reports.
 NEVER_REFUSED_KINDS: frozenset[str] = frozenset({
     "case_file_egress", "case_files_found", "lock_failed", "lost_device_report",
-    "coverage_degraded", "uninspectable_file", "events_shed",
+    "coverage_degraded", "uninspectable_file", "uninspectable_destination", "events_shed",
 })
 
 RATE_SETTING = "[limits] device_events_per_minute"

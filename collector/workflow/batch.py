@@ -16,7 +16,7 @@ from typing import Any
 from collector.domain.alerts import Alert, AlertKind
 from collector.domain.canonical_json import JsonValue
 from collector.domain.clocks import LONDON
-from collector.domain.grouping import attach_alert, grouping_keys, place_alert
+from collector.domain.grouping import attach_alert, grouping_keys, place_alert, with_check_in_network
 from collector.domain.incident import AuditRecord, Transition
 from collector.domain.incident_record import IncidentRecord
 from collector.domain.instants import iso_utc
@@ -105,6 +105,10 @@ class IncidentBatch:
         """Attach ``alert`` to the open incident it belongs with, or open a new one (idempotent)."""
         existing = self.tx.incident_for_alert(alert.alert_id)
         if existing is not None:
+            record = self.load(existing)
+            enriched = with_check_in_network(record.incident, alert)
+            if enriched is not None:
+                self.set_record(replace(record, incident=enriched))
             return Placed(existing, False)
         candidates = [
             grouping_keys(self.load(i).incident) for i in self.tx.open_incident_ids_for_device(alert.device_id)

@@ -31,6 +31,7 @@ from importlib import metadata
 
 from collector.domain.alerts import Alert, alert_for_lost_device_check_in
 from collector.domain.errors import DomainError
+from collector.domain.grouping import with_check_in_network
 from collector.store.base import StoreError
 from collector.store.workflow_base import EVENT_CURSOR, EventRow, WorkflowStore, WorkflowTx
 from collector.wire.event_codec import ALERT_KINDS, EventDecodeError, alert_from_event, lockdown_method
@@ -318,8 +319,20 @@ class Intake:
         if lost_at is None:
             return None
         alert = alert_for_lost_device_check_in(device, from_us(lost_at), at, at, source, network=network)
-        self.place_alerts([alert])
+        if not self.place_alerts([alert]) and network:
+            self._add_network(alert)
         return self._store.incident_for_alert(alert.alert_id)
+
+    def _add_network(self, alert: Alert) -> None:
+        """The day's check-in came first as an event (no address): give it the heartbeat's network class."""
+        incident_id = self._store.incident_for_alert(alert.alert_id)
+        record = self._store.get_incident(incident_id) if incident_id else None
+        if record is None or with_check_in_network(record.incident, alert) is None:
+            return  # already known: a read, no write
+        with self._store.transaction() as tx:
+            batch = IncidentBatch(tx, self._clock(), self._policy)
+            batch.place(alert)
+            batch.finish()
 
     @staticmethod
     def _alerts_of(row: EventRow) -> list[Alert]:

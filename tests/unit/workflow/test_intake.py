@@ -155,6 +155,23 @@ def test_the_lockdown_confirmation_and_the_network_class_are_recorded_on_the_inc
     assert [k for k, i in _notices(world) if i == incident_id].count("lost_device_check_in") == 1  # one mail
 
 
+def test_the_network_class_is_kept_when_an_event_reached_the_workflow_before_the_heartbeat(world: World) -> None:
+    """The day's check-in is one alert whichever comes first; the heartbeat's network class joins it."""
+    lost = world.device("lost-laptop")
+    incident_id = world.service.lost_device_reported(lost, world.report_lost(lost, world.device("other")))
+    world.clock.advance(minutes=5)
+    world.emit(lost, "heartbeat", {"interval_s": 300})  # an event first: it carries no address
+    world.service.catch_up()
+    now_us = int((T0 + timedelta(minutes=5)).timestamp() * 1_000_000)
+    world.service.lost_device_heard(lost, now_us, "the public internet")
+    record = world.store.get_incident(incident_id or "")
+    assert record is not None
+    check_ins = [a for a in record.incident.alerts if a.kind is AlertKind.LOST_DEVICE_CHECK_IN]
+    assert [a.network for a in check_ins] == ["the public internet"]
+    assert "from the public internet" in describe_what_happened(record.incident)
+    assert [k for k, i in _notices(world) if i == incident_id].count("lost_device_check_in") == 1  # still one mail
+
+
 def test_hooks_never_raise(world: World) -> None:
     lost = world.device("lost-laptop")
     report_id = world.report_lost(lost, world.device("other"))
