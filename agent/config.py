@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BeforeValidator, Strict
 
 from agent.egress.volumes_linux import DEFAULT_MEDIA_ROOTS
 from agent.errors import UsageError
-from caseguard.central_policy import check_lock_timing
+from caseguard.central_policy import DEFAULT_NOTICE_PERSONAL, DEFAULT_NOTICE_REMOVABLE, check_lock_timing
 from caseguard.settings import (
     Accepts,
     Count,
@@ -130,6 +130,10 @@ class EgressSettings:
     homes: tuple[SettingsPath, ...] = ()  # whose personal clouds to look for; default: every local person's home
     # Linux: where udisks mounts removable media (<root>/<user>/<label>); a loop image counts only there.
     media_roots: tuple[SettingsPath, ...] = tuple(Path(r) for r in DEFAULT_MEDIA_ROOTS)
+    # The person at the laptop is told at once (a desktop notification from the session component).
+    notify_user: Flag = True
+    notice_removable: NonEmptyText = DEFAULT_NOTICE_REMOVABLE
+    notice_personal: NonEmptyText = DEFAULT_NOTICE_PERSONAL
 
 
 @settings

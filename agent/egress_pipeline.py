@@ -44,6 +44,8 @@ from agent.classify import Verdict
 from agent.config import AgentConfig
 from agent.coverage import CoverageTracker, probe_dir, reason_for_error
 from agent.egress.model import Destination, Volume, destination_for_volume
+from agent.egress.notices import TITLE as NOTICE_TITLE
+from agent.egress.notices import BurstNotices, notice_text
 from agent.egress.personal_dirs import discover_personal, expand_home
 from agent.egress.portable_devices import (
     PortableDevice,
@@ -58,6 +60,7 @@ from agent.egress.watcher import EgressWatcher
 from agent.events import EventSink
 from agent.file_judge import FileJudge
 from agent.host import Host
+from agent.policy.session_file import post_notice
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +156,9 @@ class EgressPipeline:
         self._logons = threading.Thread(target=self._logon_loop, name="caseguard-logon-watch", daemon=True)
         self._roots_observer: Any = None
         self.classified = 0
+        self._bursts = BurstNotices()
+        self._bursts_lock = threading.Lock()
+        self._notice_failing = ""  # why notices cannot be written, while they cannot
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -329,12 +335,35 @@ class EgressPipeline:
             body["file"] = self._match(verdict, destination, path)
             self._sink.emit("case_file_egress", body)
             log.warning("case file arrived at a %s destination (%s)", destination.kind, ",".join(verdict.reasons))
+            self._tell_the_person(destination, burst_id)
             return
         # Nothing is known of what is inside: IG hears that it went out (grouped per burst by the collector).
         body.update(verdict.to_uninspectable_body(self._keyed_hash(verdict)))
         body.update(self._names(destination, path))
         self._sink.emit("uninspectable_file", body)
         log.info("a file that could not be judged (%s) arrived at a %s destination", verdict.error, destination.kind)
+
+    def _tell_the_person(self, destination: Destination, burst_id: str) -> None:
+        """Hand the session components the notice for this burst (once per burst; never names the file)."""
+        text = notice_text(destination.destination_class, self._config.egress)
+        if text is None:
+            return
+        with self._bursts_lock:
+            if not self._bursts.first(burst_id):
+                return
+        try:
+            post_notice(self._config.state_dir, NOTICE_TITLE, text, time.time())
+        except OSError as exc:
+            if not self._notice_failing:
+                self._notice_failing = reason_for_error(exc)
+                log.warning("the person at the laptop cannot be told of a case file: notices unwritable (%s)",
+                            self._notice_failing)  # fmt: skip
+                self._degraded("user_notice", self._notice_failing, "notices", False)
+            return
+        if self._notice_failing:
+            log.warning("notices for the person at the laptop are written again")
+            self._degraded("user_notice", self._notice_failing, "notices", True)
+        self._notice_failing = ""
 
     def _scan(self, destination: Destination) -> None:
         scan = scan_once(destination, limit=self._config.egress.scan_limit)

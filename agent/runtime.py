@@ -21,7 +21,13 @@ from agent.file_judge import load_org_key
 from agent.host import Host
 from agent.outbox import Outbox, PendingEvent
 from agent.policy.applier import AppliedPolicy, PolicyApplier, PolicySource, load_cached
-from agent.policy.session_file import clear_lockdown, read_lockdown, write_lockdown, write_session_policy
+from agent.policy.session_file import (
+    clear_lockdown,
+    move_legacy_files,
+    read_lockdown,
+    write_lockdown,
+    write_session_policy,
+)
 from agent.posture.encryption import encryption_reader
 from agent.posture.monitor import PostureMonitor, PostureProbe
 from agent.posture.summary import posture_summary
@@ -175,6 +181,10 @@ class AgentRuntime:
                 + (["egress", "protected-index"] if self.egress is not None else []),
             },
         )
+        try:
+            move_legacy_files(self.config.state_dir)  # an earlier version kept them where sessions cannot read
+        except OSError as exc:
+            log.error("session handoff files not moved into %s: %s", self.config.state_dir / "session", exc)
         write_session_policy(self.config, self.policy.version)
         self.sender.start()
         self.policy.start()
@@ -277,7 +287,7 @@ class AgentRuntime:
     def check_in(self) -> bool | None:
         """Ask the collector how it sees this device, and keep the lockdown in step with its answer.
 
-        A device reported lost is locked down (``lockdown.json`` in state_dir, read by every
+        A device reported lost is locked down (``lockdown.json`` in state_dir/session, read by every
         session component) until the collector says IT found it. Returns whether it is reported
         lost, or None when the collector could not be asked (the lockdown then stays as it was).
         """

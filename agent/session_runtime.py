@@ -1,4 +1,5 @@
-"""The per-user session component: idle clock, lock enforcement and lock posture.
+"""The per-user session component: idle clock, lock enforcement, lock posture, and the notices
+the system agent posts for the person at the laptop (a case file just saved to a stick).
 
 Runs inside the user's graphical session (it needs the session's DISPLAY / logind session
 and must lock *that* session) and hands every event to the system agent over the session
@@ -13,16 +14,18 @@ import dataclasses
 import logging
 import os
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig, LockSettings
 from agent.lock.backends import build_lock_controller
 from agent.lock.controller import LockController
+from agent.lock.notify import Notifier
 from agent.lock.policy import PolicyConfig
 from agent.lock.posture import lock_posture_body, lock_settings_reader
-from agent.policy.session_file import read_lockdown, read_session_policy
+from agent.policy.session_file import handoff_dir, handoff_problem, read_lockdown, read_notices, read_session_policy
 from agent.posture.monitor import PostureMonitor, PostureProbe
 from agent.session_channel import SessionChannelClient
 
@@ -31,17 +34,35 @@ log = logging.getLogger(__name__)
 # How often the idle clock is read. The lock lands at most this long after the timeout
 # (plus the locker's start-up); an X11 idle query is a cheap round trip.
 LOCK_POLL_S = 0.25
-POLICY_POLL_S = 2.0
+# How often the policy, the lockdown and the notices are re-read (small local files).
+POLICY_POLL_S = 1.0
+# A notice older than this when first seen (the session started later) is not shown.
+NOTICE_MAX_AGE_S = 120.0
+NOTICE_SHOWN_S = 20.0
 
 
 class SessionRuntime:
     """Everything `caseguard-agent session` runs, startable and stoppable from tests."""
 
-    def __init__(self, config: AgentConfig, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        env: Mapping[str, str] | None = None,
+        *,
+        notifier: Notifier | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        sink: SessionChannelClient | None = None,
+    ) -> None:
         self._config = config
         self._env = dict(os.environ if env is None else env)
+        self.notifier = notifier if notifier is not None else Notifier()
+        self._wall = wall_clock
+        # Notices already there when the session starts were for earlier: start after them.
+        self._notices_seen = max((int(n["id"]) for n in read_notices(config.state_dir)), default=0)
+        self._notice_failing = ""
+        self._handoff_problem = ""
         self._stop = threading.Event()
-        self.sink = SessionChannelClient(config.session.socket)
+        self.sink = sink if sink is not None else SessionChannelClient(config.session.socket)
         self._lock_settings = self._with_policy(config.lock, read_session_policy(config.state_dir))
         self.controller: LockController | None = self._build_controller(self._lock_settings)
         self._read_settings = lock_settings_reader(self._env, home=str(Path.home()))
@@ -96,17 +117,73 @@ class SessionRuntime:
         if monitor is not None:
             monitor.poke()
 
+    def _handoff_readable(self) -> bool:
+        """Whether the system agent's handoff folder can be read; a change either way is reported once.
+
+        Unreadable is a deployment error (state_dir closed to users): the central lock policy,
+        a lockdown and the case-file notices would all be missed, so it is lost coverage.
+        """
+        problem = handoff_problem(self._config.state_dir)
+        if problem != self._handoff_problem:
+            if problem:
+                log.error("session: cannot read %s (%s): no central lock policy, lockdown or notices",
+                          handoff_dir(self._config.state_dir), problem)  # fmt: skip
+            self.sink.emit("coverage_degraded", {"component": "session_handoff", "reason": problem or
+                                                 self._handoff_problem, "scope": "session",
+                                                 "recovered": not problem})  # fmt: skip
+            self._handoff_problem = problem
+        return not problem
+
     def _follow_lockdown(self) -> None:
         """A device reported lost: every session locks now, and again at every sign-in, until IT finds it."""
+        if not self._handoff_readable():
+            return  # cannot tell: keep what is in force (reported above)
         on = read_lockdown(self._config.state_dir)
         controller = self.controller
         if controller is not None and controller.lockdown != on:
             log.warning("lockdown %s", "begins: this device is reported lost" if on else "ends: IT found this device")
             controller.set_lockdown(on)
 
+    def show_notices(self) -> int:
+        """Show the notices posted since the last look (recent ones only); how many were shown."""
+        notices = read_notices(self._config.state_dir)
+        newest = max((int(n["id"]) for n in notices), default=0)
+        if newest < self._notices_seen:  # the agent's state was reset: its numbers start again
+            self._notices_seen = 0
+        shown = 0
+        for notice in notices:
+            if notice["id"] <= self._notices_seen:
+                continue
+            self._notices_seen = notice["id"]
+            if self._wall() - float(notice["at"]) > NOTICE_MAX_AGE_S:
+                continue
+            if self.notifier.show(notice["title"], notice["text"], NOTICE_SHOWN_S, what="case-file notice"):
+                shown += 1
+                log.info("case-file notice shown to the person at the laptop")
+        self._report_notifier()
+        return shown
+
+    def _report_notifier(self) -> None:
+        """A notice that cannot be shown is lost coverage: say so once, and again when it works."""
+        failing = self.notifier.poll()
+        if failing == self._notice_failing:
+            return
+        scope = "session"
+        if failing:
+            self.sink.emit("coverage_degraded", {"component": "desktop_notification", "reason": failing,
+                                                 "scope": scope, "recovered": False})  # fmt: skip
+        else:
+            self.sink.emit("coverage_degraded", {"component": "desktop_notification", "reason": self._notice_failing,
+                                                 "scope": scope, "recovered": True})  # fmt: skip
+        self._notice_failing = failing
+
     def _watch_policy(self) -> None:
         while not self._stop.wait(POLICY_POLL_S):
             self._follow_lockdown()
+            try:
+                self.show_notices()
+            except Exception:  # a notice must never stop lock enforcement's policy watch
+                log.exception("session: notices could not be shown")
             wanted = self._with_policy(self._config.lock, read_session_policy(self._config.state_dir))
             if wanted == self._lock_settings:
                 continue
@@ -142,4 +219,5 @@ class SessionRuntime:
         if self.controller is not None:
             self.controller.stop()
         self.monitor.stop()
+        self.notifier.close()
         self.sink.stop()

@@ -12,6 +12,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 #  python3 python3-venv python3-dev gcc  - the interpreter, venv, and headers for any wheel that must build
 #  xvfb xdotool i3lock x11-utils         - real X input idleness and a real screen locker for lock tests
 #  libglib2.0-bin gsettings-desktop-schemas dbus-x11 libnotify-bin - real gsettings, D-Bus and notifications
+#  dbus-daemon dunst                     - a private session bus and a real notification daemon, which shows
+#                                           (and records) the notices the session component sends
 #  e2fsprogs util-linux mount             - ext4 images loop-mounted under /media for removable-media tests
 #  postgresql                             - a real PostgreSQL server; the tests start throwaway clusters with it
 #  chromium fonts-dejavu-core             - the console's browser tests drive Debian's Chromium (no browser download)
@@ -24,7 +26,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 DEBIAN_PACKAGES=(
   python3 python3-venv python3-dev gcc git
   xvfb xdotool i3lock x11-utils
-  libglib2.0-bin gsettings-desktop-schemas dbus-x11 libnotify-bin
+  libglib2.0-bin gsettings-desktop-schemas dbus-x11 libnotify-bin dbus-daemon dunst
   e2fsprogs util-linux mount procps
   postgresql
   chromium fonts-dejavu-core systemd python3-seccomp

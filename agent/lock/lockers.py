@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -149,6 +150,11 @@ class ChildProcess(Protocol):
 def spawn_detached(argv: Sequence[str]) -> ChildProcess:
     """Start a locker or notification command in its own session, so a signal to the agent's
     process group spares it (a locker must outlive the agent), with no inherited descriptors."""
+    if sys.platform == "win32":  # no console window flashing up for a notification or locker
+        return subprocess.Popen(
+            list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            close_fds=True, creationflags=subprocess.CREATE_NO_WINDOW,
+        )  # fmt: skip
     return subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,

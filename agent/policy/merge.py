@@ -2,6 +2,7 @@
 
 For each setting the central policy gives:
 - a setting the laptop's own file does not set explicitly takes the central value;
+- the words staff are shown (``egress.notice_*``) are the organisation's: the central ones win;
 - one it does set wins only where it is stricter (a shorter idle timeout, inhibitors not
   allowed, names not revealed, business clouds still counted as personal, fewer approved
   folders), and is listed in ``tightened_locally``;
@@ -85,11 +86,19 @@ def merge_policy(local: AgentConfig, policy: Mapping[str, Any]) -> Merged:
         central_b = bool(p_eg["include_business"])
         include_business = pick("egress.include_business", central_b, egress.include_business,
                                 egress.include_business and not central_b)
+    notify_user = egress.notify_user
+    if "notify_user" in p_eg:
+        central_b = bool(p_eg["notify_user"])
+        notify_user = pick("egress.notify_user", central_b, egress.notify_user, egress.notify_user and not central_b)
     egress = dataclasses.replace(
         egress,
         personal_dirs=_union(egress.personal_dirs, p_eg.get("personal_dirs", [])),
         approved_dirs=approved,
         include_business=include_business,
+        notify_user=notify_user,
+        # The wording is the organisation's: the central policy's words replace the laptop's.
+        notice_removable=str(p_eg.get("notice_removable", egress.notice_removable)),
+        notice_personal=str(p_eg.get("notice_personal", egress.notice_personal)),
     )
 
     p_pv = policy.get("privacy", {})

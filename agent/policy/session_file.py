@@ -1,5 +1,12 @@
-"""What the system agent hands to session components: the lock settings (state_dir/session-policy.json)
-and, while the collector reports the device lost, the lockdown (state_dir/lockdown.json).
+"""What the system agent hands to session components, in state_dir/session/: the lock settings
+(session-policy.json), while the collector reports the device lost, the lockdown
+(lockdown.json), and the notices to show the person at the laptop now (session-notices.json).
+
+The rest of state_dir (outbox, keys' neighbours, the protected index) is the system agent's
+alone; this one folder is readable by every user, because session components run as each
+user. The agent makes it 0755 and its files 0644 whatever its umask; on Windows the installer
+gives Users read access to it (inherited by the files). State_dir itself must let users pass
+through (0711 on Linux and macOS) without letting them list it.
 
 Kept apart from the policy applier so the session component, which only reads this file,
 does not load the transport (gRPC) or the certificate code.
@@ -8,14 +15,57 @@ does not load the transport (gRPC) or the certificate code.
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
 from agent.atomic_files import write_atomically
 from agent.config import AgentConfig
 
+HANDOFF_DIR = "session"
 SESSION_POLICY_FILE = "session-policy.json"
 LOCKDOWN_FILE = "lockdown.json"
+NOTICES_FILE = "session-notices.json"
+# The file keeps the latest few: a session component polls every couple of seconds, so only a
+# component that was not running misses one, and an old notice is not worth showing anyway.
+MAX_NOTICES = 20
+_notices_lock = threading.Lock()  # classifier threads post concurrently
+
+
+def handoff_dir(state_dir: Path) -> Path:
+    """The folder of state_dir that session components read."""
+    return state_dir / HANDOFF_DIR
+
+
+def _handoff(state_dir: Path) -> Path:
+    """The handoff folder, made and opened to every user (the system agent's side)."""
+    folder = handoff_dir(state_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix":
+        os.chmod(folder, 0o755)
+    return folder
+
+
+def move_legacy_files(state_dir: Path) -> None:
+    """Files an earlier version left at the top of state_dir, where no session could read them, move in."""
+    for name in (SESSION_POLICY_FILE, LOCKDOWN_FILE, NOTICES_FILE):
+        old = state_dir / name
+        if old.exists():
+            os.replace(old, _handoff(state_dir) / name)
+
+
+def handoff_problem(state_dir: Path) -> str:
+    """Why this process cannot read the handoff folder ("" when it can): a deployment error."""
+    folder = handoff_dir(state_dir)
+    try:
+        if not folder.is_dir():
+            return "missing"
+    except PermissionError:
+        return "permission-denied"
+    except OSError:
+        return "io-error"
+    return "" if os.access(folder, os.R_OK | os.X_OK) else "permission-denied"
 
 
 def write_session_policy(config: AgentConfig, version: int) -> None:
@@ -23,13 +73,13 @@ def write_session_policy(config: AgentConfig, version: int) -> None:
     lk = config.lock
     body = {"version": version, "idle_timeout_s": lk.idle_timeout_s, "warn_s": lk.warn_s,
             "allow_inhibitors": lk.allow_inhibitors}
-    write_atomically(config.state_dir / SESSION_POLICY_FILE, json.dumps(body).encode(), 0o644)
+    write_atomically(_handoff(config.state_dir) / SESSION_POLICY_FILE, json.dumps(body).encode(), 0o644)
 
 
 def read_session_policy(state_dir: Path) -> dict[str, Any] | None:
     """What write_session_policy wrote, or None."""
     try:
-        data = json.loads((state_dir / SESSION_POLICY_FILE).read_text())
+        data = json.loads((handoff_dir(state_dir) / SESSION_POLICY_FILE).read_text())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -42,18 +92,48 @@ def write_lockdown(state_dir: Path, since: str) -> None:
     locked down; only the collector's word that IT found it (``clear_lockdown``) ends it.
     """
     body = {"reason": "reported lost", "since": since}
-    write_atomically(state_dir / LOCKDOWN_FILE, json.dumps(body).encode(), 0o644)
+    write_atomically(_handoff(state_dir) / LOCKDOWN_FILE, json.dumps(body).encode(), 0o644)
 
 
 def clear_lockdown(state_dir: Path) -> None:
     """IT recorded the device found: the lockdown ends."""
-    (state_dir / LOCKDOWN_FILE).unlink(missing_ok=True)
+    (handoff_dir(state_dir) / LOCKDOWN_FILE).unlink(missing_ok=True)
 
 
 def read_lockdown(state_dir: Path) -> bool:
-    """Whether a lockdown is in force. A file that cannot be read but exists counts as one (fail closed)."""
-    path = state_dir / LOCKDOWN_FILE
+    """Whether a lockdown is in force (the file exists; its content does not matter).
+
+    A folder this process cannot look into counts as one (fail closed): the session
+    component checks ``handoff_problem`` first and reports that as lost coverage.
+    """
+    path = handoff_dir(state_dir) / LOCKDOWN_FILE
     try:
         return path.exists()
     except OSError:
         return True
+
+
+def post_notice(state_dir: Path, title: str, text: str, at: float) -> int:
+    """Add a notice for session components to show (``at``: wall-clock seconds); its number."""
+    with _notices_lock:
+        notices = read_notices(state_dir)
+        number = max((int(n["id"]) for n in notices), default=0) + 1
+        notices = [*notices, {"id": number, "at": at, "title": title, "text": text}][-MAX_NOTICES:]
+        write_atomically(_handoff(state_dir) / NOTICES_FILE, json.dumps({"notices": notices}).encode(), 0o644)
+        return number
+
+
+def read_notices(state_dir: Path) -> list[dict[str, Any]]:
+    """The notices posted, oldest first; [] if there are none or the file cannot be read."""
+    try:
+        data = json.loads((handoff_dir(state_dir) / NOTICES_FILE).read_text(encoding="utf-8"))
+        notices = data["notices"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if not isinstance(notices, list):
+        return []
+    return [
+        n for n in notices
+        if isinstance(n, dict) and isinstance(n.get("id"), int) and isinstance(n.get("at"), int | float)
+        and isinstance(n.get("title"), str) and isinstance(n.get("text"), str)
+    ]  # fmt: skip

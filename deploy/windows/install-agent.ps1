@@ -59,12 +59,20 @@ if (-not (Test-Path -LiteralPath "$DataDir\agent.toml")) { throw "missing $DataD
 
 # The data folder holds the device key and the outbox: SYSTEM and Administrators only, not
 # inherited from ProgramData (where every user may read). The session part runs as each user
-# and needs to read agent.toml, and nothing else here.
+# and needs to read agent.toml...
 New-Item -ItemType Directory -Force -Path "$DataDir\logs" | Out-Null
 & icacls.exe $DataDir /inheritance:r /grant:r "*S-1-5-18:(OI)(CI)F" "*S-1-5-32-544:(OI)(CI)F" | Out-Null
 if ($LASTEXITCODE -ne 0) { throw "icacls on $DataDir failed" }
 & icacls.exe "$DataDir\agent.toml" /grant "*S-1-5-32-545:R" | Out-Null
 if ($LASTEXITCODE -ne 0) { throw "icacls on $DataDir\agent.toml failed" }
+# ...and what the system part hands it, in state\session: the central lock policy, the lockdown
+# of a laptop reported lost, and the case-file notices. Users may read that folder (inherited by
+# the files the agent replaces in it) and nothing else in state. They reach it without rights on
+# its parents: Windows grants every user "bypass traverse checking".
+$Handoff = Join-Path $DataDir "state\session"
+New-Item -ItemType Directory -Force -Path $Handoff | Out-Null
+& icacls.exe $Handoff /grant "*S-1-5-32-545:(OI)(CI)RX" | Out-Null
+if ($LASTEXITCODE -ne 0) { throw "icacls on $Handoff failed" }
 
 # The system part: LocalSystem, so it can read every user's profile (personal cloud folders)
 # and removable volumes, and query BitLocker.

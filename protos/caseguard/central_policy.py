@@ -13,7 +13,30 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
-from caseguard.settings import Flag, Regex, Seconds, SecondsOrZero, SettingsPath, Text, refuse, settings, validate
+from caseguard.settings import (
+    Flag,
+    NonEmptyText,
+    Regex,
+    Seconds,
+    SecondsOrZero,
+    SettingsPath,
+    Text,
+    refuse,
+    settings,
+    validate,
+)
+
+# What the person at the laptop is told the moment a case file lands where it must not (the
+# organisation may put its own words in the central policy). No file name: a notification can
+# be read over a shoulder. "Will be told": the event is on disk and on its way, not yet received.
+DEFAULT_NOTICE_REMOVABLE = (
+    "This looks like a case file. Case files must not be saved to memory sticks or other removable drives. "
+    "The information-governance team will be told."
+)
+DEFAULT_NOTICE_PERSONAL = (
+    "This looks like a case file. Case files must not be saved to personal folders or personal cloud storage. "
+    "The information-governance team will be told."
+)
 
 
 def check_lock_timing(idle_timeout_s: float | None, warn_s: float | None) -> None:
@@ -55,6 +78,9 @@ class PolicyEgress:
     personal_dirs: tuple[SettingsPath, ...] | None = None
     approved_dirs: tuple[SettingsPath, ...] | None = None
     include_business: Flag | None = None
+    notify_user: Flag | None = None
+    notice_removable: NonEmptyText | None = None
+    notice_personal: NonEmptyText | None = None
 
 
 @settings

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.harness import Agent, Collector, Inbox, free_port, private_media_root
-from tests.integration.xvfb import XServer, run_xserver
+from tests.integration.xvfb import NotificationDaemon, XServer, run_notification_daemon, run_xserver
 
 
 @pytest.fixture
@@ -68,3 +68,9 @@ def make_agent(tmp_path: Path, collector: Collector, media_root: Path) -> Iterat
 def xserver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[XServer]:
     """A real X server (Xvfb -noreset) for this test."""
     yield from run_xserver(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def notification_daemon(xserver: XServer, tmp_path: Path) -> Iterator[NotificationDaemon]:
+    """A private session bus with dunst showing notifications on ``xserver`` (each one recorded)."""
+    yield from run_notification_daemon(xserver, tmp_path)

@@ -39,6 +39,7 @@ import pytest
 import yaml
 from defusedxml import ElementTree as DefusedET  # type: ignore[import-untyped]
 
+from agent.policy.session_file import HANDOFF_DIR
 from tests.integration.harness import free_port, run_cli, wait_for
 
 pytestmark = pytest.mark.integration
@@ -58,6 +59,7 @@ HOST_USER_UNITS = Path("/usr/lib/systemd/user")
 SYSTEM_PYTHON = "/usr/bin/python3"  # the Debian interpreter python3-seccomp belongs to
 VENV_BIN = Path(sys.executable).parent
 NOBODY = 65534  # stands in for the agent's dedicated system user
+PERSON = 4242  # a member of staff whose session part runs as them
 TASK_NS = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
 
 # Exposure scores (0 = locked down, 10 = none) from `systemd-analyze security`; the units
@@ -580,20 +582,30 @@ def test_collector_and_agent_work_inside_their_units_sandbox(sandbox_dir, system
         # agent's user (systemd chowns State-/RuntimeDirectory; IT installs the key so).
         runtime = sandbox_dir / "run"
         config = agent_config(sandbox_dir / "agent.toml", port, certs, runtime)
-        run_cli("agent", "emit", "--config", str(config), "--count", "50")
+        # The unit's UMask, for the agent's own files (the outbox is never the users' to read).
+        umask = os.umask(int(str(last(agent_unit, "Service", "UMask")), 8))
+        try:
+            run_cli("agent", "emit", "--config", str(config), "--count", "50")
+        finally:
+            os.umask(umask)
         runtime.mkdir(mode=0o755)
         state = sandbox_dir / "state"
         for path in (state, *state.iterdir(), runtime, certs / "device.key"):
             os.chown(path, NOBODY, NOBODY)
+        state.chmod(int(str(last(agent_unit, "Service", "StateDirectoryMode")), 8))  # as systemd makes it
         # Not readable without CAP_DAC_READ_SEARCH: the certificates' folder stays root's, 0700.
         certs.chmod(0o700)
-        agent = start(
-            sandboxed(
-                sandbox_dir, agent_unit, [str(VENV_BIN / "caseguard-agent"), "run", "--config", str(config)],
-                user=[f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"],
-            ),
-            agent_log,
-        )
+        umask = os.umask(int(str(last(agent_unit, "Service", "UMask")), 8))
+        try:
+            agent = start(
+                sandboxed(
+                    sandbox_dir, agent_unit, [str(VENV_BIN / "caseguard-agent"), "run", "--config", str(config)],
+                    user=[f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"],
+                ),
+                agent_log,
+            )
+        finally:
+            os.umask(umask)
 
         def delivered() -> bool:
             assert agent is not None
@@ -608,6 +620,23 @@ def test_collector_and_agent_work_inside_their_units_sandbox(sandbox_dir, system
         assert not any("lsblk" in d for d in posture[0]["details"]), posture[0]
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
             client.connect(str(runtime / "session.sock"))  # the session channel is listening
+        # A person's session part (another unprivileged user) reads what the agent hands it, and
+        # nothing else of the agent's: not the outbox, not even the names in its state folder.
+        session_user = ["setpriv", f"--reuid={PERSON}", f"--regid={PERSON}", "--clear-groups"]
+        probe = (
+            "import os, sys; from pathlib import Path\n"
+            "from agent.policy.session_file import handoff_problem, read_session_policy\n"
+            "state = Path(sys.argv[1])\n"
+            "print(repr(handoff_problem(state)), read_session_policy(state) is not None)\n"
+            "for what, look in (('outbox', lambda: open(state / 'outbox.sqlite3', 'rb')), "
+            "('listing', lambda: os.listdir(state))):\n"
+            "    try:\n        look(); print(what, 'readable')\n"
+            "    except PermissionError:\n        print(what, 'refused')\n"
+        )
+        seen = subprocess.run([*session_user, sys.executable, "-c", probe, str(state)], capture_output=True,
+                              text=True, timeout=30, cwd=Path(__file__).parents[2])  # fmt: skip
+        lines = seen.stdout.split("\n")[:3]
+        assert lines == ["'' True", "outbox refused", "listing refused"], seen.stdout + seen.stderr
 
         assert stop(agent, 10, agent_log) == 0, agent_log.read_text()
         agent = None
@@ -680,6 +709,8 @@ def test_windows_logon_task_and_service_definitions():
     script = (DEPLOY / "windows/install-agent.ps1").read_text()
     for needed in ("New-Service", "sc.exe", "failure", "Register-ScheduledTask", "-RunAsAdministrator"):
         assert needed in script, needed
+    # Every user's session part reads the handoff folder, the agent's session_file.HANDOFF_DIR of state_dir.
+    assert f'Join-Path $DataDir "state\\{HANDOFF_DIR}"' in script and '"*S-1-5-32-545:(OI)(CI)RX"' in script
     for name in re.findall(r'"(caseguard-agent-[a-z]+\.xml)"', script):
         assert (DEPLOY / "windows" / name).exists(), name
 

@@ -135,7 +135,7 @@ def test_central_policy_is_applied_live_and_local_settings_only_tighten(
     wait_for(lambda: bool(_events(collector, "laptop-pol", "policy_applied")), 20, "policy_applied")
     applied = _events(collector, "laptop-pol", "policy_applied")[0]
     assert applied["version"] == "1" and applied["tightened_locally"] == ["privacy.reveal_names"]
-    session_policy = json.loads((agent.root / "laptop-pol-state" / "session-policy.json").read_text())
+    session_policy = json.loads((agent.root / "laptop-pol-state" / "session" / "session-policy.json").read_text())
     assert session_policy["idle_timeout_s"] == 240 and session_policy["version"] == 1
     # The policy's personal folder is watched now, without a restart, and names stay private.
     time.sleep(2)

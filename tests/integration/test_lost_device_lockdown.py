@@ -106,7 +106,7 @@ def test_a_lost_laptop_that_checks_in_locks_every_session_until_it_is_found(
     # IT records the laptop found: the lockdown ends at the next heartbeat, and a sign-in stays signed in.
     run_cli("collector", "devices", "found", "laptop-lost", "--data-dir", str(collector.data_dir),
             "--by", "it.admin", "--reason", "handed in at the office")  # fmt: skip
-    lockdown = lost.root / "laptop-lost-state" / "lockdown.json"
+    lockdown = lost.root / "laptop-lost-state" / "session" / "lockdown.json"
     wait_for(lambda: not lockdown.exists(), 15, "the lockdown lifted on the laptop")
     time.sleep(3)  # the session component notices within its 2 s poll
     _kill_i3lock(xserver.display)
