@@ -27,6 +27,7 @@ from caseguard.settings import (
     Flag,
     Fraction,
     HostPort,
+    IdentifierHash,
     LogLevel,
     NonEmptyText,
     OptionalPath,
@@ -178,6 +179,7 @@ class CaseFilesSettings:
     content_threshold: Threshold = 0.5
     fingerprint_threshold: Threshold = 0.5
     known_identifiers_csv: OptionalPath = None  # case-management export: nhs_number, case_reference, ni_number
+    known_identifier_hashes: tuple[IdentifierHash, ...] = ()  # the same, as keyed hashes (from the central policy)
     ocr: Flag = True  # read scans and photos with Tesseract; off: they are reported unjudged (ocr-off)
     extraction_workers: Workers = 1  # sandboxed PDF/OCR worker processes, started on first need
     extraction_worker_jobs: Count = 500  # files one worker reads before a fresh one replaces it

@@ -20,6 +20,7 @@ from agent.classify import ClassifierPolicy, Verdict, analyse_protected, classif
 from agent.config import AgentConfig
 from agent.protected.index import ProtectedIndex, ReconcileStats
 from agent.sandbox import configure_default_sandbox
+from caseguard.identifiers import read_org_key
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class FileJudge:
             ),
             scheme=self.policy.fingerprint_scheme.name,
             known_identifiers_csv=config.case_files.known_identifiers_csv,
+            central_identifier_hashes=config.case_files.known_identifier_hashes,
         )
 
     def judge(self, path: str | os.PathLike[str]) -> Verdict:
@@ -99,10 +101,7 @@ def load_org_key(config: AgentConfig) -> bytes:
     """The organisation's HMAC key, or a device-local one (with a warning) when none is configured."""
     path = config.privacy.org_key_file
     if path is not None:
-        key = path.read_bytes().strip()
-        if len(key) < 16:
-            raise ValueError(f"{path}: the organisation key must be at least 16 bytes")
-        return key
+        return read_org_key(path)
     local = config.state_dir / "device-hmac.key"
     if not local.exists():
         local.parent.mkdir(parents=True, exist_ok=True)

@@ -12,13 +12,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-NHS_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
-
-# Prefix letters never issued (HMRC): D, F, I, Q, U, V in either place; O second; these pairs.
-NI_BAD_LETTERS = frozenset("DFIQUV")
-NI_BAD_SECOND = frozenset("O")
-NI_BAD_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
-NI_SUFFIXES = frozenset("ABCD")
+# The checks are shared with the collector, which applies them to case-management exports.
+from caseguard.identifiers import NHS_WEIGHTS
+from caseguard.identifiers import is_valid_nhs_number as is_valid_nhs_number
+from caseguard.identifiers import is_valid_ni_number as is_valid_ni_number
+from caseguard.identifiers import nhs_check_digit as nhs_check_digit
 
 # Digits -> "0"; upper-case letters and the separators the patterns use are kept; all else -> "x".
 _KEEP = set(b" -\t\r\n") | set(range(ord("A"), ord("Z") + 1))
@@ -37,43 +35,6 @@ _DOB_DATE = re.compile(
     rb"(\d{1,2}[/.\- ]\d{1,2}[/.\- ]\d{2,4}|\d{1,2}(?:st|nd|rd|th)? [a-z]{3,9},? \d{4}|\d{4}-\d{2}-\d{2})"
 )
 _ZERO_WEIGHTED = 48 * sum(NHS_WEIGHTS)
-
-
-def nhs_check_digit(first_nine: str) -> int | None:
-    """The NHS number check digit for nine digits, or None when the remainder makes it invalid (10)."""
-    if len(first_nine) != 9 or not first_nine.isascii() or not first_nine.isdigit():
-        raise ValueError("nine ASCII digits expected")
-    total = sum(int(d) * w for d, w in zip(first_nine, NHS_WEIGHTS, strict=True))
-    check = 11 - total % 11
-    if check == 11:
-        return 0
-    if check == 10:
-        return None
-    return check
-
-
-def is_valid_nhs_number(value: str) -> bool:
-    """True for ten digits (spaces, hyphens and line breaks between them ignored) with a correct check digit.
-
-    999-prefixed numbers, reserved for testing, are valid like any other.
-    """
-    digits = "".join(ch for ch in value if ch not in " -\t\r\n")
-    if len(digits) != 10 or not digits.isascii() or not digits.isdigit():
-        return False
-    return nhs_check_digit(digits[:9]) == int(digits[9])
-
-
-def is_valid_ni_number(value: str) -> bool:
-    """True for a National Insurance number with an allocatable prefix and suffix A-D (spaces ignored)."""
-    compact = value.replace(" ", "").upper()
-    if len(compact) != 9 or not compact.isascii():
-        return False
-    prefix, digits, suffix = compact[:2], compact[2:8], compact[8]
-    if not (prefix.isalpha() and digits.isdigit() and suffix in NI_SUFFIXES):
-        return False
-    if prefix[0] in NI_BAD_LETTERS or prefix[1] in NI_BAD_LETTERS or prefix[1] in NI_BAD_SECOND:
-        return False
-    return prefix not in NI_BAD_PREFIXES
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,26 @@ says so once. The words come from the policy; the file is never named.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Protocol
 
-from agent.config import EgressSettings
 from agent.egress.model import DESTINATION_CLASS_REMOVABLE_VOLUME
 
 TITLE = "Case file saved where it must not be"
 REMEMBERED_BURSTS = 256
 
 
-def notice_text(destination_class: str, settings: EgressSettings) -> str | None:
+class NoticeWords(Protocol):
+    """The settings the notice comes from (``agent.config.EgressSettings`` has them)."""
+
+    @property
+    def notify_user(self) -> bool: ...
+    @property
+    def notice_removable(self) -> str: ...
+    @property
+    def notice_personal(self) -> str: ...
+
+
+def notice_text(destination_class: str, settings: NoticeWords) -> str | None:
     """The words for a case file arriving at ``destination_class``; None when staff are not told."""
     if not settings.notify_user:
         return None

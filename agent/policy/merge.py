@@ -6,8 +6,8 @@ For each setting the central policy gives:
 - one it does set wins only where it is stricter (a shorter idle timeout, inhibitors not
   allowed, names not revealed, business clouds still counted as personal, fewer approved
   folders), and is listed in ``tightened_locally``;
-- lists that add protection (case roots, reference patterns, label map, personal folders)
-  are the union of both.
+- lists that add protection (case roots, reference patterns, label map, known identifier
+  hashes, personal folders) are the union of both.
 
 The policy is checked against the shared schema (caseguard.central_policy) before merging,
 and the merged configuration is held to the same rules as the laptop's own file afterwards;
@@ -69,6 +69,8 @@ def merge_policy(local: AgentConfig, policy: Mapping[str, Any]) -> Merged:
         roots=_union(case_files.roots, p_cf.get("roots", [])),
         reference_patterns=tuple(dict.fromkeys([*p_cf.get("reference_patterns", []), *case_files.reference_patterns])),
         label_map={**dict(p_cf.get("label_map", {})), **dict(case_files.label_map)},
+        known_identifier_hashes=tuple(dict.fromkeys([*p_cf.get("known_identifier_hashes", []),
+                                                     *case_files.known_identifier_hashes])),
     )
 
     p_eg = policy.get("egress", {})

@@ -34,7 +34,6 @@ way for documents and queries. Paths are stored locally as bytes; they never lea
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import logging
@@ -51,14 +50,14 @@ from typing import NamedTuple, Protocol
 
 from agent.egress.ignore_rules import is_ignored_path
 from agent.egress.scan import walk_files
+from caseguard.identifiers import identifier_hash, read_export
 
 logger = logging.getLogger(__name__)
 
 DB_NAME = "protected-index.sqlite3"
 SCHEMA_VERSION = "2"  # 2: known-identifier hashes (documents indexed under 1 are analysed again)
 KNOWN_FROM_IMPORT = "known-identifier-import"  # the reference a match on the imported export reports
-_ID_HASH_BYTES = 16
-_CSV_COLUMNS = {"nhs_number": "nhs", "case_reference": "ref", "ni_number": "ni"}
+KNOWN_FROM_POLICY = "known-identifier-policy"  # ... and one on the central policy's list of keyed hashes
 DEFAULT_BATCH = 1000
 _KEY_CHECK_MESSAGE = b"caseguard protected index key check"
 _SEP = os.fsencode(os.sep)
@@ -81,6 +80,7 @@ CREATE TABLE IF NOT EXISTS postings(fp INTEGER NOT NULL, doc INTEGER NOT NULL, P
 CREATE TABLE IF NOT EXISTS known_ids(h BLOB NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY(h, doc)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS known_ids_doc ON known_ids(doc);
 CREATE TABLE IF NOT EXISTS imported_ids(h BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS central_ids(h BLOB PRIMARY KEY) WITHOUT ROWID;
 """
 
 
@@ -155,6 +155,7 @@ class ProtectedIndex:
         batch_size: int = DEFAULT_BATCH,
         clock: Callable[[], float] = time.monotonic,
         known_identifiers_csv: Path | None = None,
+        central_identifier_hashes: Sequence[str] = (),
     ) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         self._roots = tuple(os.fsencode(os.path.abspath(r)) for r in roots)
@@ -174,6 +175,7 @@ class ProtectedIndex:
         self._check_schema_version()
         self._check_key()
         self._check_scheme(scheme)
+        self._load_central(central_identifier_hashes)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -250,7 +252,27 @@ class ProtectedIndex:
             if row is not None:
                 return str(row[0])
             imported = self._db.execute(f"SELECT 1 FROM imported_ids WHERE h IN ({marks}) LIMIT 1", hashes).fetchone()
-        return KNOWN_FROM_IMPORT if imported is not None else None
+            if imported is not None:
+                return KNOWN_FROM_IMPORT
+            central = self._db.execute(f"SELECT 1 FROM central_ids WHERE h IN ({marks}) LIMIT 1", hashes).fetchone()
+        return KNOWN_FROM_POLICY if central is not None else None
+
+    def _load_central(self, hashes: Sequence[str]) -> None:
+        """Keep the central policy's keyed identifier hashes (hex, made by the collector from the
+        case-management export under the organisation key); replaced only when the list changes."""
+        unique = sorted(set(hashes))
+        stamp = hashlib.sha256("\n".join(unique).encode()).hexdigest()
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'central_stamp'").fetchone()
+            if row is not None and row[0] == stamp:
+                return
+            with self._transaction():
+                self._db.execute("DELETE FROM central_ids")
+                self._db.executemany("INSERT OR IGNORE INTO central_ids(h) VALUES (?)",
+                                     ((bytes.fromhex(h),) for h in unique))  # fmt: skip
+                self._set_meta("central_stamp", stamp)
+        if unique:
+            logger.info("protected index: %d known identifiers from the central policy", len(unique))
 
     def import_known_identifiers(self) -> int | None:
         """(Re)load ``known_identifiers_csv`` when it changed since the last import; how many identifiers it
@@ -468,7 +490,7 @@ class ProtectedIndex:
         self._db.executemany("DELETE FROM postings WHERE fp = ? AND doc = ?", ((fp, doc_id) for fp in fps))
 
     def _id_hash(self, value: str) -> bytes:
-        return hmac.new(self._key, b"identifier\x1f" + value.encode("utf-8"), hashlib.sha256).digest()[:_ID_HASH_BYTES]
+        return identifier_hash(self._key, value)
 
     def _ref(self, path: bytes) -> str:
         return hmac.new(self._key, path, hashlib.sha256).hexdigest()
@@ -562,40 +584,9 @@ def _listable(root: bytes) -> bool:
 
 
 def read_known_identifiers_csv(path: Path) -> set[str]:
-    """Normalised identifiers (``nhs:``, ``ref:``, ``ni:``) from a case-management export.
-
-    The header names the columns (any of nhs_number, case_reference, ni_number, in any order, other
-    columns ignored). NHS numbers lose spaces and hyphens, NI numbers spaces and case; empty cells are
-    skipped. Raises ``ValueError`` naming the line for a file with none of the columns or a bad row.
-    """
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None:
-                raise ValueError(f"known identifiers CSV {path}: empty")
-            columns = {i: _CSV_COLUMNS[h.strip().lower()] for i, h in enumerate(header)
-                       if h.strip().lower() in _CSV_COLUMNS}
-            if not columns:
-                raise ValueError(f"known identifiers CSV {path}: the header names none of {sorted(_CSV_COLUMNS)}")
-            values: set[str] = set()
-            for row in reader:
-                for i, kind in columns.items():
-                    cell = row[i].strip() if i < len(row) else ""
-                    if cell:
-                        values.add(f"{kind}:{_normalise_identifier(kind, cell)}")
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        line = f" line {reader.line_num}" if "reader" in locals() else ""
-        raise ValueError(f"known identifiers CSV {path}{line}: {type(exc).__name__}") from exc
-    return values
-
-
-def _normalise_identifier(kind: str, cell: str) -> str:
-    if kind == "nhs":
-        return "".join(ch for ch in cell if ch.isdigit())
-    if kind == "ni":
-        return cell.replace(" ", "").upper()
-    return cell
+    """Normalised identifiers (``nhs:``, ``ref:``, ``ni:``) from a case-management export (see
+    ``caseguard.identifiers``; cells are taken as written). ``ValueError`` names the line, never a value."""
+    return set(read_export(path, strict=False).values)
 
 
 def _within(path: bytes, root: bytes) -> bool:

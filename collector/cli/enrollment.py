@@ -16,7 +16,8 @@ from collector.durations import InvalidDuration, parse_duration
 from collector.enrollment import tokens
 from collector.errors import CollectorError, UsageError
 from collector.pki import PkiPaths, fingerprint_of_pem
-from collector.policy.document import PolicyError, canonical, parse_policy_toml
+from collector.policy.document import PolicyError, canonical, parse_policy_toml, validate
+from collector.policy.identifiers import check_export
 from collector.policy.signing import sign
 from collector.store.factory import open_enrollment_store
 
@@ -36,7 +37,15 @@ def add_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
         "set", parents=[data_dir, CONFIG, BY], help="validate, sign and publish a policy file as a new version"
     )
     pset.add_argument("file", type=Path, help="policy TOML (see deploy/policy.example.toml)")
+    pset.add_argument("--identifiers", type=Path, metavar="CSV",
+                      help="case-management export (nhs_number, case_reference, ni_number columns): checked, "
+                      "then published as keyed hashes only; needs --org-key")  # fmt: skip
+    pset.add_argument("--org-key", type=Path, metavar="FILE",
+                      help="the organisation's HMAC key file (the agents' [privacy] org_key_file)")
     pset.set_defaults(func=_set_policy)
+    pcheck = pol.add_parser("check-identifiers", help="check a case-management export without publishing it")
+    pcheck.add_argument("file", type=Path, help="CSV with any of the columns nhs_number, case_reference, ni_number")
+    pcheck.set_defaults(func=_check_identifiers)
     pshow = pol.add_parser("show", parents=[data_dir, JSON], help="the current policy version")
     pshow.set_defaults(func=_show_policy)
 
@@ -99,6 +108,13 @@ def _set_policy(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file}: {exc.strerror or exc}") from None
     except PolicyError as exc:
         raise PolicyError(f"{args.file}: {exc}") from None
+    if (args.identifiers is None) != (args.org_key is None):
+        raise UsageError("--identifiers and --org-key go together: the export is hashed under the organisation key")
+    checked = None
+    if args.identifiers is not None:
+        checked = check_export(args.identifiers, args.org_key)
+        policy.setdefault("case_files", {})["known_identifier_hashes"] = list(checked.hashes)
+        policy = validate(policy)
     body = canonical(policy)
     paths = PkiPaths.in_data_dir(args.data_dir)
     paths.ca_cert_pem()  # no PKI: say so before anything is made or stored
@@ -108,8 +124,19 @@ def _set_policy(args: argparse.Namespace) -> int:
         version = store.add_policy(body, signature, signer, _now_us(), actor(args))
     finally:
         store.close()
-    audit.record(args, "policy.publish", f"policy v{version}", {"version": version})
+    details: dict[str, Any] = {"version": version}
+    if checked is not None:
+        details["known_identifiers"] = dict(checked.counts)
+    audit.record(args, "policy.publish", f"policy v{version}", details)
     print(f"policy version {version} published; agents apply it at their next check")
+    if checked is not None:
+        print(f"known identifiers: {checked.summary()}, as keyed hashes")
+    return 0
+
+
+def _check_identifiers(args: argparse.Namespace) -> int:
+    checked = check_export(args.file)
+    print(f"{args.file}: {checked.summary()}; every value is well formed")
     return 0
 
 

@@ -15,6 +15,7 @@ from pydantic import AfterValidator
 
 from caseguard.settings import (
     Flag,
+    IdentifierHash,
     NonEmptyText,
     Regex,
     Seconds,
@@ -68,6 +69,8 @@ class PolicyCaseFiles:
     roots: tuple[SettingsPath, ...] | None = None
     reference_patterns: tuple[Regex, ...] | None = None
     label_map: Mapping[Text, Text] | None = None
+    # Keyed hashes of the identifiers in the case-management export (policy set --identifiers).
+    known_identifier_hashes: tuple[IdentifierHash, ...] | None = None
 
 
 @settings

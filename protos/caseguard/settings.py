@@ -91,6 +91,10 @@ Threshold = Annotated[float, Strict(), rule("a number above 0 and at most 1", la
 Count = Annotated[int, Strict(), rule("a whole number above 0", lambda v: v > 0)]
 Score = Annotated[int, Strict(), rule("a whole number from 1 to 5", lambda v: 1 <= v <= 5)]
 Port = Annotated[int, Strict(), rule("a port number (1 to 65535)", lambda v: 0 < v < 65536)]
+_HASH32 = re.compile(r"[0-9a-f]{32}")
+# A keyed identifier hash (caseguard.identifiers), as `caseguard-collector policy set --identifiers` writes it.
+IdentifierHash = Annotated[str, Strict(), rule("32 lower-case hexadecimal characters (a keyed identifier hash)",
+                                               lambda v: _HASH32.fullmatch(v) is not None)]  # fmt: skip
 
 # Durations are capped at ten years: beyond that, timers and timedelta overflow.
 _YEARS_10_S = 10 * 365 * 24 * 3600

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import stat
 import time
@@ -148,3 +149,50 @@ def test_central_policy_is_applied_live_and_local_settings_only_tighten(
     shown = json.loads(run_cli("collector", "policy", "show", "--json", "--data-dir", str(collector.data_dir)).stdout)
     assert shown["version"] == 1 and shown["by"] == "it.admin"
     assert agent.proc is not None and agent.proc.poll() is None
+
+
+def test_identifiers_from_the_case_management_export_reach_every_laptop_as_keyed_hashes(
+    collector: Collector, make_agent: Callable[..., Agent], tmp_path: Path
+) -> None:
+    """Issue 13: IT loads the export; a laptop that never held the child's records still catches a note."""
+    collector.start()
+    personal = tmp_path / "Personal Sync"
+    personal.mkdir()
+    org_key = tmp_path / "org.key"
+    org_key.write_bytes(os.urandom(32).hex().encode())
+    agent = make_agent("laptop-ids", settings=f'[egress]\npersonal_dirs = ["{personal}"]\nsettle_s = 0.5\n'
+                                              f'[privacy]\norg_key_file = "{org_key}"\n')  # fmt: skip
+    text = agent.config.read_text().replace("timeout_s = 5\n", "timeout_s = 5\npolicy_interval_s = 1\n")
+    agent.config.write_text(text)
+    agent.start()
+    wait_for(lambda: bool(_events(collector, "laptop-ids", "agent_started")), 20, "the agent")
+    nhs = nhs_number(random.Random(41)).replace(" ", "")
+    export = tmp_path / "cms-export.csv"
+    export.write_text(f"child_id,nhs_number,case_reference,ni_number\n17,{nhs},CS-400917,\n18,,CS-400918,\n")
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[case_files]\nreference_patterns = ["\\\\bCS-\\\\d{6}\\\\b"]\n')
+
+    bad = tmp_path / "bad-export.csv"
+    wrong_check_digit = nhs[:9] + ("1" if nhs[9] == "0" else "0")
+    bad.write_text(f"nhs_number\n{nhs}\n{wrong_check_digit}\n")
+    refused = run_cli("collector", "policy", "set", str(policy), "--identifiers", str(bad), "--org-key", str(org_key),
+                      "--by", "it.admin", "--data-dir", str(collector.data_dir), check=False)  # fmt: skip
+    assert refused.returncode != 0 and "line 3, nhs_number: not a valid NHS number" in refused.stderr
+    assert nhs not in refused.stderr and "Traceback" not in refused.stderr
+
+    out = run_cli("collector", "policy", "set", str(policy), "--identifiers", str(export), "--org-key", str(org_key),
+                  "--by", "it.admin", "--data-dir", str(collector.data_dir)).stdout  # fmt: skip
+    assert "1 NHS numbers, 2 case references and 0 NI numbers, as keyed hashes" in out
+    shown = run_cli("collector", "policy", "show", "--json", "--data-dir", str(collector.data_dir)).stdout
+    assert len(json.loads(shown)["policy"]["case_files"]["known_identifier_hashes"]) == 3
+    assert nhs not in shown and "CS-400917" not in shown  # the values are never published
+    wait_for(lambda: bool(_events(collector, "laptop-ids", "policy_applied")), 20, "policy_applied")
+    time.sleep(1)
+
+    # Two lines, no case vocabulary: only the known case reference makes it a case file.
+    (personal / "note.txt").write_text("Rang school re CS-400918. Will call back tomorrow.\n")
+    wait_for(lambda: bool(_events(collector, "laptop-ids", "case_file_egress")), 30, "egress of the short note")
+    [event] = _events(collector, "laptop-ids", "case_file_egress")
+    assert "known_identifier" in event["file"]["reasons"]
+    state = b"".join(p.read_bytes() for p in (agent.root / "laptop-ids-state").rglob("*") if p.is_file())
+    assert b"CS-400917" not in state and nhs.encode() not in state  # the laptop keeps hashes only

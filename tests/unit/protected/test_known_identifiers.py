@@ -1,4 +1,5 @@
-"""Known identifiers (issue 13, finding 11): exact data from protected documents and an imported export.
+"""Known identifiers (issue 13, finding 11): exact data from protected documents, an imported export and
+the central policy's keyed hashes of one (made by the collector).
 
 The real analyser (``analyse_protected``) and the real SQLite index; the classifier asks the index.
 """
@@ -12,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from agent.classify import ClassifierPolicy, InMemoryLookup, analyse_protected, classify_bytes
-from agent.protected.index import KNOWN_FROM_IMPORT, ProtectedIndex, read_known_identifiers_csv
+from agent.protected.index import KNOWN_FROM_IMPORT, KNOWN_FROM_POLICY, ProtectedIndex, read_known_identifiers_csv
+from caseguard.identifiers import identifier_hash
+from collector.policy.document import PolicyError
+from collector.policy.identifiers import check_export
 from tests.unit.classify import documents, synthetic
 
 REFERENCE = r"\bCS-\d{6}\b"
@@ -78,3 +82,43 @@ def test_a_bad_export_says_why_without_quoting_values(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as caught:
         read_known_identifiers_csv(export)
     assert "header names none of" in str(caught.value) and "Keira" not in str(caught.value)
+
+
+def test_the_collectors_hashes_of_an_export_are_the_ones_the_laptops_index_matches(tmp_path: Path) -> None:
+    """One hash for both sides: the collector hashes the export, the agent matches text against it."""
+    key_file = tmp_path / "org.key"
+    key_file.write_bytes(KEY + b"\n")
+    export = tmp_path / "export.csv"
+    export.write_text("nhs_number,case_reference,ni_number\n999 012 2407,CS-636363,AB 12 34 56 C\n")
+    checked = check_export(export, key_file)
+    assert checked.counts == {"nhs": 1, "ref": 1, "ni": 1} and len(checked.hashes) == 3
+    assert identifier_hash(KEY, "ref:CS-636363").hex() in checked.hashes
+    root = tmp_path / "Cases"
+    root.mkdir()
+    analyse = partial(analyse_protected, reference_patterns=POLICY.reference_patterns)
+    with ProtectedIndex(tmp_path / "state", [root], KEY, analyse, central_identifier_hashes=checked.hashes) as index:
+        for text in (b"re CS-636363 tomorrow", b"NHS 999 012 2407", b"NI AB123456C"):
+            verdict = classify_bytes(text, "txt", POLICY, index)
+            assert verdict.case_file and verdict.matched_ref == KNOWN_FROM_POLICY, text
+        assert not classify_bytes(b"re CS-636364 tomorrow", "txt", POLICY, index).case_file
+    with ProtectedIndex(tmp_path / "state", [root], KEY, analyse, central_identifier_hashes=()) as index:
+        assert not classify_bytes(b"re CS-636363 tomorrow", "txt", POLICY, index).case_file  # a new policy replaces
+
+
+@pytest.mark.parametrize(("row", "column"), [
+    ("999 012 2408,,", "nhs_number"),  # wrong check digit
+    (",,QQ 12 34 56 C", "ni_number"),  # a prefix HMRC never issues
+    (f",CS-{'9' * 70},", "case_reference"),
+])
+def test_an_export_with_a_malformed_value_is_refused_naming_line_and_column_never_the_value(
+    tmp_path: Path, row: str, column: str
+) -> None:
+    export = tmp_path / "export.csv"
+    export.write_text(f"nhs_number,case_reference,ni_number\n999 012 2407,CS-1,\n{row}\n")
+    with pytest.raises(PolicyError) as caught:
+        check_export(export)
+    message = str(caught.value)
+    assert f"line 3, {column}:" in message
+    assert not any(cell and cell in message for cell in row.split(","))
+    # The agent's own import takes cells as written (an export it is given locally is not refused).
+    assert len(read_known_identifiers_csv(export)) == 3
