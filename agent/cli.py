@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(Path(args.config))
-        configure_logging(config.log_level, reveal_names=config.privacy.reveal_names)
+        configure_logging(config.log_level, reveal_names=config.privacy.reveal_names, log_format=config.log_format)
         result: int = args.func(config, args)
         sys.stdout.flush()  # a closed pipe shows up here as often as in print()
         return result

@@ -28,6 +28,7 @@ from caseguard.settings import (
     Fraction,
     HostPort,
     IdentifierHash,
+    LogFormat,
     LogLevel,
     NonEmptyText,
     OptionalPath,
@@ -191,6 +192,7 @@ class LoggingSettings:
     """What the agent logs."""
 
     level: LogLevel = "INFO"
+    format: LogFormat = "text"  # "json": one JSON object a line, for a log collector
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,7 @@ class AgentConfig:
     session: SessionSettings = field(default_factory=SessionSettings)
     posture: PostureSettings = field(default_factory=PostureSettings)
     log_level: str = LoggingSettings.level
+    log_format: str = LoggingSettings.format
     source: Path | None = None
     explicit: frozenset[str] = frozenset()  # "section.key" set in the file (central policy merging)
 
@@ -288,6 +291,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
         session=f.session,
         posture=f.posture,
         log_level=f.logging.level,
+        log_format=f.logging.format,
         source=source,
         explicit=frozenset(
             f"{section}.{key}" for section, table in raw.items() if isinstance(table, Mapping) for key in table
@@ -297,7 +301,8 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, source: Path | None = N
 
 def check_config(config: AgentConfig, where: str) -> AgentConfig:
     """``config`` (e.g. as merged with the central policy) held to the same rules as the file; returns it."""
-    sections: dict[str, Any] = {"state_dir": config.state_dir, "logging": {"level": config.log_level}}
+    sections: dict[str, Any] = {"state_dir": config.state_dir, "logging": {"level": config.log_level,
+                                                                                "format": config.log_format}}
     for name in AgentFile.__dataclass_fields__:
         if name not in sections:
             sections[name] = as_input(getattr(config, name))

@@ -19,6 +19,8 @@ import sys
 import traceback
 from types import TracebackType
 
+from caseguard.log_format import formatter_for
+
 OWN_LOGGERS = ("agent",)
 # Chatty libraries quietened at the source too (saves building records that would be dropped).
 QUIETENED = (
@@ -75,10 +77,11 @@ def _redacted_exception(exc: BaseException, tb: TracebackType | None) -> str:
     return f"Traceback (most recent call last):\n{frames}{type(exc).__name__}{detail} [message withheld]"
 
 
-def configure_logging(level: str, *, reveal_names: bool) -> None:
-    """Log to stderr at ``level`` through the privacy filter (the agent's entry points call this once)."""
+def configure_logging(level: str, *, reveal_names: bool, log_format: str = "text") -> None:
+    """Log to stderr at ``level`` through the privacy filter (the agent's entry points call this once),
+    as text or, with ``log_format="json"``, one JSON object a line (the filter runs first either way)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(formatter_for(log_format, FORMAT))
     handler.addFilter(PrivacyFilter(reveal_names))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -18,7 +18,12 @@ files) in a temp dir, then measures, in one run:
 
 Prints a final JSON line: {"classify_mb_per_s", "text_scan_mb_per_s", "sha256_ratio_vs_hashlib",
 "mb_per_s_by_format", "file_p99_s", "file_max_s", "recall", "false_alarms", "scan_recall",
-"scan_false_alarms", "scan_p50_s", "pdf_text_mb_per_s_pypdf", "pdf_text_mb_per_s_pdfium"}.
+"scan_false_alarms", "scan_p50_s", "pdf_text_mb_per_s_pypdf", "pdf_text_mb_per_s_pdfium",
+"classifier_peak_rss_mb", "worker_peak_rss_mb"}.
+
+The two peak RSS figures: this process (the classifier as the agent runs it) measured before the
+in-process pypdf/pypdfium2 comparison, and the largest sandboxed extraction worker (or the Tesseract
+it ran), as the workers report it after each job.
 Targets: text scanning >= 40 MB/s, hashing ratio >= 0.8.
 """
 
@@ -29,6 +34,7 @@ import hashlib
 import io
 import json
 import random
+import resource
 import sys
 import tempfile
 import textwrap
@@ -44,6 +50,7 @@ from agent.classify import ClassifierPolicy, InMemoryLookup, analyse_protected, 
 from agent.classify.content import content_rules, scan_content  # noqa: E402
 from agent.classify.filereader import read_and_hash  # noqa: E402
 from agent.classify.limits import Budget  # noqa: E402
+from agent.sandbox import default_sandbox  # noqa: E402
 from tests.unit.classify import documents, synthetic  # noqa: E402
 
 POLICY = ClassifierPolicy(reference_patterns=(r"\bCS-\d{6}\b",))
@@ -277,6 +284,9 @@ def main() -> None:
         print(f"sha256: ratio {ratio:.2f} (hashlib path {plain:.0f} MB/s)", flush=True)
         scanned = scans(build_scans(root, args.scans, args.seed))
         print(f"scans: {scanned}", flush=True)
+        classifier_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KiB on Linux
+        worker_rss = default_sandbox().peak_rss_bytes / 1e6  # each worker reports its own and Tesseract's peak
+        print(f"peak RSS: classifier {classifier_rss:.0f} MB, worker {worker_rss:.0f} MB", flush=True)
         pypdf_mb, pdfium_mb = pdf_parsers([p for p in paths if p.suffix == ".pdf"])
         print(f"pdf text: pypdf {pypdf_mb:.2f} MB/s, pypdfium2 {pdfium_mb:.2f} MB/s", flush=True)
 
@@ -288,6 +298,8 @@ def main() -> None:
         **scanned,
         "pdf_text_mb_per_s_pypdf": round(pypdf_mb, 2),
         "pdf_text_mb_per_s_pdfium": round(pdfium_mb, 2),
+        "classifier_peak_rss_mb": round(classifier_rss, 1),
+        "worker_peak_rss_mb": round(worker_rss, 1),
     }))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,3 +39,28 @@ def test_serve_with_json_logging_writes_one_json_object_a_line(
     off = "automatic audit checkpoints are off ([audit] checkpoint_s = 0)"
     assert ("WARNING", "collector.runtime", off) in messages
     assert ("INFO", "collector.runtime", "collector stopped") in messages
+
+
+def test_the_agent_with_json_logging_writes_json_and_withholds_names_as_text_does(
+    collector: Collector, make_agent: Callable[..., Agent], tmp_path: Path
+) -> None:
+    personal = tmp_path / "Personal Sync"
+    personal.mkdir()
+    collector.start()
+    agent = make_agent("laptop-j", settings=f'[logging]\nformat = "json"\nlevel = "DEBUG"\n'
+                                            f'[egress]\npersonal_dirs = ["{personal}"]\nsettle_s = 0.5\n')  # fmt: skip
+    agent.start()
+    wait_for(lambda: "started as device" in agent.log(), 30, "the agent started")
+    time.sleep(2)
+    (personal / "Testcase-Amelia-strategy.txt").write_text(
+        "Child protection strategy meeting for Amelia Testcase, NHS number 999 012 2407, date of birth "
+        "01/02/2015. Safeguarding plan, care plan and the social worker's assessment follow.\n")  # fmt: skip
+    wait_for(lambda: "case file arrived" in agent.log(), 30, "the egress log line")
+    agent.stop()
+    lines = [line for line in agent.log().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line: one JSON object, nothing else
+    assert len(records) >= 5
+    for record in records:
+        assert {"time", "level", "logger", "message"} <= set(record), record
+    assert any(r["logger"] == "agent.egress_pipeline" and r["message"].startswith("case file arrived") for r in records)
+    assert "Amelia" not in agent.log() and "999 012 2407" not in agent.log()  # DEBUG, JSON: still no names
