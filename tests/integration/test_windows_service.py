@@ -5,6 +5,7 @@ signs in later), report the component that cannot start, and keep running."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -16,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from agent.config import EgressSettings
+from agent.lock.notify import Notifier
+from agent.policy.session_file import read_notices
 from tests.integration.harness import PYTHON, Agent, Collector, run_cli, wait_for
 from tests.unit.classify.documents import make_docx
 from tests.unit.classify.synthetic import case_file_paragraphs
@@ -23,8 +27,12 @@ from tests.unit.egress.windows_machine import REG_EXPORT, SAM, WindowsMachine
 
 PNP_CAPTURE = Path(__file__).resolve().parents[1] / "fixtures" / "egress" / "win32_pnpentity_wpd.json.txt"
 # Stands in for powershell.exe: answers the portable-device CIM query from a file the test writes.
+# Shows a toast by writing the -EncodedCommand it was given to $CASEGUARD_TEST_TOAST.
 FAKE_POWERSHELL = """#!/bin/sh
 case "$*" in *Win32_PnPEntity*) cat "$CASEGUARD_TEST_PNP" 2>/dev/null; exit 0;; esac
+case "$*" in *-EncodedCommand*)
+  for a in "$@"; do last="$a"; done; printf '%s\\n' "$last" >> "$CASEGUARD_TEST_TOAST"; exit 0;;
+esac
 exit 127
 """
 
@@ -47,7 +55,7 @@ def _sign_in(reg: Path, sid: str, onedrive: str) -> None:
 
 
 def test_windows_service_finds_each_persons_clouds_and_keeps_running(
-    collector: Collector, make_agent: Callable[..., Agent], tmp_path: Path
+    collector: Collector, make_agent: Callable[..., Agent], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     machine = WindowsMachine(tmp_path / "win")
     machine.lay_out()
@@ -120,6 +128,22 @@ def test_windows_service_finds_each_persons_clouds_and_keeps_running(
     events = _events(collector, "win-laptop", "case_file_egress")
     assert sorted(e["destination_kind"] for e in events) == sorted([*copies.values(), "onedrive_personal"])
     assert all("exact" in e["file"]["reasons"] for e in events)
+
+    # The person is told: the service posts one notice per copy burst where the session parts read...
+    state = agent.root / "win-laptop-state"
+    notices = read_notices(state)
+    assert len(notices) == len(copies) + 1 and {n["text"] for n in notices} == {EgressSettings().notice_personal}
+    # ...and the session part, as on Windows, shows each as a toast through powershell.exe.
+    toast = tmp_path / "toasts.txt"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("CASEGUARD_TEST_TOAST", str(toast))
+    notifier = Notifier("win32")
+    assert notifier.show(notices[0]["title"], notices[0]["text"], 20)
+    wait_for(lambda: toast.exists() and toast.read_text().endswith("\n"), 10, "the toast command")
+    notifier.close()
+    script = base64.b64decode(toast.read_text().split()[0]).decode("utf-16-le")
+    assert "ToastNotificationManager" in script and f"CreateTextNode('{notices[0]['title']}')" in script
+    assert f"CreateTextNode('{notices[0]['text']}')" in script and "copy.docx" not in script
 
     beats = len(_events(collector, "win-laptop", "heartbeat"))
     wait_for(lambda: len(_events(collector, "win-laptop", "heartbeat")) > beats, 15, "heartbeats go on")
