@@ -9,7 +9,8 @@ command that stops working (or a README that drifts from the programs) fails her
 - ``/etc/caseguard/``, ``/var/lib/caseguard-agent``, ``/run/caseguard-agent``: folders of this test;
   ``/etc/caseguard/agent.toml`` and ``collector.toml`` are deploy/*.example.toml with these
   substitutions (and the agent's ``[egress]`` off, so it does not watch this machine's USB sticks);
-  ``policy.toml`` is deploy/policy.example.toml;
+  ``policy.toml`` is deploy/policy.example.toml; ``cms-export.csv`` a synthetic case-management
+  export and ``/etc/caseguard/org.key`` an organisation key;
 - ports 7443, 7444, 8443 and ``HOST:PORT``: free loopback ports; ``0.0.0.0`` -> ``127.0.0.1``;
   ``collector.example.org`` -> ``localhost`` (the server certificate always covers it);
 - ``cgt_...`` and ``SHA256:...``: the token and fingerprint ``enroll-token create`` printed;
@@ -243,6 +244,9 @@ def user(tmp_path: Path) -> Iterator[NewUser]:
     (u.etc / "collector.toml").write_text(u.localise((ROOT / "deploy/collector.example.toml").read_text()))
     shutil.copy(ROOT / "deploy/policy.example.toml", tmp_path / "policy.toml")
     (tmp_path / "letter.txt").write_text("Dear parent, about the review meeting on Tuesday.\n")
+    # The case-management export the README publishes (synthetic: 999-range NHS numbers), and the org key.
+    (tmp_path / "cms-export.csv").write_text("nhs_number,case_reference\n999 012 2407,CS-104233\n,CS-104234\n")
+    (u.etc / "org.key").write_bytes(b"0123456789abcdef0123456789abcdef")
     try:
         yield u
     finally:
@@ -279,7 +283,7 @@ def test_the_readme_works_as_written(user: NewUser) -> None:
     assert user.laptop, "the README enrols a laptop"
     wait_for(lambda: _events_from(user, user.laptop) > 0, 60, "events from the laptop enrolled as the README says")
     version = json.loads(user.run("caseguard-collector policy show --data-dir DIR --json").stdout)["version"]
-    assert version == 1
+    assert version == sum(" policy set " in f" {c} " for c in real)  # each publication is the next version
     user.stop_all()
 
     # "The web console": accounts, the laptop's owner, and the console itself.
