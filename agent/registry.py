@@ -52,8 +52,13 @@ class HiveFileReader:
     The file is read whole into memory and closed at once (regipy, pure Python, so this runs and
     is tested on every platform): holding it open would stop that person from signing in, since
     the profile service loads the hive exclusively. ``HKCU\\...`` keys are the hive's own; every
-    other hive reads empty. Changes still in the transaction logs (``NTUSER.DAT.LOG1/2``) are not
-    applied: a hive that was not shut down cleanly reads as of its last flush.
+    other hive reads empty.
+
+    A hive Windows did not finish writing (its two sequence numbers differ: the last changes are
+    only in ``NTUSER.DAT.LOG1``/``LOG2``, e.g. after a crash or power loss) is read with its
+    transaction logs applied (regipy's recovery, into a private temporary copy deleted at once), so
+    a OneDrive account added just before is not missed. Logs that cannot be applied leave the
+    hive as last flushed, and ``recovery`` says so ("applied", "failed" or "" when none was needed).
     """
 
     def __init__(self, path: Path) -> None:
@@ -71,6 +76,11 @@ class HiveFileReader:
             raise HiveFileError(f"unreadable: {type(exc).__name__}") from None
         except Exception:  # the parser's own errors, on a file that is not a hive (or is damaged)
             raise HiveFileError("not a registry hive") from None
+        self.recovery = ""
+        header = self._hive.header
+        logs = transaction_logs(path)
+        if logs and header.primary_sequence_num != header.secondary_sequence_num:
+            self._hive, self.recovery = _with_logs_applied(path, logs, self._hive)
 
     def _key(self, key: str) -> Any:
         hive, sep, rest = key.partition("\\")
@@ -103,6 +113,55 @@ class HiveFileReader:
             }
         except Exception:
             return {}
+
+
+def transaction_logs(hive: Path) -> list[Path]:
+    """The hive's transaction logs beside it (``NTUSER.DAT.LOG1`` then ``LOG2``, any case), if any."""
+    wanted = [hive.name.lower() + suffix for suffix in (".log1", ".log2")]
+    try:
+        beside = {entry.name.lower(): entry for entry in hive.parent.iterdir()}
+    except OSError:
+        return []
+    found = []
+    for name in wanted:
+        entry = beside.get(name)
+        try:
+            if entry is not None and 0 < entry.stat().st_size <= HIVE_FILE_MAX_BYTES:
+                found.append(entry)
+        except OSError:
+            continue
+    return found
+
+
+def _with_logs_applied(path: Path, logs: list[Path], hive: Any) -> tuple[Any, str]:
+    """``hive`` with ``logs`` applied (and "applied"), or as it was (and "failed")."""
+    import tempfile
+    import warnings
+
+    from regipy.recovery import apply_transaction_logs
+    from regipy.registry import RegistryHive
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="caseguard-hive-") as tmp:  # 0700, removed at once
+            # Copies first, each read whole and closed at once: the recovery code leaves the files
+            # it reads to the garbage collector, and the person's own files must not stay open.
+            work = Path(tmp)
+            copies = []
+            for i, source in enumerate([path, *logs]):
+                with open(source, "rb") as src:
+                    data = src.read(HIVE_FILE_MAX_BYTES + 1)
+                copy = work / f"{i}.dat"
+                copy.write_bytes(data)
+                copies.append(str(copy))
+            restored = work / "restored.dat"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)  # its unclosed reads of our copies
+                apply_transaction_logs(  # type: ignore[no-untyped-call]
+                    copies[0], copies[1], copies[2] if len(copies) > 2 else None, restored_hive_path=str(restored)
+                )
+                return RegistryHive(str(restored)), "applied"  # type: ignore[no-untyped-call]
+    except Exception:  # damaged or mismatched logs: the hive as last flushed still tells most
+        return hive, "failed"
 
 
 if sys.platform != "win32":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import lzma
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,34 @@ def test_the_hive_file_is_closed_once_read(machine: WindowsMachine):
     assert reader.values(r"HKLM\SOFTWARE") == {}  # only the person's own hive is in the file
     open_files = {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")}
     assert str(path.resolve()) not in open_files
+
+
+DIRTY = Path(__file__).resolve().parents[2] / "fixtures" / "egress" / "hives"
+
+
+def _place_dirty_hive(home: Path, logs: tuple[str, ...]) -> Path:
+    """regipy's dirty user hive (sequence numbers differ) as NTUSER.DAT, with the logs Windows names so."""
+    home.mkdir(parents=True, exist_ok=True)
+    hive = home / "NTUSER.DAT"
+    hive.write_bytes(lzma.decompress((DIRTY / "transactions_NTUSER.DAT.xz").read_bytes()))
+    for n in logs:
+        (home / f"ntuser.dat.LOG{n}").write_bytes(
+            lzma.decompress((DIRTY / f"transactions_ntuser.dat.log{n}.xz").read_bytes()))
+    return hive
+
+
+def test_a_hive_windows_had_not_finished_writing_is_read_with_its_transaction_logs(tmp_path: Path, caplog):
+    """A real dirty hive: a key only its logs hold is seen, and without the logs it is not."""
+    key = r"HKCU\Software\Microsoft\OneDrive\Installer\BITS"
+    clean = HiveFileReader(_place_dirty_hive(tmp_path / "no-logs", ()))
+    assert clean.recovery == "" and clean.subkeys(key) == []
+    recovered = HiveFileReader(_place_dirty_hive(tmp_path / "logs", ("1", "2")))
+    assert recovered.recovery == "applied" and recovered.subkeys(key) == ["UpdateBinary"]
+    assert not list(Path(tempfile.gettempdir()).glob("caseguard-hive-*"))  # the restored copy is gone
+    open_files = {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")}
+    assert not {str(p.resolve()) for p in (tmp_path / "logs").iterdir()} & open_files  # none held open
+    damaged = _place_dirty_hive(tmp_path / "bad-logs", ("1",))
+    (damaged.parent / "ntuser.dat.LOG1").write_bytes(b"regf" + os.urandom(8188))
+    reader = HiveFileReader(damaged)
+    assert reader.recovery == "failed" and reader.subkeys(key) == []  # as last written, still readable
+    assert reader.subkeys(r"HKCU\Software\Microsoft") != []
