@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+
+# Windows refuses to replace a file another process has open (a session part reading it): retry.
+_REPLACE_TRIES = 10
+_REPLACE_PAUSE_S = 0.05
 
 
 def write_atomically(path: Path, data: bytes, mode: int) -> None:
@@ -16,4 +21,11 @@ def write_atomically(path: Path, data: bytes, mode: int) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    for attempt in range(_REPLACE_TRIES):
+        try:
+            os.replace(tmp, path)
+            return
+        except PermissionError:
+            if os.name != "nt" or attempt == _REPLACE_TRIES - 1:
+                raise
+            time.sleep(_REPLACE_PAUSE_S)

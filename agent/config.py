@@ -31,6 +31,7 @@ from caseguard.settings import (
     LogFormat,
     LogLevel,
     NonEmptyText,
+    NoticeText,
     OptionalPath,
     Regex,
     Seconds,
@@ -134,8 +135,8 @@ class EgressSettings:
     media_roots: tuple[SettingsPath, ...] = tuple(Path(r) for r in DEFAULT_MEDIA_ROOTS)
     # The person at the laptop is told at once (a desktop notification from the session component).
     notify_user: Flag = True
-    notice_removable: NonEmptyText = DEFAULT_NOTICE_REMOVABLE
-    notice_personal: NonEmptyText = DEFAULT_NOTICE_PERSONAL
+    notice_removable: NoticeText = DEFAULT_NOTICE_REMOVABLE
+    notice_personal: NoticeText = DEFAULT_NOTICE_PERSONAL
 
 
 @settings
@@ -181,6 +182,7 @@ class CaseFilesSettings:
     fingerprint_threshold: Threshold = 0.5
     known_identifiers_csv: OptionalPath = None  # case-management export: nhs_number, case_reference, ni_number
     known_identifier_hashes: tuple[IdentifierHash, ...] = ()  # the same, as keyed hashes (from the central policy)
+    known_identifier_key_check: Text = ""  # which key made them (from the central policy)
     ocr: Flag = True  # read scans and photos with Tesseract; off: they are reported unjudged (ocr-off)
     extraction_workers: Workers = 1  # sandboxed PDF/OCR worker processes, started on first need
     extraction_worker_jobs: Count = 500  # files one worker reads before a fresh one replaces it

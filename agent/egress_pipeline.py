@@ -61,6 +61,7 @@ from agent.events import EventSink
 from agent.file_judge import FileJudge
 from agent.host import Host
 from agent.policy.session_file import post_notice
+from caseguard.identifiers import key_check
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +163,18 @@ class EgressPipeline:
 
     # -- lifecycle ---------------------------------------------------------------------
 
+    def _check_identifier_key(self) -> None:
+        """Known identifiers hashed under another key than this laptop's match nothing: say so."""
+        cf = self._config.case_files
+        made_with = cf.known_identifier_key_check
+        if cf.known_identifier_hashes and made_with and key_check(self._key) != made_with:
+            log.error("the central policy's known identifiers were hashed under another organisation key than"
+                      " this laptop's ([privacy] org_key_file): none of them can be recognised here")  # fmt: skip
+            self._degraded("known_identifiers", "key-mismatch", "policy", False)
+
     def start(self) -> None:
         """Start watching. The first index reconcile runs in the background."""
+        self._check_identifier_key()
         for w in self._workers:
             w.start()
         self.watcher.start()
@@ -348,22 +359,22 @@ class EgressPipeline:
         text = notice_text(destination.destination_class, self._config.egress)
         if text is None:
             return
-        with self._bursts_lock:
+        with self._bursts_lock:  # classifier threads: one burst check and one failing state at a time
             if not self._bursts.first(burst_id):
                 return
-        try:
-            post_notice(self._config.state_dir, NOTICE_TITLE, text, time.time())
-        except OSError as exc:
-            if not self._notice_failing:
-                self._notice_failing = reason_for_error(exc)
-                log.warning("the person at the laptop cannot be told of a case file: notices unwritable (%s)",
-                            self._notice_failing)  # fmt: skip
-                self._degraded("user_notice", self._notice_failing, "notices", False)
-            return
-        if self._notice_failing:
-            log.warning("notices for the person at the laptop are written again")
-            self._degraded("user_notice", self._notice_failing, "notices", True)
-        self._notice_failing = ""
+            try:
+                post_notice(self._config.state_dir, NOTICE_TITLE, text, time.time())
+            except OSError as exc:
+                if not self._notice_failing:
+                    self._notice_failing = reason_for_error(exc)
+                    log.warning("the person at the laptop cannot be told of a case file: notices unwritable (%s)",
+                                self._notice_failing)  # fmt: skip
+                    self._degraded("user_notice", self._notice_failing, "notices", False)
+                return
+            if self._notice_failing:
+                log.warning("notices for the person at the laptop are written again")
+                self._degraded("user_notice", self._notice_failing, "notices", True)
+            self._notice_failing = ""
 
     def _scan(self, destination: Destination) -> None:
         scan = scan_once(destination, limit=self._config.egress.scan_limit)

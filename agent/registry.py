@@ -55,10 +55,12 @@ class HiveFileReader:
     other hive reads empty.
 
     A hive Windows did not finish writing (its two sequence numbers differ: the last changes are
-    only in ``NTUSER.DAT.LOG1``/``LOG2``, e.g. after a crash or power loss) is read with its
-    transaction logs applied (regipy's recovery, into a private temporary copy deleted at once), so
-    a OneDrive account added just before is not missed. Logs that cannot be applied leave the
-    hive as last flushed, and ``recovery`` says so ("applied", "failed" or "" when none was needed).
+    only in ``NTUSER.DAT.LOG1``/``LOG2``, e.g. after a crash or power loss) is read with the log
+    that carries on from its last complete write applied (its first entry's sequence number is the
+    hive's secondary one; the other log is older and already in the file). regipy's recovery does
+    it, on private copies in a temporary folder deleted at once, so a OneDrive account added just
+    before is not missed. Without such a log, or with a damaged one, the hive is read as last
+    written, and ``recovery`` says so ("applied", "failed", or "" when none was needed).
     """
 
     def __init__(self, path: Path) -> None:
@@ -78,9 +80,12 @@ class HiveFileReader:
             raise HiveFileError("not a registry hive") from None
         self.recovery = ""
         header = self._hive.header
-        logs = transaction_logs(path)
-        if logs and header.primary_sequence_num != header.secondary_sequence_num:
-            self._hive, self.recovery = _with_logs_applied(path, logs, self._hive)
+        if header.primary_sequence_num != header.secondary_sequence_num:
+            log = current_log(transaction_logs(path), int(header.secondary_sequence_num))
+            if log is None:
+                self.recovery = "failed"  # dirty, and no log continues from where the file stops
+            else:
+                self._hive, self.recovery = _with_log_applied(path, log, self._hive)
 
     def _key(self, key: str) -> Any:
         hive, sep, rest = key.partition("\\")
@@ -133,8 +138,26 @@ def transaction_logs(hive: Path) -> list[Path]:
     return found
 
 
-def _with_logs_applied(path: Path, logs: list[Path], hive: Any) -> tuple[Any, str]:
-    """``hive`` with ``logs`` applied (and "applied"), or as it was (and "failed")."""
+def _first_log_sequence(log: Path) -> int | None:
+    """The sequence number of a log's first entry (an HvLE block after its 512-byte base block), or None."""
+    try:
+        with open(log, "rb") as f:
+            head = f.read(528)
+    except OSError:
+        return None
+    if len(head) < 528 or head[:4] != b"regf" or head[512:516] != b"HvLE":
+        return None
+    return int.from_bytes(head[524:528], "little")
+
+
+def current_log(logs: list[Path], secondary_sequence: int) -> Path | None:
+    """The log whose entries carry on from the hive's last complete write (its first entry's sequence
+    number is the hive's secondary one); an older log holds changes the file already has."""
+    return next((log for log in logs if _first_log_sequence(log) == secondary_sequence), None)
+
+
+def _with_log_applied(path: Path, log: Path, hive: Any) -> tuple[Any, str]:
+    """``hive`` with ``log`` applied (and "applied"), or as it was (and "failed")."""
     import tempfile
     import warnings
 
@@ -147,7 +170,7 @@ def _with_logs_applied(path: Path, logs: list[Path], hive: Any) -> tuple[Any, st
             # it reads to the garbage collector, and the person's own files must not stay open.
             work = Path(tmp)
             copies = []
-            for i, source in enumerate([path, *logs]):
+            for i, source in enumerate((path, log)):
                 with open(source, "rb") as src:
                     data = src.read(HIVE_FILE_MAX_BYTES + 1)
                 copy = work / f"{i}.dat"
@@ -156,11 +179,9 @@ def _with_logs_applied(path: Path, logs: list[Path], hive: Any) -> tuple[Any, st
             restored = work / "restored.dat"
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ResourceWarning)  # its unclosed reads of our copies
-                apply_transaction_logs(  # type: ignore[no-untyped-call]
-                    copies[0], copies[1], copies[2] if len(copies) > 2 else None, restored_hive_path=str(restored)
-                )
+                apply_transaction_logs(copies[0], copies[1], restored_hive_path=str(restored))  # type: ignore[no-untyped-call]
                 return RegistryHive(str(restored)), "applied"  # type: ignore[no-untyped-call]
-    except Exception:  # damaged or mismatched logs: the hive as last flushed still tells most
+    except Exception:  # a damaged log: the hive as last written still tells most
         return hive, "failed"
 
 

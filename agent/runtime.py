@@ -23,7 +23,7 @@ from agent.outbox import Outbox, PendingEvent
 from agent.policy.applier import AppliedPolicy, PolicyApplier, PolicySource, load_cached
 from agent.policy.session_file import (
     clear_lockdown,
-    move_legacy_files,
+    prepare_handoff,
     read_lockdown,
     write_lockdown,
     write_session_policy,
@@ -182,9 +182,10 @@ class AgentRuntime:
             },
         )
         try:
-            move_legacy_files(self.config.state_dir)  # an earlier version kept them where sessions cannot read
+            if prepare_handoff(self.config.state_dir):
+                log.warning("state_dir opened to pass-through (o+x): session parts read its session/ folder")
         except OSError as exc:
-            log.error("session handoff files not moved into %s: %s", self.config.state_dir / "session", exc)
+            log.error("the session handoff folder could not be prepared: %s", exc)
         write_session_policy(self.config, self.policy.version)
         self.sender.start()
         self.policy.start()

@@ -58,7 +58,7 @@ class SessionRuntime:
         self.notifier = notifier if notifier is not None else Notifier()
         self._wall = wall_clock
         # Notices already there when the session starts were for earlier: start after them.
-        self._notices_seen = max((int(n["id"]) for n in read_notices(config.state_dir)), default=0)
+        self._notices_seen = max((int(n["id"]) for n in read_notices(config.state_dir) or []), default=0)
         self._notice_failing = ""
         self._handoff_problem = ""
         self._stop = threading.Event()
@@ -147,6 +147,9 @@ class SessionRuntime:
     def show_notices(self) -> int:
         """Show the notices posted since the last look (recent ones only); how many were shown."""
         notices = read_notices(self._config.state_dir)
+        if notices is None:  # being replaced, or damaged: look again at the next poll
+            self._report_notifier()
+            return 0
         newest = max((int(n["id"]) for n in notices), default=0)
         if newest < self._notices_seen:  # the agent's state was reset: its numbers start again
             self._notices_seen = 0
@@ -179,6 +182,8 @@ class SessionRuntime:
 
     def _watch_policy(self) -> None:
         while not self._stop.wait(POLICY_POLL_S):
+            if not self._handoff_readable():
+                continue  # reported; keep the policy and lockdown in force rather than guess
             self._follow_lockdown()
             try:
                 self.show_notices()
@@ -193,6 +198,8 @@ class SessionRuntime:
             if old is not None:
                 old.stop()
             if self.controller is not None:
+                if old is not None and old.lockdown:  # a new lock policy never lifts a lockdown
+                    self.controller.set_lockdown(True)
                 self.controller.start()
             self.monitor.poke()
 

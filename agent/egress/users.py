@@ -193,8 +193,8 @@ def _offline_hive(host: Host, machine: RegistryReader, home: Path) -> RegistryRe
                     else type(exc).__name__)  # fmt: skip
         person = _EmptyHive()
     if getattr(person, "recovery", "") == "failed":
-        log.warning("users: a signed-out person's registry hive was not fully written and its transaction logs"
-                    " could not be applied; it is read as last written")  # fmt: skip
+        log.warning("users: a signed-out person's registry hive was not fully written and could not be"
+                    " completed from its transaction logs; it is read as last written")  # fmt: skip
     return OfflineUserView(machine, person)
 
 

@@ -71,6 +71,7 @@ def merge_policy(local: AgentConfig, policy: Mapping[str, Any]) -> Merged:
         label_map={**dict(p_cf.get("label_map", {})), **dict(case_files.label_map)},
         known_identifier_hashes=tuple(dict.fromkeys([*p_cf.get("known_identifier_hashes", []),
                                                      *case_files.known_identifier_hashes])),
+        known_identifier_key_check=str(p_cf.get("known_identifier_key_check", case_files.known_identifier_key_check)),
     )
 
     p_eg = policy.get("egress", {})

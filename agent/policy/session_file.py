@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 from pathlib import Path
 from typing import Any
@@ -47,25 +48,44 @@ def _handoff(state_dir: Path) -> Path:
     return folder
 
 
-def move_legacy_files(state_dir: Path) -> None:
-    """Files an earlier version left at the top of state_dir, where no session could read them, move in."""
+def prepare_handoff(state_dir: Path) -> bool:
+    """At the system agent's start: the handoff folder exists, users may pass through state_dir to it
+    (on POSIX, its execute bits; never its read bits, so it cannot be listed), and files an earlier
+    version left at the top of state_dir, where no session could read them, are moved in.
+    True when state_dir's mode had to be opened (an install made before the folder existed)."""
+    folder = _handoff(state_dir)
+    opened = False
+    if os.name == "posix":
+        mode = stat.S_IMODE(os.stat(state_dir).st_mode)
+        if mode & 0o011 != 0o011:
+            os.chmod(state_dir, mode | 0o011)
+            opened = True
     for name in (SESSION_POLICY_FILE, LOCKDOWN_FILE, NOTICES_FILE):
         old = state_dir / name
         if old.exists():
-            os.replace(old, _handoff(state_dir) / name)
+            os.replace(old, folder / name)
+    return opened
 
 
 def handoff_problem(state_dir: Path) -> str:
-    """Why this process cannot read the handoff folder ("" when it can): a deployment error."""
+    """Why this process cannot read the handoff folder ("" when it can): a deployment error.
+
+    Tried for real (stat, then a listing), not with ``os.access``, which on Windows only looks
+    at the read-only flag.
+    """
     folder = handoff_dir(state_dir)
     try:
-        if not folder.is_dir():
+        if not stat.S_ISDIR(os.stat(folder).st_mode):
             return "missing"
+        with os.scandir(folder) as entries:
+            next(entries, None)
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
     except PermissionError:
         return "permission-denied"
     except OSError:
         return "io-error"
-    return "" if os.access(folder, os.R_OK | os.X_OK) else "permission-denied"
+    return ""
 
 
 def write_session_policy(config: AgentConfig, version: int) -> None:
@@ -108,30 +128,36 @@ def read_lockdown(state_dir: Path) -> bool:
     """
     path = handoff_dir(state_dir) / LOCKDOWN_FILE
     try:
-        return path.exists()
+        os.stat(path)  # not Path.exists: newer Pythons answer False for a folder they may not enter
+    except (FileNotFoundError, NotADirectoryError):
+        return False
     except OSError:
         return True
+    return True
 
 
 def post_notice(state_dir: Path, title: str, text: str, at: float) -> int:
     """Add a notice for session components to show (``at``: wall-clock seconds); its number."""
     with _notices_lock:
-        notices = read_notices(state_dir)
+        notices = read_notices(state_dir) or []  # an unreadable file is replaced
         number = max((int(n["id"]) for n in notices), default=0) + 1
         notices = [*notices, {"id": number, "at": at, "title": title, "text": text}][-MAX_NOTICES:]
         write_atomically(_handoff(state_dir) / NOTICES_FILE, json.dumps({"notices": notices}).encode(), 0o644)
         return number
 
 
-def read_notices(state_dir: Path) -> list[dict[str, Any]]:
-    """The notices posted, oldest first; [] if there are none or the file cannot be read."""
+def read_notices(state_dir: Path) -> list[dict[str, Any]] | None:
+    """The notices posted, oldest first; [] if none were, None if the file cannot be read now
+    (the caller then keeps what it knew rather than taking it for a reset)."""
     try:
         data = json.loads((handoff_dir(state_dir) / NOTICES_FILE).read_text(encoding="utf-8"))
         notices = data["notices"]
+    except FileNotFoundError:
+        return []
     except (OSError, ValueError, KeyError, TypeError):
-        return []
+        return None
     if not isinstance(notices, list):
-        return []
+        return None
     return [
         n for n in notices
         if isinstance(n, dict) and isinstance(n.get("id"), int) and isinstance(n.get("at"), int | float)

@@ -42,6 +42,8 @@ def add_commands(sub: Any, data_dir: argparse.ArgumentParser) -> None:
                       "then published as keyed hashes only; needs --org-key")  # fmt: skip
     pset.add_argument("--org-key", type=Path, metavar="FILE",
                       help="the organisation's HMAC key file (the agents' [privacy] org_key_file)")
+    pset.add_argument("--clear-identifiers", action="store_true",
+                      help="publish without the known identifiers of the current version (kept by default)")
     pset.set_defaults(func=_set_policy)
     pcheck = pol.add_parser("check-identifiers", help="check a case-management export without publishing it")
     pcheck.add_argument("file", type=Path, help="CSV with any of the columns nhs_number, case_reference, ni_number")
@@ -110,17 +112,27 @@ def _set_policy(args: argparse.Namespace) -> int:
         raise PolicyError(f"{args.file}: {exc}") from None
     if (args.identifiers is None) != (args.org_key is None):
         raise UsageError("--identifiers and --org-key go together: the export is hashed under the organisation key")
+    if args.identifiers is not None and args.clear_identifiers:
+        raise UsageError("--identifiers and --clear-identifiers: give one")
     checked = None
+    kept = 0
+    case_files = policy.setdefault("case_files", {})
     if args.identifiers is not None:
         checked = check_export(args.identifiers, args.org_key)
-        policy.setdefault("case_files", {})["known_identifier_hashes"] = list(checked.hashes)
-        policy = validate(policy)
-    body = canonical(policy)
+        case_files["known_identifier_hashes"] = list(checked.hashes)
+        case_files["known_identifier_key_check"] = checked.key_check
     paths = PkiPaths.in_data_dir(args.data_dir)
     paths.ca_cert_pem()  # no PKI: say so before anything is made or stored
-    signature, signer = sign(paths, body)
     store = open_enrollment_store(args.data_dir, args.database_url)
     try:
+        if checked is None and not args.clear_identifiers and "known_identifier_hashes" not in case_files:
+            # A new lock timeout must not silently drop every laptop's known identifiers.
+            kept = _keep_identifiers(store.current_policy(), case_files)
+        if not case_files:
+            del policy["case_files"]
+        policy = validate(policy)
+        body = canonical(policy)
+        signature, signer = sign(paths, body)
         version = store.add_policy(body, signature, signer, _now_us(), actor(args))
     finally:
         store.close()
@@ -131,7 +143,23 @@ def _set_policy(args: argparse.Namespace) -> int:
     print(f"policy version {version} published; agents apply it at their next check")
     if checked is not None:
         print(f"known identifiers: {checked.summary()}, as keyed hashes")
+    elif kept:
+        print(f"known identifiers: {kept:,} keyed hashes kept from the previous version "
+              "(--clear-identifiers drops them)")
     return 0
+
+
+def _keep_identifiers(current: Any, case_files: dict[str, Any]) -> int:
+    """Copy the current version's known-identifier hashes (and key check) into ``case_files``; how many."""
+    if current is None:
+        return 0
+    previous = json.loads(current.body).get("case_files", {})
+    hashes = previous.get("known_identifier_hashes") or []
+    if hashes:
+        case_files["known_identifier_hashes"] = hashes
+        if previous.get("known_identifier_key_check"):
+            case_files["known_identifier_key_check"] = previous["known_identifier_key_check"]
+    return len(hashes)
 
 
 def _check_identifiers(args: argparse.Namespace) -> int:

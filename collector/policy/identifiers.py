@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from caseguard.identifiers import ExportError, export_hashes, read_export, read_org_key
+from caseguard.identifiers import ExportError, export_hashes, key_check, read_export, read_org_key
 from collector.policy.document import PolicyError
 
 # The signed policy travels to every laptop in one gRPC message (4 MB by default): 80,000 hashes
@@ -26,6 +26,7 @@ class CheckedExport:
 
     counts: dict[str, int]
     hashes: tuple[str, ...] = ()
+    key_check: str = ""  # published beside the hashes: which key made them
 
     def summary(self) -> str:
         """"1,200 NHS numbers, 800 case references and 0 NI numbers" (counts only)."""
@@ -57,4 +58,4 @@ def check_export(path: Path, org_key_file: Path | None = None) -> CheckedExport:
         raise PolicyError(f"{org_key_file}: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise PolicyError(str(exc)) from None
-    return CheckedExport(export.counts, tuple(export_hashes(key, export.values)))
+    return CheckedExport(export.counts, tuple(export_hashes(key, export.values)), key_check(key))

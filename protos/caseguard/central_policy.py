@@ -16,7 +16,7 @@ from pydantic import AfterValidator
 from caseguard.settings import (
     Flag,
     IdentifierHash,
-    NonEmptyText,
+    NoticeText,
     Regex,
     Seconds,
     SecondsOrZero,
@@ -71,6 +71,7 @@ class PolicyCaseFiles:
     label_map: Mapping[Text, Text] | None = None
     # Keyed hashes of the identifiers in the case-management export (policy set --identifiers).
     known_identifier_hashes: tuple[IdentifierHash, ...] | None = None
+    known_identifier_key_check: Text | None = None  # caseguard.identifiers.key_check of the key used
 
 
 @settings
@@ -82,8 +83,8 @@ class PolicyEgress:
     approved_dirs: tuple[SettingsPath, ...] | None = None
     include_business: Flag | None = None
     notify_user: Flag | None = None
-    notice_removable: NonEmptyText | None = None
-    notice_personal: NonEmptyText | None = None
+    notice_removable: NoticeText | None = None
+    notice_personal: NoticeText | None = None
 
 
 @settings

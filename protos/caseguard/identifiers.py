@@ -78,6 +78,15 @@ def normalise_identifier(kind: str, cell: str) -> str:
     return cell
 
 
+KEY_CHECK_VALUE = "caseguard:identifier-key-check"
+
+
+def key_check(key: bytes) -> str:
+    """What the central policy publishes beside the hashes, so a laptop hashing under another key
+    (no org_key_file, or a different one) finds out instead of silently matching nothing."""
+    return identifier_hash(key, KEY_CHECK_VALUE).hex()
+
+
 def identifier_hash(key: bytes, value: str) -> bytes:
     """The keyed hash of one normalised, prefixed identifier (``nhs:9990122407``)."""
     return hmac.new(key, b"identifier\x1f" + value.encode("utf-8"), hashlib.sha256).digest()[:ID_HASH_BYTES]

@@ -82,6 +82,9 @@ def rule(expected: str, ok: Callable[[Any], bool]) -> AfterValidator:
 Flag = Annotated[bool, Strict()]
 Text = Annotated[str, Strict()]
 NonEmptyText = Annotated[str, Strict(), rule("a non-empty string", bool)]
+# Words shown to staff in a desktop notification (Windows takes at most 32,767 characters on a
+# command line, and the toast's text travels base64-encoded in it).
+NoticeText = Annotated[str, Strict(), rule("a non-empty string of at most 500 characters", lambda v: 0 < len(v) <= 500)]
 Number = Annotated[float, Strict(), AllowInfNan(False)]
 Positive = Annotated[float, Strict(), AllowInfNan(False), rule("a number above 0", lambda v: v > 0)]
 NonNegative = Annotated[float, Strict(), AllowInfNan(False), rule("a number of at least 0", lambda v: v >= 0)]

@@ -196,3 +196,17 @@ def test_identifiers_from_the_case_management_export_reach_every_laptop_as_keyed
     assert "known_identifier" in event["file"]["reasons"]
     state = b"".join(p.read_bytes() for p in (agent.root / "laptop-ids-state").rglob("*") if p.is_file())
     assert b"CS-400917" not in state and nhs.encode() not in state  # the laptop keeps hashes only
+
+    # A later change (a new lock timeout) keeps the list; only --clear-identifiers drops it.
+    policy.write_text('[case_files]\nreference_patterns = ["\\\\bCS-\\\\d{6}\\\\b"]\n[lock]\nidle_timeout_s = 240\n')
+    later = run_cli("collector", "policy", "set", str(policy), "--by", "it.admin",
+                    "--data-dir", str(collector.data_dir)).stdout  # fmt: skip
+    assert "3 keyed hashes kept from the previous version" in later
+    kept = json.loads(run_cli("collector", "policy", "show", "--json", "--data-dir", str(collector.data_dir)).stdout)
+    assert len(kept["policy"]["case_files"]["known_identifier_hashes"]) == 3 and kept["version"] == 2
+    degraded = _events(collector, "laptop-ids", "coverage_degraded")
+    assert not [e for e in degraded if e["component"] == "known_identifiers"]  # same key on both sides
+    run_cli("collector", "policy", "set", str(policy), "--clear-identifiers", "--by", "it.admin",
+            "--data-dir", str(collector.data_dir))  # fmt: skip
+    cleared = json.loads(run_cli("collector", "policy", "show", "--json", "--data-dir", str(collector.data_dir)).stdout)
+    assert "known_identifier_hashes" not in cleared["policy"]["case_files"]

@@ -131,7 +131,7 @@ def test_windows_service_finds_each_persons_clouds_and_keeps_running(
 
     # The person is told: the service posts one notice per copy burst where the session parts read...
     state = agent.root / "win-laptop-state"
-    notices = read_notices(state)
+    notices = read_notices(state) or []
     assert len(notices) == len(copies) + 1 and {n["text"] for n in notices} == {EgressSettings().notice_personal}
     # ...and the session part, as on Windows, shows each as a toast through powershell.exe.
     toast = tmp_path / "toasts.txt"

@@ -49,9 +49,10 @@ def test_the_central_policy_sets_the_organisations_words_and_cannot_silence_a_la
     assert kept.config.egress.notice_personal == "Our words."
 
 
-def test_an_empty_notice_is_refused_with_one_line() -> None:
-    with pytest.raises(ValueError, match=r"notice_removable: expected a non-empty string"):
-        _config(egress={"notice_removable": ""})
+def test_an_empty_or_overlong_notice_is_refused_with_one_line() -> None:
+    for words in ("", "x" * 501):
+        with pytest.raises(ValueError, match=r"notice_removable: expected a non-empty string of at most 500"):
+            _config(egress={"notice_removable": words})
 
 
 def test_one_notice_per_copy_burst_with_bounded_memory() -> None:
@@ -62,16 +63,17 @@ def test_one_notice_per_copy_burst_with_bounded_memory() -> None:
     assert bursts.first("") and bursts.first("")
 
 
-def test_notices_keep_the_latest_and_garbage_reads_as_none(tmp_path: Path) -> None:
+def test_notices_keep_the_latest_and_an_unreadable_file_is_not_taken_for_none(tmp_path: Path) -> None:
     for i in range(MAX_NOTICES + 5):
         assert post_notice(tmp_path, "t", f"n{i}", 1000.0 + i) == i + 1
     notices = read_notices(tmp_path)
-    assert len(notices) == MAX_NOTICES and notices[-1]["text"] == f"n{MAX_NOTICES + 4}"
+    assert notices is not None and len(notices) == MAX_NOTICES and notices[-1]["text"] == f"n{MAX_NOTICES + 4}"
     (handoff_dir(tmp_path) / NOTICES_FILE).write_text(
         '{"notices": [{"id": "x"}, 3, {"id": 9, "at": 1, "title": "t", "text": "x"}]}')
-    assert [n["id"] for n in read_notices(tmp_path)] == [9]
+    assert [n["id"] for n in read_notices(tmp_path) or []] == [9]
     (handoff_dir(tmp_path) / NOTICES_FILE).write_bytes(b"\xff\x00")
-    assert read_notices(tmp_path) == []
+    assert read_notices(tmp_path) is None  # unreadable is not "none posted"
+    assert post_notice(tmp_path, "t", "after", 2000.0) == 1 and len(read_notices(tmp_path) or []) == 1
 
 
 def test_no_policy_wording_can_break_out_of_the_windows_or_macos_command() -> None:
@@ -141,6 +143,12 @@ def test_the_session_shows_new_recent_notices_once_and_reports_when_it_cannot(tm
     assert [(b["component"], b["reason"], b["recovered"]) for b in coverage] == [
         ("desktop_notification", "exit-1", False), ("desktop_notification", "exit-1", True)]
     assert notifier.shown[-1][1] == "back"
+    notices_file = handoff_dir(tmp_path) / NOTICES_FILE
+    posted = notices_file.read_bytes()
+    notices_file.write_bytes(b"{half a rewrite")  # unreadable for a moment (a read racing a replace)
+    assert runtime.show_notices() == 0
+    notices_file.write_bytes(posted)
+    assert runtime.show_notices() == 0  # readable again: nothing shown twice
     reset = {"notices": [{"id": 1, "at": now[0], "title": "t", "text": "new"}]}
     (handoff_dir(tmp_path) / NOTICES_FILE).write_text(json.dumps(reset))
     assert runtime.show_notices() == 1  # the agent's state was reset: numbering starts again

@@ -6,6 +6,7 @@ test waits on the events the pipeline commits (a condition), never on a fixed sl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -19,6 +20,7 @@ import pytest
 from agent.config import AgentConfig, parse_config
 from agent.egress.model import Volume, VolumeIdentity
 from agent.egress_pipeline import EgressPipeline
+from caseguard.identifiers import export_hashes, key_check
 from tests.unit.classify.synthetic import nhs_number
 
 WAIT_S = 20.0
@@ -230,3 +232,18 @@ def test_each_stop_releases_the_mount_table_descriptor_of_the_default_source(lay
         assert _mountinfo_fds() > before
         pipeline.stop()
         assert _mountinfo_fds() == before
+
+
+def test_known_identifiers_hashed_under_another_key_are_reported_not_silently_useless(layout) -> None:
+    """A laptop without the organisation's key (or with another) can match none of the policy's hashes."""
+    base = _config(layout)
+    hashes = tuple(export_hashes(b"o" * 32, {"ref:CS-104233"}))
+    for laptop_key, degraded in ((b"o" * 32, False), (KEY, True)):
+        config = dataclasses.replace(base, case_files=dataclasses.replace(
+            base.case_files, known_identifier_hashes=hashes, known_identifier_key_check=key_check(b"o" * 32)))
+        sink = Sink()
+        pipeline = EgressPipeline(config, sink, laptop_key, volume_source=FakeVolumes())
+        pipeline.start()
+        pipeline.stop()
+        reports = [b for b in sink.of("coverage_degraded") if b["component"] == "known_identifiers"]
+        assert [(b["reason"], b["recovered"]) for b in reports] == ([("key-mismatch", False)] if degraded else [])

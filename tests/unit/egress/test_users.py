@@ -137,15 +137,18 @@ def _place_dirty_hive(home: Path, logs: tuple[str, ...]) -> Path:
 
 
 def test_a_hive_windows_had_not_finished_writing_is_read_with_its_transaction_logs(tmp_path: Path, caplog):
-    """A real dirty hive: a key only its logs hold is seen, and without the logs it is not."""
+    """A real dirty hive (sequence numbers 567/566): LOG1 carries on from 566 and is applied; LOG2's only
+    entry (562) is older than the file and is not. A key only LOG1 holds is seen; without it, it is not."""
     key = r"HKCU\Software\Microsoft\OneDrive\Installer\BITS"
     clean = HiveFileReader(_place_dirty_hive(tmp_path / "no-logs", ()))
-    assert clean.recovery == "" and clean.subkeys(key) == []
+    assert clean.recovery == "failed" and clean.subkeys(key) == []  # dirty, no log: read as last written
     recovered = HiveFileReader(_place_dirty_hive(tmp_path / "logs", ("1", "2")))
     assert recovered.recovery == "applied" and recovered.subkeys(key) == ["UpdateBinary"]
     assert not list(Path(tempfile.gettempdir()).glob("caseguard-hive-*"))  # the restored copy is gone
     open_files = {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")}
     assert not {str(p.resolve()) for p in (tmp_path / "logs").iterdir()} & open_files  # none held open
+    stale = HiveFileReader(_place_dirty_hive(tmp_path / "stale-log", ("2",)))  # LOG2 ends before the file does
+    assert stale.recovery == "failed" and stale.subkeys(key) == []  # never older pages over newer ones
     damaged = _place_dirty_hive(tmp_path / "bad-logs", ("1",))
     (damaged.parent / "ntuser.dat.LOG1").write_bytes(b"regf" + os.urandom(8188))
     reader = HiveFileReader(damaged)

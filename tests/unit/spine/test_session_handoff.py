@@ -11,7 +11,7 @@ from agent.policy.session_file import (
     LOCKDOWN_FILE,
     SESSION_POLICY_FILE,
     handoff_problem,
-    move_legacy_files,
+    prepare_handoff,
     read_lockdown,
     read_session_policy,
     write_lockdown,
@@ -43,7 +43,9 @@ def test_files_an_earlier_agent_left_at_the_top_of_state_dir_are_moved_in(tmp_pa
     (tmp_path / LOCKDOWN_FILE).write_text(json.dumps({"reason": "reported lost"}))
     (tmp_path / SESSION_POLICY_FILE).write_text(json.dumps({"version": 2, "idle_timeout_s": 120}))
     assert not read_lockdown(tmp_path)  # where sessions look, nothing yet
-    move_legacy_files(tmp_path)
+    tmp_path.chmod(0o700)  # as an install made before the handoff folder existed
+    assert prepare_handoff(tmp_path)
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o711  # users pass through, never list
     assert read_lockdown(tmp_path)  # a lost laptop stays locked down across the upgrade
     assert (read_session_policy(tmp_path) or {}).get("idle_timeout_s") == 120
     assert not (tmp_path / LOCKDOWN_FILE).exists()
