@@ -25,7 +25,14 @@ from agent.lock.controller import LockController
 from agent.lock.notify import Notifier
 from agent.lock.policy import PolicyConfig
 from agent.lock.posture import lock_posture_body, lock_settings_reader
-from agent.policy.session_file import handoff_dir, handoff_problem, read_lockdown, read_notices, read_session_policy
+from agent.policy.session_file import (
+    SESSION_POLICY_FILE,
+    handoff_dir,
+    handoff_problem,
+    read_lockdown,
+    read_notices,
+    read_session_policy,
+)
 from agent.posture.monitor import PostureMonitor, PostureProbe
 from agent.session_channel import SessionChannelClient
 
@@ -189,7 +196,10 @@ class SessionRuntime:
                 self.show_notices()
             except Exception:  # a notice must never stop lock enforcement's policy watch
                 log.exception("session: notices could not be shown")
-            wanted = self._with_policy(self._config.lock, read_session_policy(self._config.state_dir))
+            central = read_session_policy(self._config.state_dir)
+            if central is None and (handoff_dir(self._config.state_dir) / SESSION_POLICY_FILE).exists():
+                continue  # there but unreadable for a moment (being replaced): keep the policy in force
+            wanted = self._with_policy(self._config.lock, central)
             if wanted == self._lock_settings:
                 continue
             log.info("lock policy changed: idle timeout %.0f s", wanted.idle_timeout_s)
