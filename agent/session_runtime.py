@@ -142,9 +142,10 @@ class SessionRuntime:
         return not problem
 
     def _follow_lockdown(self) -> None:
-        """A device reported lost: every session locks now, and again at every sign-in, until IT finds it."""
-        if not self._handoff_readable():
-            return  # cannot tell: keep what is in force (reported above)
+        """A device reported lost: every session locks now, and again at every sign-in, until IT finds it.
+
+        Callers check ``_handoff_readable`` first: when the folder cannot be read, what is in force stays.
+        """
         on = read_lockdown(self._config.state_dir)
         controller = self.controller
         if controller is not None and controller.lockdown != on:
@@ -219,7 +220,8 @@ class SessionRuntime:
         self.monitor.start()
         if self.controller is not None:
             self.controller.start()
-        self._follow_lockdown()
+        if self._handoff_readable():
+            self._follow_lockdown()
         self._policy_thread.start()
         log.info("session component started (lock %s)", "enforced" if self.controller else "not enforced")
 

@@ -105,10 +105,11 @@ class IncidentBatch:
         """Attach ``alert`` to the open incident it belongs with, or open a new one (idempotent)."""
         existing = self.tx.incident_for_alert(alert.alert_id)
         if existing is not None:
-            record = self.load(existing)
-            enriched = with_check_in_network(record.incident, alert)
-            if enriched is not None:
-                self.set_record(replace(record, incident=enriched))
+            if alert.kind is AlertKind.LOST_DEVICE_CHECK_IN and alert.network:  # only a heartbeat's can add
+                record = self.load(existing)
+                enriched = with_check_in_network(record.incident, alert)
+                if enriched is not None:
+                    self.set_record(replace(record, incident=enriched))
             return Placed(existing, False)
         candidates = [
             grouping_keys(self.load(i).incident) for i in self.tx.open_incident_ids_for_device(alert.device_id)

@@ -55,9 +55,9 @@ def test_a_session_that_cannot_see_the_handoff_folder_says_so_once_and_again_whe
     sink = RecordingSink()
     runtime = SessionRuntime(_config(tmp_path, lock={"enabled": False}), env={}, notifier=FakeNotifier(),  # type: ignore[arg-type]
                              sink=sink)  # fmt: skip
-    runtime._follow_lockdown()
-    runtime._follow_lockdown()
+    runtime._handoff_readable()
+    runtime._handoff_readable()
     write_session_policy(_config(tmp_path), 1)
-    runtime._follow_lockdown()
+    runtime._handoff_readable()
     reports = [(b["component"], b["reason"], b["recovered"]) for k, b in sink.events if k == "coverage_degraded"]
     assert reports == [("session_handoff", "missing", False), ("session_handoff", "missing", True)]
