@@ -45,6 +45,13 @@ def _enroll(agent: Agent, address: str, token: str, pin: str) -> Any:
                    "--ca-fingerprint", pin, "--label", "LAPTOP-0042", check=False)
 
 
+def _checks_policy_every_second(agent: Agent) -> Agent:
+    """The agent asks the collector for a new central policy every second (not every few minutes)."""
+    text = agent.config.read_text().replace("timeout_s = 5\n", "timeout_s = 5\npolicy_interval_s = 1\n")
+    agent.config.write_text(text)
+    return agent
+
+
 def _events(collector: Collector, device: str, kind: str) -> list[dict[str, Any]]:
     out = run_cli("collector", "events", "list", "--data-dir", str(collector.data_dir), "--device", device,
                   "--json").stdout
@@ -122,9 +129,7 @@ def test_central_policy_is_applied_live_and_local_settings_only_tighten(
     collector.start()
     policy_dir = tmp_path / "OrgPolicyPersonal"
     policy_dir.mkdir()
-    agent = make_agent("laptop-pol", settings="[privacy]\nreveal_names = false\n")
-    text = agent.config.read_text().replace("timeout_s = 5\n", "timeout_s = 5\npolicy_interval_s = 1\n")
-    agent.config.write_text(text)
+    agent = _checks_policy_every_second(make_agent("laptop-pol", settings="[privacy]\nreveal_names = false\n"))
     agent.start()
     wait_for(lambda: bool(_events(collector, "laptop-pol", "agent_started")), 20, "the agent")
     policy = tmp_path / "policy.toml"
@@ -160,10 +165,9 @@ def test_identifiers_from_the_case_management_export_reach_every_laptop_as_keyed
     personal.mkdir()
     org_key = tmp_path / "org.key"
     org_key.write_bytes(os.urandom(32).hex().encode())
-    agent = make_agent("laptop-ids", settings=f'[egress]\npersonal_dirs = ["{personal}"]\nsettle_s = 0.5\n'
-                                              f'[privacy]\norg_key_file = "{org_key}"\n')  # fmt: skip
-    text = agent.config.read_text().replace("timeout_s = 5\n", "timeout_s = 5\npolicy_interval_s = 1\n")
-    agent.config.write_text(text)
+    agent = _checks_policy_every_second(make_agent(
+        "laptop-ids", settings=f'[egress]\npersonal_dirs = ["{personal}"]\nsettle_s = 0.5\n'
+                               f'[privacy]\norg_key_file = "{org_key}"\n'))  # fmt: skip
     agent.start()
     wait_for(lambda: bool(_events(collector, "laptop-ids", "agent_started")), 20, "the agent")
     nhs = nhs_number(random.Random(41)).replace(" ", "")

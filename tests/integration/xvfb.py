@@ -100,14 +100,19 @@ def run_xserver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[XSe
         yield server
     finally:
         kill_lockers()
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_process(proc)
     assert not lockers_running()
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not gone within 5 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 @dataclass
@@ -134,12 +139,7 @@ class NotificationDaemon:
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_process(proc)
 
 
 def run_notification_daemon(xserver: XServer, tmp_path: Path) -> Iterator[NotificationDaemon]:
