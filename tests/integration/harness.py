@@ -84,6 +84,7 @@ class Collector:
     proc: subprocess.Popen[str] | None = None
     log_path: Path | None = None
     database_url: str | None = None
+    _log_start: int = 0
 
     @property
     def store_args(self) -> list[str]:
@@ -106,6 +107,7 @@ class Collector:
         """Start `serve`; ``extra_args`` are added to its command line (e.g. ``--console HOST:PORT``)."""
         self.log_path = self.data_dir / f"collector-{self.port}.log"
         log = open(self.log_path, "a")  # noqa: SIM115 - handed to the child
+        self._log_start = log.tell()
         self.proc = subprocess.Popen(
             [PYTHON, "-m", "collector", "serve", *self.store_args, "--listen", self.address, *extra_args],
             stdout=log, stderr=subprocess.STDOUT, text=True,
@@ -117,6 +119,11 @@ class Collector:
         assert self.proc is not None
         if self.proc.poll() is not None:
             raise AssertionError(f"collector exited with {self.proc.returncode}: {self.log()}")
+        # `serve` prints "serving on" once every listener it was given (enrolment, console, ops) is up;
+        # the main port alone answers before the enrolment port does.
+        assert self.log_path is not None
+        if b"serving on" not in self.log_path.read_bytes()[self._log_start :]:
+            return False
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                 return True
