@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 PY=$(realpath -s "${PYTHON:-.venv/bin/python}")
 OUT=$(realpath -m "${1:-dist}")
 # The agent's runtime dependencies (pyproject.toml lists the collector's too); their own requirements follow.
-AGENT_DISTS=(grpcio protobuf psutil watchdog pynput cryptography defusedxml pypdf pydantic)
+AGENT_DISTS=(grpcio protobuf psutil watchdog pynput cryptography defusedxml pypdf pypdfium2 pytesseract Pillow olefile xlrd msoffcrypto-tool regipy)
 
 for tool in dpkg-deb git; do
   command -v "$tool" >/dev/null || { echo "build_deb: $tool is missing (apt-get install dpkg git)" >&2; exit 1; }
@@ -65,7 +65,8 @@ while wanted:
             shutil.copy2(src, dest)
 print("build_deb: bundled", ", ".join(sorted(seen)))
 PYEOF
-"$PY" -m compileall -q -j 0 "$lib" >/dev/null
+# olefile still ships olefile2.py, its Python 2 edition, which nothing imports and Python 3 cannot compile.
+"$PY" -m compileall -q -j 0 -x 'olefile/olefile2\.py$' "$lib" >/dev/null
 
 # 3. Units, presets, sysusers, autostart entry, launcher.
 cp -a deploy/linux/agent/. "$root/"

@@ -10,7 +10,9 @@ The .deb test needs root and dpkg (this Debian machine, as root in CI) and fails
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -25,6 +27,7 @@ import httpx
 import pytest
 
 from tests.integration.harness import free_port, wait_for
+from tests.unit.classify import documents, synthetic
 
 pytestmark = pytest.mark.integration
 
@@ -181,13 +184,29 @@ def test_the_agent_deb_installs_verifies_runs_and_removes_cleanly(deb: Path, tmp
     help_text = subprocess.run(["caseguard-agent", "classify", "--help"], cwd="/", env=clean_env,
                                capture_output=True, text=True, timeout=60)
     assert help_text.returncode == 0, help_text.stderr
-    # Loading a configuration imports the settings model (pydantic) from the bundled libraries.
+    # Loading a configuration runs the settings checks from the bundled code.
     bad = tmp_path / "agent.toml"
     bad.write_text('[collector]\naddresses = ["127.0.0.1:1"]\nbogus = 1\n')
     refused = subprocess.run(["caseguard-agent", "status", "--config", str(bad)], cwd="/", env=clean_env,
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "collector.bogus: unknown key" in refused.stderr, refused
     assert "Traceback" not in refused.stderr
+    # The document readers are bundled: the installed agent judges a case-file PDF (read by pypdfium2
+    # in its extraction worker) from the package alone.
+    state = tmp_path / "classify-state"
+    good = tmp_path / "classify.toml"
+    good.write_text(f'state_dir = "{state}"\n[collector]\naddresses = ["127.0.0.1:1"]\nca = "ca.pem"\n'
+                    'cert = "d.pem"\nkey = "d.key"\n')
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    rng = random.Random(3)
+    paragraphs = synthetic.case_file_paragraphs(rng, paragraphs=12, reference="CS-104233")
+    (docs / "note.pdf").write_bytes(documents.make_pdf(paragraphs))
+    judged = subprocess.run(["caseguard-agent", "classify", "--config", str(good), "--json", str(docs / "note.pdf")],
+                            cwd="/", env=clean_env, capture_output=True, text=True, timeout=120)
+    assert judged.returncode == 0 and "Traceback" not in judged.stderr, judged
+    verdict = json.loads(judged.stdout.splitlines()[-1])
+    assert verdict["case_file"] is True and not verdict.get("error"), verdict
     assert subprocess.run(["getent", "passwd", "caseguard-agent"], capture_output=True).returncode == 0
     assert Path("/etc/caseguard").is_dir()
 
