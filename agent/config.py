@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Strict
-
 from agent.egress.volumes_linux import DEFAULT_MEDIA_ROOTS
 from agent.errors import UsageError
 from caseguard.central_policy import DEFAULT_NOTICE_PERSONAL, DEFAULT_NOTICE_REMOVABLE, check_lock_timing
 from caseguard.settings import (
     Accepts,
+    After,
+    Before,
     Count,
     Days,
     Flag,
@@ -53,10 +53,10 @@ class ConfigError(UsageError, ValueError):
 
 # Rules of the agent's own. Backoff grows as multiplier**attempt (attempt capped at 64): a bigger
 # multiplier overflows. gRPC takes message limits as 32-bit integers.
-Multiplier = Annotated[float, Strict(), rule("a number above 0 and at most 10", lambda v: 0 < v <= 10)]
-MessageBytes = Annotated[int, Strict(), rule("a whole number of bytes from 1 to 2147483647", lambda v: 0 < v < 2**31)]
-Threads = Annotated[int, Strict(), rule("a whole number from 1 to 64", lambda v: 0 < v <= 64)]
-Workers = Annotated[int, Strict(), rule("a whole number from 1 to 8", lambda v: 0 < v <= 8)]
+Multiplier = Annotated[float, rule("a number above 0 and at most 10", lambda v: 0 < v <= 10)]
+MessageBytes = Annotated[int, rule("a whole number of bytes from 1 to 2147483647", lambda v: 0 < v < 2**31)]
+Threads = Annotated[int, rule("a whole number from 1 to 64", lambda v: 0 < v <= 64)]
+Workers = Annotated[int, rule("a whole number from 1 to 8", lambda v: 0 < v <= 8)]
 
 
 @settings
@@ -252,14 +252,14 @@ class AgentFile:
     """agent.toml as written: the sections above, checked together."""
 
     state_dir: SettingsPath
-    collector: Annotated[CollectorSettings, BeforeValidator(_one_address_list), Accepts(("address",))]
+    collector: Annotated[CollectorSettings, Before(_one_address_list), Accepts(("address",))]
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
     heartbeat: HeartbeatSettings = field(default_factory=HeartbeatSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     case_files: CaseFilesSettings = field(default_factory=CaseFilesSettings)
     egress: EgressSettings = field(default_factory=EgressSettings)
-    lock: Annotated[LockSettings, AfterValidator(_lock_timing)] = field(default_factory=LockSettings)
+    lock: Annotated[LockSettings, After(_lock_timing)] = field(default_factory=LockSettings)
     session: SessionSettings = field(default_factory=SessionSettings)
     posture: PostureSettings = field(default_factory=PostureSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)

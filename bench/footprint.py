@@ -45,7 +45,7 @@ HEAVY = (
 
 # (label, modules imported for it), in the order each process loads them.
 SYSTEM_PARTS: list[tuple[str, list[str]]] = [
-    ("config (pydantic, settings rules)", ["agent.config"]),
+    ("config (settings rules)", ["agent.config"]),
     ("cli and logging", ["agent.cli"]),
     ("grpc core", ["grpc"]),
     ("transport (protobuf, codec, credentials)", ["agent.transport.client", "agent.transport.sender"]),
@@ -56,7 +56,7 @@ SYSTEM_PARTS: list[tuple[str, list[str]]] = [
     ("runtime (policy, posture, session channel)", ["agent.runtime"]),
 ]
 SESSION_PARTS: list[tuple[str, list[str]]] = [
-    ("config (pydantic, settings rules)", ["agent.config"]),
+    ("config (settings rules)", ["agent.config"]),
     ("cli and logging", ["agent.cli"]),
     ("session runtime (lock, posture, channel)", ["agent.session_runtime"]),
     ("x11 idle clock (python-xlib)", ["agent.lock.idle_x11", "Xlib.display"]),

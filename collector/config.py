@@ -19,9 +19,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, Strict
-
 from caseguard.settings import (
+    After,
+    Alias,
+    Before,
     Count,
     Days,
     Flag,
@@ -95,7 +96,7 @@ def _database_url(value: str) -> str:
     return value
 
 
-DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
+DatabaseUrl = Annotated[str, After(_database_url)]
 
 
 @settings
@@ -103,10 +104,10 @@ DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 class CollectorEnvironment:
     """The environment variables the collector reads (an empty one counts as unset)."""
 
-    log_level: Annotated[LogLevel, Field(alias="CASEGUARD_LOG_LEVEL")] = "INFO"
-    data_dir: Annotated[SettingsPath, Field(alias="CASEGUARD_DATA_DIR")] = DEFAULT_DATA_DIR
-    database_url: Annotated[DatabaseUrl | None, Field(alias="CASEGUARD_DATABASE_URL")] = None
-    config: Annotated[OptionalPath, Field(alias="CASEGUARD_COLLECTOR_CONFIG")] = None
+    log_level: Annotated[LogLevel, Alias("CASEGUARD_LOG_LEVEL")] = "INFO"
+    data_dir: Annotated[SettingsPath, Alias("CASEGUARD_DATA_DIR")] = DEFAULT_DATA_DIR
+    database_url: Annotated[DatabaseUrl | None, Alias("CASEGUARD_DATABASE_URL")] = None
+    config: Annotated[OptionalPath, Alias("CASEGUARD_COLLECTOR_CONFIG")] = None
 
 
 ENVIRONMENT_VARIABLES = ("CASEGUARD_LOG_LEVEL", "CASEGUARD_DATA_DIR", "CASEGUARD_DATABASE_URL", CONFIG_ENV)
@@ -251,8 +252,8 @@ class EmailSection:
 
     host: Text = ""
     port: Port = _MAIL.port
-    sender: Annotated[Text, Field(alias="from")] = _MAIL.sender
-    to: Annotated[tuple[NonEmptyText, ...], BeforeValidator(one_or_more)] = _MAIL.to
+    sender: Annotated[Text, Alias("from")] = _MAIL.sender
+    to: Annotated[tuple[NonEmptyText, ...], Before(one_or_more)] = _MAIL.to
     starttls: Flag = _MAIL.starttls
     credentials_file: OptionalPath = _MAIL.credentials_file
     ca_file: OptionalPath = _MAIL.ca_file
@@ -293,7 +294,7 @@ def _web_url(url: str) -> str:
 class WebhookSection:
     """[notify.webhook]: notices as JSON POSTs (an empty url: no webhook)."""
 
-    url: Annotated[Text, AfterValidator(_web_url)] = ""
+    url: Annotated[Text, After(_web_url)] = ""
     timeout_s: Seconds = _HOOK.timeout_s
     secret_file: OptionalPath = _HOOK.secret_file
 
@@ -309,7 +310,7 @@ class WebhookSection:
 class NotifySection:
     """[notify]: where notices go."""
 
-    email: Annotated[EmailSection, AfterValidator(_someone_to_tell)] = field(default_factory=EmailSection)
+    email: Annotated[EmailSection, After(_someone_to_tell)] = field(default_factory=EmailSection)
     webhook: WebhookSection = field(default_factory=WebhookSection)
 
 
@@ -403,7 +404,7 @@ class WorkflowSection:
 
 
 _LIMITS = DeviceLimits()
-LimitOrZero = Annotated[int, Strict(), rule("a whole number from 0 (no limit) to 2**62", lambda v: 0 <= v <= 2**62)]
+LimitOrZero = Annotated[int, rule("a whole number from 0 (no limit) to 2**62", lambda v: 0 <= v <= 2**62)]
 
 
 @settings

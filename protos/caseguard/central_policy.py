@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator
-
 from caseguard.settings import (
+    After,
     Flag,
     IdentifierHash,
     NoticeText,
@@ -100,7 +99,7 @@ class PolicyPrivacy:
 class PolicyDocument:
     """The whole central policy document."""
 
-    lock: Annotated[PolicyLock, AfterValidator(_lock_timing)] | None = None
+    lock: Annotated[PolicyLock, After(_lock_timing)] | None = None
     case_files: PolicyCaseFiles | None = None
     egress: PolicyEgress | None = None
     privacy: PolicyPrivacy | None = None

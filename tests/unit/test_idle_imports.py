@@ -52,3 +52,10 @@ def test_session_component_loads_neither_grpc_nor_the_egress_pipeline():
 def test_the_worker_still_reads_documents(reader):
     # The other side of the bargain: the worker's readers import their libraries.
     assert _loaded(["agent.sandbox.pdf", "agent.sandbox.images"], (reader,)) == [reader]
+
+
+def test_neither_process_loads_a_schema_library_to_read_its_settings():
+    # pydantic (with pydantic_core) cost each process about 16 MB; caseguard.settings checks the same
+    # rules itself. Loading and merging a real configuration must not bring it (or a rival) back.
+    modules = ["agent.cli", "agent.config", "agent.runtime", "agent.session_runtime", "caseguard.central_policy"]
+    assert _loaded(modules, ("pydantic", "pydantic_core", "msgspec", "attrs", "marshmallow")) == []
