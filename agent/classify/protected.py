@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from typing import Protocol
 
 
@@ -97,12 +98,11 @@ class InMemoryLookup:
         """See ``ProtectedLookup.best_fingerprint_match``."""
         if not fingerprints or not self._postings:
             return None
-        hits: Counter[str] = Counter()
-        for fp in fingerprints:
-            for ref in self._postings.get(fp, ()):
-                hits[ref] += 1
-        if not hits:
+        # C-level throughout: the dictionary view intersection walks the query once, Counter counts the refs.
+        shared = self._postings.keys() & fingerprints
+        if not shared:
             return None
+        hits = Counter(chain.from_iterable(map(self._postings.__getitem__, shared)))
         ref, count = min(hits.items(), key=lambda item: (-item[1], item[0]))
         return ref, count / len(fingerprints)
 

@@ -141,6 +141,39 @@ def _signed64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
+def _signed64_array(values: Iterable[int]) -> array[int]:
+    """``values`` reduced modulo 2**64 as signed 64-bit integers, each once (in no particular order).
+
+    Values already in [0, 2**64) (all the classifier makes) are distinct when ``values`` is a set, and
+    are converted by reinterpreting their bytes, without a Python-level loop."""
+    try:
+        unsigned = array("Q", values if isinstance(values, (set, frozenset)) else set(values))
+    except OverflowError:  # negative or wider than 64 bits: reduce them one by one
+        return array("q", {_signed64(value) for value in values})
+    if unsigned.itemsize != 8:
+        return array("q", {_signed64(value) for value in unsigned})
+    return array("q", unsigned.tobytes())
+
+
+_BEST_MATCH_SQL = (
+    "SELECT d.ref, best.shared FROM ("
+    "  SELECT p.doc AS doc, COUNT(*) AS shared FROM {query} q CROSS JOIN postings p"
+    "  ON p.fp = {fp} GROUP BY p.doc ORDER BY shared DESC, p.doc LIMIT 1"
+    ") AS best JOIN docs d ON d.id = best.doc"
+)
+
+
+def _has_json_each(db: sqlite3.Connection) -> bool:
+    """Whether this SQLite has the JSON functions (built in since 3.38, optional before) and reads
+    64-bit integers from JSON exactly."""
+    try:
+        extremes = "-9223372036854775808,9223372036854775807"
+        row = db.execute("SELECT group_concat(value) FROM json_each(?)", (f"[{extremes}]",)).fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == extremes
+
+
 class ProtectedIndex:
     """The index (see module doc). Thread-safe: one connection, used under a lock."""
 
@@ -172,6 +205,7 @@ class ProtectedIndex:
         self._db.execute("PRAGMA temp_store=MEMORY")
         self._db.executescript(_SCHEMA)
         self._db.execute("CREATE TEMP TABLE IF NOT EXISTS query_fps(fp INTEGER PRIMARY KEY)")
+        self._json_each = _has_json_each(self._db)
         self._check_schema_version()
         self._check_key()
         self._check_scheme(scheme)
@@ -217,22 +251,22 @@ class ProtectedIndex:
 
     def best_fingerprint_match(self, fingerprints: frozenset[int]) -> FingerprintMatch | None:
         """The document holding most of ``fingerprints``, with containment |query ∩ doc| / |query|; None if none."""
-        query = {_signed64(fp) for fp in fingerprints}
+        query = _signed64_array(fingerprints)
         if not query:
             return None
         with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.execute("DELETE FROM temp.query_fps")
-                self._db.executemany("INSERT INTO temp.query_fps(fp) VALUES (?)", ((fp,) for fp in query))
-                row = self._db.execute(
-                    "SELECT d.ref, best.shared FROM ("
-                    "  SELECT p.doc AS doc, COUNT(*) AS shared FROM temp.query_fps q CROSS JOIN postings p"
-                    "  ON p.fp = q.fp GROUP BY p.doc ORDER BY shared DESC, p.doc LIMIT 1"
-                    ") AS best JOIN docs d ON d.id = best.doc"
-                ).fetchone()
-            finally:
-                self._db.execute("ROLLBACK")
+            if self._json_each:
+                # The query as one JSON array parameter: no row-by-row insert into a temporary table.
+                row = self._db.execute(_BEST_MATCH_SQL.format(query="json_each(?)", fp="q.value"),
+                                       ("[" + ",".join(map(str, query)) + "]",)).fetchone()  # fmt: skip
+            else:
+                self._db.execute("BEGIN")
+                try:
+                    self._db.execute("DELETE FROM temp.query_fps")
+                    self._db.executemany("INSERT INTO temp.query_fps(fp) VALUES (?)", zip(query))
+                    row = self._db.execute(_BEST_MATCH_SQL.format(query="temp.query_fps", fp="q.fp")).fetchone()
+                finally:
+                    self._db.execute("ROLLBACK")
         if row is None:
             return None
         return FingerprintMatch(str(row[0]), int(row[1]) / len(query))
@@ -422,7 +456,7 @@ class ProtectedIndex:
                 digest = bytes.fromhex(facts.sha256)
                 if len(digest) != hashlib.sha256().digest_size:
                     raise ValueError("no usable SHA-256")  # the analyser could not read the file
-                fps = array("q", sorted({_signed64(fp) for fp in facts.fingerprints}))
+                fps = array("q", sorted(_signed64_array(facts.fingerprints)))
                 ids = sorted({self._id_hash(v) for v in getattr(facts, "identifiers", ())})
             except Exception as exc:  # the analyser is foreign code; one bad file must not stop the walk
                 totals["errors"] += 1

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.classify.extract import extract
-from agent.classify.fingerprint import DEFAULT_SCHEME, containment, fingerprints, winnow
+from agent.classify.fingerprint import (
+    DEFAULT_SCHEME,
+    FingerprintScheme,
+    containment,
+    fingerprints,
+    normalise_words,
+    shingle_hashes,
+    winnow,
+)
 from agent.classify.limits import DEFAULT_LIMITS, Budget
 from tests.unit.classify import documents, synthetic
 
@@ -48,10 +58,83 @@ def test_fingerprints_are_the_same_in_another_process_with_another_hash_seed() -
     assert out.stdout.strip() == str(sorted(fingerprints(FIXED_TEXT)))
 
 
+# Long enough for the lane-parallel path, and each through another way of finding the words.
+VOCAB = ("child", "plan", "visit", "Café", "naïve", "mother’s", "ＣＡＲＥ", "ﬁle", "Straße", "review", "worker", "home")
+TEXTS = {
+    "ascii": "\n".join(f"{FIXED_TEXT} Visit {i}, note {i * 7 % 13}: agreed." for i in range(300)),
+    "some non-ascii": "\n".join(f"{FIXED_TEXT} Visit {i} – the child’s note {i * 7 % 13}." for i in range(300)),
+    "mostly non-ascii": "\n".join(" ".join(VOCAB[(i * j) % len(VOCAB)] for j in range(1, 9)) + f" — “{i}”."
+                                  for i in range(300)),
+}
+
+
+def digest(fps: frozenset[int]) -> str:
+    return hashlib.sha256(",".join(map(str, sorted(fps))).encode()).hexdigest()
+
+
+def test_fingerprints_are_the_same_in_fresh_processes_with_different_hash_seeds() -> None:
+    # Protected-store indexes outlive the process that built them: nothing may depend on hash().
+    code = (
+        "from tests.unit.classify.test_fingerprint import TEXTS, digest;"
+        "from agent.classify.fingerprint import fingerprints;"
+        "print(' '.join(digest(fingerprints(t)) for t in TEXTS.values()))"
+    )
+    outputs = set()
+    for seed in ("0", "1", "987654321"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                             cwd=Path(__file__).resolve().parents[3])
+        outputs.add(out.stdout.strip())
+    assert outputs == {" ".join(digest(fingerprints(t)) for t in TEXTS.values())}
+
+
 def test_scheme_is_pinned() -> None:
     # Changing the algorithm silently would orphan every protected-store index: bump the scheme name instead.
     assert DEFAULT_SCHEME.name == "wordwinnow1-k6-w4-n300000"
     assert min(fingerprints(FIXED_TEXT)) == 1221396951672434011
+    # The sets the word-at-a-time implementation made (before fingerprints() worked on all lanes at once),
+    # so indexes built by earlier versions stay valid under the same scheme name.
+    assert {name: digest(fingerprints(text)) for name, text in TEXTS.items()} == {
+        "ascii": "f7fa991abba8b08efb14d701f0575f0c0990b354a9c55c8ca8b287d4a6d2ac6e",
+        "some non-ascii": "fac71982843d073b3a6e30227e8913a7a3cd4ff77e4570a3b3fd3ed735a5c831",
+        "mostly non-ascii": "cf427ccab2da0abb5f62efc9c708328acc2897d7a6905d85ce7437f7c7cadfd5",
+    }
+
+
+def word_at_a_time(text: str, scheme: FingerprintScheme) -> frozenset[int]:
+    return winnow(shingle_hashes(normalise_words(text, scheme.max_words), scheme.k), scheme.w)
+
+
+_PIECES = st.sampled_from(
+    ["care", "Plan", "child", "x1", "_", "a_b", "Café", "naïve", "ﬁle", "Straße", "ＣＡＲＥ", "İstanbul", "ǅ", "٣",
+     " ", "\n", "\t", "\r\n", ", ", ".", "’", "“", "”", " – ", "—", "\xa0", "\u2028", "•", "\x1c", "\x00", "😀"]
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(_PIECES, max_size=80).map("".join), st.integers(1, 7), st.integers(2, 6), st.integers(1, 40))
+def test_fingerprints_equal_the_word_at_a_time_statement(text: str, k: int, w: int, max_words: int) -> None:
+    scheme = FingerprintScheme(k=k, w=w, max_words=max_words)
+    assert fingerprints(text, scheme) == word_at_a_time(text, scheme)
+    assert fingerprints(text) == word_at_a_time(text, DEFAULT_SCHEME)
+
+
+@settings(max_examples=100)
+@given(st.text(max_size=300), st.integers(1, 7), st.integers(2, 6))
+def test_fingerprints_of_any_text_equal_the_word_at_a_time_statement(text: str, k: int, w: int) -> None:
+    scheme = FingerprintScheme(k=k, w=w)
+    assert fingerprints(text, scheme) == word_at_a_time(text, scheme)
+
+
+def test_long_texts_and_the_word_limit_give_the_word_at_a_time_sets() -> None:
+    for text in TEXTS.values():
+        for scheme in (DEFAULT_SCHEME, FingerprintScheme(max_words=1000), FingerprintScheme(k=3, w=7)):
+            assert fingerprints(text, scheme) == word_at_a_time(text, scheme)
+
+
+def test_lone_surrogates_are_not_words() -> None:
+    text = "care plan for the \ud800 child was signed off by the \udfff team today"
+    assert fingerprints(text) == fingerprints(text.replace("\ud800", " ").replace("\udfff", " "))
 
 
 @given(st.lists(st.sampled_from(["\n", "  ", "\t", " \r\n ", ", ", " - ", ". "]), min_size=20, max_size=20),
@@ -76,6 +159,19 @@ def test_any_shared_passage_of_w_plus_k_minus_1_words_is_caught(rnd: random.Rand
     passage = " ".join(rnd.choice(vocab) for _ in range(DEFAULT_SCHEME.w + DEFAULT_SCHEME.k - 1))
     a = " ".join(rnd.choice(vocab) for _ in range(before)) + " " + passage
     b = passage + " " + " ".join(rnd.choice(vocab) for _ in range(after))
+    assert fingerprints(a) & fingerprints(b)
+
+
+@settings(max_examples=50)
+@given(st.randoms(use_true_random=False), st.integers(0, 200), st.integers(0, 200),
+       st.lists(st.sampled_from([" ", "\n", "\r\n", "’", " – ", "“", "”", "\xa0", ", ", "\t•\t"]), min_size=1))
+def test_a_shared_passage_is_caught_whatever_its_layout(rnd: random.Random, before: int, after: int,
+                                                        separators: list[str]) -> None:
+    vocab = [f"w{i}" for i in range(5000)] + ["Café", "naïve", "Straße"]
+    passage = [rnd.choice(vocab) for _ in range(DEFAULT_SCHEME.w + DEFAULT_SCHEME.k - 1)]
+    a = " ".join(rnd.choice(vocab) for _ in range(before)) + " " + " ".join(passage)
+    relaid = "".join(word.upper() + separators[i % len(separators)] for i, word in enumerate(passage))
+    b = relaid + " ".join(rnd.choice(vocab) for _ in range(after))
     assert fingerprints(a) & fingerprints(b)
 
 

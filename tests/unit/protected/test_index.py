@@ -129,6 +129,24 @@ def test_fingerprints_beyond_signed_64_bits_round_trip(tmp_path):
     with open_index(tmp_path, [root], analyse_big) as index:
         index.reconcile()
         assert index.best_fingerprint_match(frozenset({2**64 - 1, 2**63})) == (index.ref_for(root / "x.bin"), 1.0)
+        # Values outside [0, 2**64) are reduced modulo 2**64, as ever: -1 is 2**64 - 1, 2**64 + 5 is 5.
+        assert index.best_fingerprint_match(frozenset({-1, 2**64 + 5})) == (index.ref_for(root / "x.bin"), 1.0)
+        assert index.best_fingerprint_match(frozenset({-1, 2**64 - 1, 7})) == (index.ref_for(root / "x.bin"), 0.5)
+
+
+def test_best_fingerprint_match_is_the_same_without_sqlite_json(tmp_path, analyse):
+    root = tmp_path / "Cases"
+    put(root / "a.txt", b"alpha beta gamma delta")
+    put(root / "b.txt", b"alpha epsilon")
+    queries = [fingerprints_of(b"alpha beta gamma zeta"), fingerprints_of(b"epsilon omega"),
+               fingerprints_of(b"alpha"), fingerprints_of(b"nothing shared"), frozenset({2**63, 0, 2**64 - 1})]
+    with open_index(tmp_path, [root], analyse) as index:
+        index.reconcile()
+        assert index._json_each  # SQLite 3.38+ has json_each built in: the quick path is the one tested
+        with_json = [index.best_fingerprint_match(q) for q in queries]
+        index._json_each = False
+        assert [index.best_fingerprint_match(q) for q in queries] == with_json
+    assert with_json[0] == (index.ref_for(root / "a.txt"), pytest.approx(3 / 4)) and with_json[3] is None
 
 
 def test_watch_hooks(tmp_path, store, analyse):
