@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from agent.egress.volumes_linux import DEFAULT_MEDIA_ROOTS
+from agent.egress.model import DEFAULT_MEDIA_ROOTS
 from agent.errors import UsageError
 from caseguard.central_policy import DEFAULT_NOTICE_PERSONAL, DEFAULT_NOTICE_REMOVABLE, check_lock_timing
 from caseguard.settings import (

@@ -6,8 +6,6 @@ bodies can carry them unchanged (see :mod:`agent.events`). This module does no I
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -36,6 +34,11 @@ BUS_SATA = "sata"
 BUS_THUNDERBOLT = "thunderbolt"
 BUS_IMAGE = "image"
 BUS_UNKNOWN = "unknown"
+
+
+# Linux: where udisks mounts removable media (<root>/<user>/<label>). Here, not in volumes_linux,
+# so that the settings (read by the session component too) need not import the volume watcher.
+DEFAULT_MEDIA_ROOTS: tuple[str, ...] = ("/media", "/run/media")
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,11 @@ def normalise_serial(serial: str) -> str:
 
 def serial_hmac(key: bytes, serial: str) -> str:
     """HMAC-SHA256 under the organisation key of the normalised serial, hex; "" for no serial."""
+    # Imported here: hashlib loads OpenSSL's libcrypto (3.4 MB), and the session component, which
+    # reads this module's defaults through the settings, never hashes anything.
+    import hashlib
+    import hmac
+
     normalised = normalise_serial(serial)
     if not normalised:
         return ""

@@ -162,7 +162,8 @@ def default_volume_source(
     """
     try:
         if platform.startswith("linux"):
-            from agent.egress.volumes_linux import DEFAULT_MEDIA_ROOTS, LinuxVolumeSource
+            from agent.egress.model import DEFAULT_MEDIA_ROOTS
+            from agent.egress.volumes_linux import LinuxVolumeSource
 
             roots = DEFAULT_MEDIA_ROOTS if media_roots is None else media_roots
             return LinuxVolumeSource(serial_key, media_roots=roots)

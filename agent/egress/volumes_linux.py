@@ -35,6 +35,7 @@ from agent.egress.model import (
     BUS_SD,
     BUS_UNKNOWN,
     BUS_USB,
+    DEFAULT_MEDIA_ROOTS,
     Volume,
     VolumeIdentity,
     serial_hmac,
@@ -51,7 +52,6 @@ class _Poller(Protocol):
 
     def poll(self, timeout: float | None = ..., /) -> list[tuple[int, int]]: ...
 
-DEFAULT_MEDIA_ROOTS: tuple[str, ...] = ("/media", "/run/media")
 
 # Never treated as a removable destination, even on a live USB system: watching these whole
 # trees would report the operating system itself.
