@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from importlib import metadata
+# Read from the package itself, not importlib.metadata: scanning the installed distributions for
+# this one string cost each agent process 3.5 MB RSS (and imports the email package).
+from caseguard import __version__ as AGENT_VERSION
 
-try:
-    AGENT_VERSION = metadata.version("caseguard")
-except metadata.PackageNotFoundError:  # running from a source tree without install
-    AGENT_VERSION = "0.0.0+source"
+__all__ = ["AGENT_VERSION"]

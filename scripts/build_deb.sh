@@ -77,7 +77,7 @@ exec /usr/bin/python3 -I -B -c 'import sys; sys.path.insert(0, "/opt/caseguard-a
 SH
 chmod 0755 "$root/usr/bin/caseguard-agent"
 
-version=$("$PY" -c "import tomllib; print(tomllib.load(open('pyproject.toml', 'rb'))['project']['version'])")
+version=$("$PY" -c "import sys; sys.path.insert(0, 'protos'); import caseguard; print(caseguard.__version__)")
 arch=$(dpkg --print-architecture)
 pyminor=$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 next_minor=$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1] + 1}")')

@@ -15,7 +15,6 @@ from agent.classify.document import DocumentSink, ExtractedDocument, first_lines
 from agent.classify.errors import ExtractionError
 from agent.classify.legacy_office import is_encrypted_office, read_doc, read_ppt, read_xls
 from agent.classify.limits import Budget
-from agent.classify.mail import EMAIL_EXTENSIONS, read_email
 from agent.classify.odf import odf_kind, read_odf
 from agent.classify.ole import ole_kind, open_ole, read_msg
 from agent.classify.ooxml import read_docx, read_pptx, read_xlsx
@@ -111,12 +110,19 @@ def extract(data: bytes, extension: str, budget: Budget, *, complete: bool = Tru
     return Extraction(sink.freeze(), None, tuple(attachments))
 
 
+# Read by agent.classify.mail, imported only when an email arrives: the email package and html.parser
+# are about 1.6 MB of Python heap that an idle agent (and most laptops' days) never needs.
+EMAIL_EXTENSIONS = frozenset({"eml", "mbox", "mbx"})
+
+
 def _dispatch(
     fmt: str, data: bytes, extension: str, sink: DocumentSink, budget: Budget, attachments: list[ArchiveMember]
 ) -> None:
     if fmt == "text":
         sink.add_body(decode_text(data))
     elif fmt == "email":
+        from agent.classify.mail import read_email
+
         read_email(data, sink, budget, attachments)
     elif fmt == "pdf":
         _read_heavy("pdf", data, sink, budget)

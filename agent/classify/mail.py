@@ -18,7 +18,6 @@ from agent.classify.document import DocumentSink
 from agent.classify.limits import Budget
 from agent.classify.textdecode import decode_text
 
-EMAIL_EXTENSIONS = frozenset({"eml", "mbox", "mbx"})
 _MBOX_SEPARATOR = re.compile(rb"(?m)^From [^\r\n]*\r?\n")
 _HTML_BREAKS = frozenset({"p", "br", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table"})
 _HTML_SKIP = frozenset({"script", "style", "head", "title"})

@@ -15,7 +15,6 @@ from agent.classify.archive import ArchiveMember, member_extension
 from agent.classify.document import DocumentSink
 from agent.classify.errors import ExtractionError
 from agent.classify.limits import Budget
-from agent.classify.mail import html_text
 from agent.classify.textdecode import decode_text
 
 _ATTACH_PREFIX = "__attach_version1.0_#"
@@ -78,6 +77,8 @@ def read_msg(ole: Any, sink: DocumentSink, budget: Budget, attachments: list[Arc
     body = _text(ole, "", "1000", budget)
     if body is None:
         html = _stream(ole, "__substg1.0_10130102", budget)
+        from agent.classify.mail import html_text  # the email package, only when a message has HTML alone
+
         body = html_text(decode_text(html)) if html else ""
     sink.add_body(body + "\n")
     storages = sorted({entry[0] for entry in ole.listdir(streams=False, storages=True)

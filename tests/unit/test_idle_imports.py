@@ -61,3 +61,25 @@ def test_neither_process_loads_a_schema_library_to_read_its_settings():
     # rules itself. Loading and merging a real configuration must not bring it (or a rival) back.
     modules = ["agent.cli", "agent.config", "agent.runtime", "agent.session_runtime", "caseguard.central_policy"]
     assert _loaded(modules, ("pydantic", "pydantic_core", "msgspec", "attrs", "marshmallow")) == []
+
+
+def test_the_idle_system_agent_loads_neither_the_email_package_nor_importlib_metadata():
+    # The email readers (email, html.parser: ~1.6 MB of heap) load when an email arrives; the version
+    # comes from caseguard.__version__, not a scan of the installed distributions (~3.5 MB RSS).
+    modules = ["agent.cli", "agent.runtime", "agent.egress_pipeline", "agent.file_judge", "agent.classify"]
+    assert _loaded(modules, ("email", "html.parser", "importlib.metadata", "agent.classify.mail")) == []
+
+
+def test_an_email_still_loads_its_reader():
+    code = ["agent.classify"]
+    assert _loaded(code, ("email",)) == []
+    data = b"From: a@b.example\r\nSubject: s\r\n\r\nhello\r\n"
+    probe = (
+        "import json, sys\nfrom agent.classify.extract import extract\nfrom agent.classify.limits import Budget\n"
+        f"from agent.classify import DEFAULT_LIMITS\nr = extract({data!r}, 'eml', Budget(DEFAULT_LIMITS))\n"
+        "print(json.dumps(['agent.classify.mail' in sys.modules, r.error]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "protos"), str(ROOT)])}
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1]) == [True, None]
