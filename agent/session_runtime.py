@@ -29,6 +29,7 @@ from agent.policy.session_file import (
     SESSION_POLICY_FILE,
     handoff_dir,
     handoff_problem,
+    notice_is_for,
     read_lockdown,
     read_notices,
     read_session_policy,
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 # How often the idle clock is read. The lock lands at most this long after the timeout
 # (plus the locker's start-up); an X11 idle query is a cheap round trip.
 LOCK_POLL_S = 0.25
+# While the person is active the idle clock is read when the warning could first be due, at least
+# this often (a clock that jumps, such as logind's idle hint, is caught within it): 2 s, not 0.25 s,
+# is most of the session component's idle CPU.
+LOCK_ACTIVE_POLL_S = 2.0
 # How often the policy, the lockdown and the notices are re-read (small local files).
 POLICY_POLL_S = 1.0
 # A notice older than this when first seen (the session started later) is not shown.
@@ -65,6 +70,7 @@ class SessionRuntime:
         self.notifier = notifier if notifier is not None else Notifier()
         self._wall = wall_clock
         # Notices already there when the session starts were for earlier: start after them.
+        self._uid = os.getuid() if hasattr(os, "getuid") else None  # whose notices this session shows
         self._notices_seen = max((int(n["id"]) for n in read_notices(config.state_dir) or []), default=0)
         self._notice_failing = ""
         self._handoff_problem = ""
@@ -117,6 +123,7 @@ class SessionRuntime:
             on_change=self._posture_changed,
             stop_event=threading.Event(),  # its own: a policy change replaces the controller alone
             poll_interval_s=LOCK_POLL_S,
+            active_poll_s=LOCK_ACTIVE_POLL_S,
         )
 
     def _posture_changed(self) -> None:
@@ -166,7 +173,7 @@ class SessionRuntime:
             if notice["id"] <= self._notices_seen:
                 continue
             self._notices_seen = notice["id"]
-            if self._wall() - float(notice["at"]) > NOTICE_MAX_AGE_S:
+            if self._wall() - float(notice["at"]) > NOTICE_MAX_AGE_S or not notice_is_for(notice, self._uid):
                 continue
             if self.notifier.show(notice["title"], notice["text"], NOTICE_SHOWN_S, what="case-file notice"):
                 shown += 1

@@ -78,6 +78,7 @@ class LockController:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         poll_interval_s: float = 1.0,
+        active_poll_s: float | None = None,
         inhibitor_interval_s: float = 5.0,
         reopen_interval_s: float = 10.0,
         max_reopen_interval_s: float = 300.0,
@@ -91,6 +92,12 @@ class LockController:
 
         ``on_change`` is called (from the controller thread) when enforcement starts or
         stops or the inhibitor set changes: wire it to the lock-posture monitor's ``poke``.
+
+        ``poll_interval_s`` is the longest wait between readings of the idle clock while a warning
+        is up (so input dismisses it at once) or a lock is pending; ``active_poll_s`` (default: the
+        same) the longest while the person is active. Then the next reading is due when the warning
+        could first be due: idle time grows no faster than the clock, so waiting ``warn_at - idle``
+        can never make a warning or a lock late. A lockdown asked for wakes the controller at once.
         """
         self._sink = sink
         self._config = policy
@@ -101,6 +108,7 @@ class LockController:
         self._clock = clock
         self._wall_clock = wall_clock
         self._poll_interval_s = poll_interval_s
+        self._active_poll_s = poll_interval_s if active_poll_s is None else max(poll_interval_s, active_poll_s)
         self._inhibitor_interval_s = inhibitor_interval_s
         self._reopen_interval_s = reopen_interval_s
         self._max_reopen_interval_s = max_reopen_interval_s
@@ -110,6 +118,7 @@ class LockController:
         self._verify_interval_s = verify_interval_s
         self._on_change = on_change
         self._stop = stop_event if stop_event is not None else threading.Event()
+        self._wake = threading.Event()  # a lockdown asked for, or stop: step now
         self._thread: threading.Thread | None = None
 
         self._policy = LockPolicy(policy)
@@ -128,6 +137,7 @@ class LockController:
     def set_lockdown(self, on: bool) -> None:
         """The device was reported lost (lock every session now, and again at each sign-in) or found."""
         self._lockdown_wanted = on
+        self._wake.set()
 
     @property
     def lockdown(self) -> bool:
@@ -175,6 +185,7 @@ class LockController:
     def stop(self, timeout_s: float = 5.0) -> None:
         """Ask the thread to stop and wait for it."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
@@ -193,7 +204,8 @@ class LockController:
                 except Exception as exc:  # the lock must outlive any one bad step
                     delay = self._poll_interval_s
                     self._step_failed(exc)
-                self._stop.wait(delay)
+                self._wake.wait(delay)
+                self._wake.clear()
         finally:
             self._drop_source()
             self._notifier.close()
@@ -225,10 +237,14 @@ class LockController:
         if self._policy.lockdown != self._lockdown_wanted:
             self._execute(self._policy.handle(LockdownChanged(now, self._lockdown_wanted)))
         self._execute(self._policy.handle(IdleSample(self._clock(), idle)))
-        next_check = self._policy.next_check_in(self._clock())
+        now = self._clock()
+        next_check = self._policy.next_check_in(now)
         if next_check is None:
             return self._poll_interval_s
-        return max(_MIN_SLEEP_S, min(self._poll_interval_s, next_check))
+        longest = self._poll_interval_s
+        if self._policy.state is State.ACTIVE:
+            longest = min(self._active_poll_s, max(0.0, self._next_inhibitors_at - now))
+        return max(_MIN_SLEEP_S, min(longest, next_check))
 
     def _open_source(self, now: float) -> None:
         candidates = [c for c in self._candidates if self._cooling.get(c.name, 0.0) <= now]

@@ -256,3 +256,65 @@ def test_thread_survives_a_broken_clock_and_stops_promptly():
     assert time.monotonic() - started < 2
     assert notifier.closed
     assert not [t for t in threading.enumerate() if t.name == "caseguard-lock"]
+
+
+def test_an_active_person_is_read_every_few_seconds_yet_the_warning_and_lock_are_on_time():
+    clock = FakeClock()
+    source = FakeIdleSource("x11-screensaver", clock)
+    controller, sink, notifier, _ = make(clock, [source], poll_interval_s=0.25, active_poll_s=2.0)
+    readings: list[float] = []
+    original = source.idle_seconds
+
+    def counted() -> float:
+        readings.append(clock.now)
+        return original()
+
+    source.idle_seconds = counted  # type: ignore[method-assign]
+    # Busy for a minute (input every 5 s): about one reading every 2 s, not four a second.
+    start = clock.now
+    while clock.now < start + 60:
+        if clock.now - source.last_input >= 5:
+            source.touch()
+        clock.advance(max(controller.step(), 0.01))
+    assert 25 <= len(readings) <= 40, len(readings)
+    assert not notifier.warnings and not sink.of("lock_enforced")
+    # Then away: warned at 50 s idle and locked at 60 s, as punctually as with 0.25 s readings.
+    source.touch()
+    run_for(controller, clock, 70)
+    assert notifier.warnings and notifier.warnings[0] == pytest.approx(10, abs=0.3)
+    [body] = sink.of("lock_enforced")
+    assert body["lateness_s"] < 0.3
+    assert controller.last_lock_at is not None
+
+
+def test_a_lockdown_wakes_a_controller_that_is_waiting_out_an_active_interval():
+    state = {"locked": False}
+    sink = RecordingSink()
+    # An idle clock that always reads "just used", so the controller waits out its active interval.
+
+    class Busy:
+        name = "busy"
+
+        def idle_seconds(self) -> float:
+            return 0.0
+
+        def close(self) -> None:
+            pass
+
+    controller = LockController(
+        sink, POLICY, idle_candidates=[IdleSourceCandidate("busy", Busy)],
+        lock_chain=LockChain([FakeLocker("command", state)], [StateCheck(state)]), notifier=FakeNotifier(),
+        poll_interval_s=0.25, active_poll_s=30.0, verify_interval_s=0.001,
+    )
+    controller.start()
+    try:
+        time.sleep(0.5)  # it has read the clock and is now waiting (up to 30 s)
+        asked = time.monotonic()
+        controller.set_lockdown(True)
+        deadline = asked + 5
+        while not state["locked"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert state["locked"], "the lockdown waited for the active interval"
+        assert time.monotonic() - asked < 1.0
+    finally:
+        controller.stop()
