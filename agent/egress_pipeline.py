@@ -22,6 +22,7 @@ import hmac
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -79,6 +80,18 @@ SCOPE_PERSONAL_FOLDER = "DESTINATION_CLASS_PERSONAL_FOLDER"
 SCOPE_REMOVABLE = "DESTINATION_CLASS_REMOVABLE_VOLUME"
 SCOPE_PORTABLE = "DESTINATION_CLASS_PORTABLE_DEVICE"
 SCOPE_PERSONAL_CLOUD = "personal-cloud"
+
+
+def _owner(path: Path) -> int | None:
+    """Whose file this is, to tell that person: its uid on POSIX (a stick's files belong to whoever
+    mounted it), None where files carry no uid (Windows), for root's files, or once it is gone."""
+    if sys.platform == "win32":
+        return None
+    try:
+        uid = os.stat(path).st_uid
+    except OSError:
+        return None
+    return uid or None
 
 
 class EgressPipeline:
@@ -346,7 +359,7 @@ class EgressPipeline:
             body["file"] = self._match(verdict, destination, path)
             self._sink.emit("case_file_egress", body)
             log.warning("case file arrived at a %s destination (%s)", destination.kind, ",".join(verdict.reasons))
-            self._tell_the_person(destination, burst_id)
+            self._tell_the_person(destination, burst_id, _owner(path))
             return
         # Nothing is known of what is inside: IG hears that it went out (grouped per burst by the collector).
         body.update(verdict.to_uninspectable_body(self._keyed_hash(verdict)))
@@ -354,8 +367,9 @@ class EgressPipeline:
         self._sink.emit("uninspectable_file", body)
         log.info("a file that could not be judged (%s) arrived at a %s destination", verdict.error, destination.kind)
 
-    def _tell_the_person(self, destination: Destination, burst_id: str) -> None:
-        """Hand the session components the notice for this burst (once per burst; never names the file)."""
+    def _tell_the_person(self, destination: Destination, burst_id: str, owner: int | None) -> None:
+        """Hand the session components the notice for this burst (once per burst; never names the file),
+        for the sessions of the file's ``owner`` (None: every session)."""
         text = notice_text(destination.destination_class, self._config.egress)
         if text is None:
             return
@@ -363,7 +377,7 @@ class EgressPipeline:
             if not self._bursts.first(burst_id):
                 return
             try:
-                post_notice(self._config.state_dir, NOTICE_TITLE, text, time.time())
+                post_notice(self._config.state_dir, NOTICE_TITLE, text, time.time(), owner)
             except OSError as exc:
                 if not self._notice_failing:
                     self._notice_failing = reason_for_error(exc)

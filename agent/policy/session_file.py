@@ -18,6 +18,7 @@ import json
 import os
 import stat
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -136,12 +137,19 @@ def read_lockdown(state_dir: Path) -> bool:
     return True
 
 
-def post_notice(state_dir: Path, title: str, text: str, at: float) -> int:
-    """Add a notice for session components to show (``at``: wall-clock seconds); its number."""
+def post_notice(state_dir: Path, title: str, text: str, at: float, for_uid: int | None = None) -> int:
+    """Add a notice for session components to show (``at``: wall-clock seconds); its number.
+
+    ``for_uid``: only that person's sessions show it (the owner of the file that arrived); None:
+    every session (Windows, where files carry no uid, or a file written by root).
+    """
     with _notices_lock:
         notices = read_notices(state_dir) or []  # an unreadable file is replaced
         number = max((int(n["id"]) for n in notices), default=0) + 1
-        notices = [*notices, {"id": number, "at": at, "title": title, "text": text}][-MAX_NOTICES:]
+        notice: dict[str, Any] = {"id": number, "at": at, "title": title, "text": text}
+        if for_uid is not None:
+            notice["uid"] = for_uid
+        notices = [*notices, notice][-MAX_NOTICES:]
         write_atomically(_handoff(state_dir) / NOTICES_FILE, json.dumps({"notices": notices}).encode(), 0o644)
         return number
 
@@ -162,4 +170,11 @@ def read_notices(state_dir: Path) -> list[dict[str, Any]] | None:
         n for n in notices
         if isinstance(n, dict) and isinstance(n.get("id"), int) and isinstance(n.get("at"), int | float)
         and isinstance(n.get("title"), str) and isinstance(n.get("text"), str)
+        and (n.get("uid") is None or (isinstance(n["uid"], int) and not isinstance(n["uid"], bool)))
     ]  # fmt: skip
+
+
+def notice_is_for(notice: Mapping[str, Any], uid: int | None) -> bool:
+    """Whether a session of the person ``uid`` (None: uids unknown, as on Windows) shows ``notice``."""
+    target = notice.get("uid")
+    return target is None or uid is None or target == uid

@@ -5,7 +5,7 @@ sync folder and sends ``case_file_egress`` to the real collector; the real sessi
 running in an Xvfb desktop session with its own D-Bus session bus, shows the notice through
 notify-send, and dunst (a real notification daemon) displays it; what dunst displayed is what
 the test reads. The notice never names the file, and copying several files in one burst shows
-one notice, not one per file.
+one notice, not one per file; a file another person owns is told to that person's sessions only.
 """
 
 from __future__ import annotations
@@ -79,4 +79,14 @@ def test_a_case_file_saved_to_a_personal_folder_is_told_to_the_person_at_once(
     wait_for(lambda: len(_events(collector, "laptop-n", "case_file_egress")) >= 4, 30, "the burst's events")
     time.sleep(3)  # a second or third notice would show within the session's 1 s poll
     assert len(_notices(notification_daemon)) == 2
+
+    # Another person's file (here: nobody's, uid 65534) is told to that person's sessions, not this one.
+    time.sleep(4)  # a new burst
+    theirs = tmp_path / "theirs.docx"
+    theirs.write_bytes(record)
+    os.chown(theirs, 65534, 65534)
+    theirs.rename(personal / "theirs.docx")  # arrives whole, already theirs
+    wait_for(lambda: len(_events(collector, "laptop-n", "case_file_egress")) >= 5, 30, "their file's event")
+    time.sleep(3)
+    assert len(_notices(notification_daemon)) == 2, "another person's notice was shown in this session"
     print(f"notice shown {took:.1f} s after the file was saved")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,17 @@ def test_the_session_shows_new_recent_notices_once_and_reports_when_it_cannot(tm
     reset = {"notices": [{"id": 1, "at": now[0], "title": "t", "text": "new"}]}
     (handoff_dir(tmp_path) / NOTICES_FILE).write_text(json.dumps(reset))
     assert runtime.show_notices() == 1  # the agent's state was reset: numbering starts again
+
+
+def test_a_notice_for_another_person_is_not_shown_in_this_session(tmp_path: Path) -> None:
+    now = [10_000.0]
+    notifier, sink = FakeNotifier(), RecordingSink()
+    runtime = SessionRuntime(_config(tmp_path, lock={"enabled": False}), env={}, notifier=notifier,  # type: ignore[arg-type]
+                             wall_clock=lambda: now[0], sink=sink)  # fmt: skip
+    me = os.getuid()
+    post_notice(tmp_path, "Case file", "mine", now[0], for_uid=me)
+    post_notice(tmp_path, "Case file", "theirs", now[0], for_uid=me + 1)
+    post_notice(tmp_path, "Case file", "everyone's", now[0])
+    assert runtime.show_notices() == 2
+    assert [t for _, t in notifier.shown] == ["mine", "everyone's"]
+    assert [n.get("uid") for n in read_notices(tmp_path) or []] == [me, me + 1, None]
