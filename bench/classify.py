@@ -15,11 +15,22 @@ files) in a temp dir, then measures, in one run:
   image-only PDFs, read by Tesseract in the extraction worker) included;
 - PDF text layers in MB/s, the same PDFs read in one run by pypdf (what the agent used before) and
   by pypdfium2 (what the worker uses now), both in-process, so the ratio is the parser's alone.
+- documents from a real writer: LibreOffice converts the corpus's .docx files to .pdf and .doc, its
+  .xlsx files to .xls, and one long record (``--long-paragraphs``, about 150 pages) to .pdf. These
+  PDFs are what staff have (compressed content streams, embedded fonts); the generated ones above
+  are pypdf-written with uncompressed text, the worst case for MB/s of file. ``real_writer_*``:
+  classify MB/s over them, per format, the long PDF's seconds and recall/false alarms on them.
+- public PDFs (tests/fixtures/pdf/py-pdf-sample-files: pdfTeX, LibreOffice, Google Docs, reportlab,
+  ImageMagick...): ``public_pdf_mb_per_s`` as the agent judges them (image-only pages read by
+  Tesseract), ``public_pdf_mb_per_s_no_ocr`` with OCR off (the "excluding OCR" figure), false
+  alarms on them (none is a case file), and pypdf against pypdfium2 on the same files in-process.
 
 Prints a final JSON line: {"classify_mb_per_s", "text_scan_mb_per_s", "sha256_ratio_vs_hashlib",
 "mb_per_s_by_format", "file_p99_s", "file_max_s", "recall", "false_alarms", "scan_recall",
 "scan_false_alarms", "scan_p50_s", "pdf_text_mb_per_s_pypdf", "pdf_text_mb_per_s_pdfium",
-"classifier_peak_rss_mb", "worker_peak_rss_mb"}.
+"classifier_peak_rss_mb", "worker_peak_rss_mb", "real_writer_mb_per_s", "real_writer_mb_per_s_by_format",
+"real_writer_recall", "real_writer_false_alarms", "long_pdf_pages", "long_pdf_s", "public_pdf_mb_per_s",
+"public_pdf_mb_per_s_no_ocr", "public_pdf_false_alarms", "public_pdf_pdfium_vs_pypdf"}.
 
 The two peak RSS figures: this process (the classifier as the agent runs it) measured before the
 in-process pypdf/pypdfium2 comparison, and the largest sandboxed extraction worker (or the Tesseract
@@ -30,11 +41,15 @@ Targets: text scanning >= 40 MB/s, hashing ratio >= 0.8.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import io
 import json
+import logging
 import random
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -54,6 +69,7 @@ from agent.sandbox import default_sandbox  # noqa: E402
 from tests.unit.classify import documents, synthetic  # noqa: E402
 
 POLICY = ClassifierPolicy(reference_patterns=(r"\bCS-\d{6}\b",))
+PUBLIC_PDFS = ROOT / "tests" / "fixtures" / "pdf" / "py-pdf-sample-files"
 
 
 def _paragraphs(rng: random.Random, case: bool, size: int) -> list[str]:
@@ -99,6 +115,89 @@ def build_corpus(root: Path, files: int, seed: int) -> list[Path]:
         path.write_bytes(makers[ext](_paragraphs(rng, i % 3 == 0, size)))
         paths.append(path)
     return paths
+
+
+def libreoffice(paths: list[Path], root: Path, long_paragraphs: int, seed: int) -> tuple[list[Path], Path]:
+    """LibreOffice's own .pdf and .doc of every .docx in ``paths`` and .xls of every .xlsx, written
+    under ``root`` with the same stems (so the labels hold), and a long case record's .pdf."""
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        raise SystemExit("bench/classify.py: LibreOffice missing (apt-get install libreoffice-writer-nogui "
+                         "libreoffice-calc-nogui, as scripts/setup.sh does)")
+    out = root / "lo"
+    src = root / "lo-src"
+    src.mkdir()
+    rng = random.Random(seed)
+    long_docx = src / "long0000.docx"
+    long_docx.write_bytes(documents.make_docx(synthetic.case_file_paragraphs(
+        rng, paragraphs=long_paragraphs, reference="CS-401401")))
+    docx = [p for p in paths if p.suffix == ".docx"]
+    xlsx = [p for p in paths if p.suffix == ".xlsx"]
+    for fmt, sources in (("pdf", [*docx, long_docx]), ("doc", docx), ("xls", xlsx)):
+        subprocess.run([soffice, f"-env:UserInstallation=file://{root / 'lo-profile'}", "--headless",
+                        "--convert-to", fmt, "--outdir", str(out), *map(str, sources)],
+                       check=True, capture_output=True, timeout=900)
+    long_pdf = out / "long0000.pdf"
+    return sorted(p for p in out.iterdir() if p != long_pdf), long_pdf
+
+
+def real_writers(paths: list[Path], long_pdf: Path, lookup: InMemoryLookup) -> dict[str, object]:
+    """Classify MB/s (best of two passes) and per format over LibreOffice's documents; the long PDF alone."""
+    import pypdfium2 as pdfium
+
+    mb, _ = classify_all(paths, lookup)
+    detail = per_file(paths, lookup)
+    start = time.perf_counter()
+    verdict = classify_file(long_pdf, POLICY, lookup)
+    long_s = time.perf_counter() - start
+    pdf = pdfium.PdfDocument(long_pdf)
+    pages = len(pdf)
+    pdf.close()
+    return {
+        "real_writer_mb_per_s": round(mb, 2),
+        "real_writer_mb_per_s_by_format": detail["mb_per_s_by_format"],
+        "real_writer_recall": detail["recall"],
+        "real_writer_false_alarms": detail["false_alarms"],
+        "long_pdf_pages": pages,
+        "long_pdf_s": round(long_s, 3),
+        "long_pdf_case_file": verdict.case_file and verdict.error is None,
+    }
+
+
+def public_pdfs(lookup: InMemoryLookup) -> dict[str, object]:
+    """Classify MB/s over the public PDFs (best of two passes), with OCR and without; false alarms;
+    and pypdf against pypdfium2 reading the text of those both can open, in this process."""
+    import pypdfium2 as pdfium
+    from pypdf import PdfReader
+
+    paths = sorted(PUBLIC_PDFS.rglob("*.pdf"))
+    total = sum(p.stat().st_size for p in paths)
+    no_ocr = dataclasses.replace(POLICY, limits=dataclasses.replace(POLICY.limits, ocr=False))
+    alarms = [0]
+
+    def judge(policy: ClassifierPolicy) -> None:
+        alarms[0] = sum(classify_file(p, policy, lookup).case_file for p in paths)
+
+    with_ocr = total / best_of(2, lambda: judge(POLICY)) / 1e6
+    found = alarms[0]
+    without = total / best_of(2, lambda: judge(no_ocr)) / 1e6
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL + 1)
+    readable = []
+    for path in paths:
+        try:
+            for page in PdfReader(path).pages:
+                page.extract_text()
+            pdfium.PdfDocument(path).close()
+            readable.append(path)
+        except Exception:  # a password or damage: neither figure includes it
+            continue
+    pypdf_mb, pdfium_mb = pdf_parsers(readable)
+    return {
+        "public_pdf_mb_per_s": round(with_ocr, 2),
+        "public_pdf_mb_per_s_no_ocr": round(without, 2),
+        "public_pdf_false_alarms": found,
+        "public_pdf_pdfium_vs_pypdf": round(pdfium_mb / pypdf_mb, 1),
+    }
 
 
 def _scan(paragraphs: list[str], fmt: str) -> bytes:
@@ -257,6 +356,7 @@ def main() -> None:
     parser.add_argument("--text-mb", type=int, default=8)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--scans", type=int, default=8)
+    parser.add_argument("--long-paragraphs", type=int, default=900, help="paragraphs of the long PDF (~6 a page)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="cg-bench-classify-") as tmp:
@@ -289,6 +389,11 @@ def main() -> None:
         print(f"peak RSS: classifier {classifier_rss:.0f} MB, worker {worker_rss:.0f} MB", flush=True)
         pypdf_mb, pdfium_mb = pdf_parsers([p for p in paths if p.suffix == ".pdf"])
         print(f"pdf text: pypdf {pypdf_mb:.2f} MB/s, pypdfium2 {pdfium_mb:.2f} MB/s", flush=True)
+        converted, long_pdf = libreoffice(paths, root, args.long_paragraphs, args.seed)
+        real = real_writers(converted, long_pdf, lookup)
+        print(f"real writers: {real}", flush=True)
+        public = public_pdfs(lookup)
+        print(f"public PDFs: {public}", flush=True)
 
     print(json.dumps({
         "classify_mb_per_s": round(classify, 2),
@@ -300,6 +405,8 @@ def main() -> None:
         "pdf_text_mb_per_s_pdfium": round(pdfium_mb, 2),
         "classifier_peak_rss_mb": round(classifier_rss, 1),
         "worker_peak_rss_mb": round(worker_rss, 1),
+        **real,
+        **public,
     }))
 
 
