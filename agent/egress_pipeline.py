@@ -82,16 +82,23 @@ SCOPE_PORTABLE = "DESTINATION_CLASS_PORTABLE_DEVICE"
 SCOPE_PERSONAL_CLOUD = "personal-cloud"
 
 
-def _owner(path: Path) -> int | None:
-    """Whose file this is, to tell that person: its uid on POSIX (a stick's files belong to whoever
-    mounted it), None where files carry no uid (Windows), for root's files, or once it is gone."""
+# uids that stand for no one: nobody/nogroup (also NFS's unmapped owner) and macOS's "unknown"
+# (what a volume mounted without ownership reports).
+_NO_ONE = frozenset({65534, 99})
+
+
+def _owner(destination: Destination) -> int | None:
+    """Whose destination this is, to tell that person: the uid owning the personal folder or the
+    stick's mount point (udisks mounts a stick's root as whoever mounted it), on POSIX. None (every
+    session is told) on Windows, for root's, no one's or a vanished destination: better told twice
+    than not at all. The destination, not the file: a file moved in keeps its old owner."""
     if sys.platform == "win32":
         return None
     try:
-        uid = os.stat(path).st_uid
+        uid = os.stat(destination.path).st_uid
     except OSError:
         return None
-    return uid or None
+    return None if uid == 0 or uid in _NO_ONE else uid
 
 
 class EgressPipeline:
@@ -359,7 +366,7 @@ class EgressPipeline:
             body["file"] = self._match(verdict, destination, path)
             self._sink.emit("case_file_egress", body)
             log.warning("case file arrived at a %s destination (%s)", destination.kind, ",".join(verdict.reasons))
-            self._tell_the_person(destination, burst_id, _owner(path))
+            self._tell_the_person(destination, burst_id, _owner(destination))
             return
         # Nothing is known of what is inside: IG hears that it went out (grouped per burst by the collector).
         body.update(verdict.to_uninspectable_body(self._keyed_hash(verdict)))
@@ -369,7 +376,7 @@ class EgressPipeline:
 
     def _tell_the_person(self, destination: Destination, burst_id: str, owner: int | None) -> None:
         """Hand the session components the notice for this burst (once per burst; never names the file),
-        for the sessions of the file's ``owner`` (None: every session)."""
+        for the sessions of the destination's ``owner`` (None: every session)."""
         text = notice_text(destination.destination_class, self._config.egress)
         if text is None:
             return

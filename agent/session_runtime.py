@@ -39,8 +39,9 @@ from agent.session_channel import SessionChannelClient
 
 log = logging.getLogger(__name__)
 
-# How often the idle clock is read. The lock lands at most this long after the timeout
-# (plus the locker's start-up); an X11 idle query is a cheap round trip.
+# How often the idle clock is read while a warning is up or a lock is due (and always for a clock
+# that jumps, logind's idle hint): the lock lands at most this long after the timeout (plus the
+# locker's start-up); an X11 idle query is a cheap round trip.
 LOCK_POLL_S = 0.25
 # While the person is active the idle clock is read when the warning could first be due, at least
 # this often (a clock that jumps, such as logind's idle hint, is caught within it): 2 s, not 0.25 s,

@@ -41,6 +41,7 @@ _LOW_LANE = b"\xff" * 8 + bytes(8)  # the low 64 bits of a lane
 _HIGH_LANE = bytes(8) + b"\x01" + bytes(7)  # bit 64 of a lane
 _PAD = bytes(_LANE - 8)
 _UNPACK_OK = array("Q").itemsize == 8
+_BLOCK_WORDS = 16_384  # window starts per block of the fast path
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ def winnow(hashes: list[int], w: int) -> frozenset[int]:
         return frozenset()
     if len(hashes) <= w:
         return frozenset((min(hashes),))
+    if w == 1:  # every hash is its own window (map(min, ...) would be handed single ints)
+        return frozenset(hashes)
     n = len(hashes) - w + 1
     return frozenset(map(min, *(hashes[i : i + n] for i in range(w))))
 
@@ -109,10 +112,23 @@ def fingerprints(text: str, scheme: FingerprintScheme = DEFAULT_SCHEME) -> froze
     """The fingerprint set of ``text`` under ``scheme``: ``winnow(shingle_hashes(normalise_words(text,
     max_words), k), w)``, computed without a loop over the words."""
     words = _utf8_words(text, scheme.max_words)
-    if scheme.k < 1 or scheme.w < 1 or not _UNPACK_OK or len(words) < scheme.k + scheme.w:
+    k, w = scheme.k, scheme.w
+    if k < 1 or w < 1 or not _UNPACK_OK or len(words) < k + w:
         # Nine words or fewer (or an odd scheme): the word-at-a-time statement of the scheme is quick enough.
-        return winnow(shingle_hashes([w.decode("utf-8") for w in words], scheme.k), scheme.w)
-    return _fast_fingerprints(words, scheme.k, scheme.w)
+        return winnow(shingle_hashes([word.decode("utf-8") for word in words], k), w)
+    table = {word: hashlib.blake2b(word, digest_size=8, person=_PERSON).digest() + _PAD for word in set(words)}
+    # Blocks of _BLOCK_WORDS window starts, each with the k + w - 2 words after it that its last windows
+    # reach into: the big integers stay small (256 kB, not 4.8 MB for 300,000 words) and every window is
+    # in exactly one block, so the union is the whole document's set.
+    span = k + w - 1  # words under one window
+    out: set[int] = set()
+    for start in range(0, len(words) - span + 1, _BLOCK_WORDS):
+        block = words[start : start + _BLOCK_WORDS + span - 1]
+        if len(block) > span:
+            out |= _fast_fingerprints(block, k, w, table)
+        else:  # exactly one window left: the minimum of its w shingles
+            out |= winnow(shingle_hashes([word.decode("utf-8") for word in block], k), w)
+    return frozenset(out)
 
 
 def _utf8_words(text: str, max_words: int) -> list[bytes]:
@@ -144,7 +160,7 @@ def _utf8_words(text: str, max_words: int) -> list[bytes]:
     return words[:max_words]
 
 
-def _fast_fingerprints(words: list[bytes], k: int, w: int) -> frozenset[int]:
+def _fast_fingerprints(words: list[bytes], k: int, w: int, table: dict[bytes, bytes]) -> frozenset[int]:
     """``winnow(shingle_hashes(words, k), w)`` for at least ``k + w`` words, on all words at once.
 
     Lane ``i`` (bits ``128 i`` to ``128 i + 127`` of a big integer) starts as the hash of word ``i``.
@@ -157,9 +173,6 @@ def _fast_fingerprints(words: list[bytes], k: int, w: int) -> frozenset[int]:
     """
     n = len(words)
     lanes = n + k
-    table = {
-        word: hashlib.blake2b(word, digest_size=8, person=_PERSON).digest() + _PAD for word in set(words)
-    }
     hashes = int.from_bytes(b"".join(map(table.__getitem__, words)), "little")
     low = int.from_bytes(_LOW_LANE * lanes, "little")
     t = hashes

@@ -59,6 +59,10 @@ class WarningNotifier(Protocol):
         ...
 
 
+# Idle clocks that jump rather than grow with time (logind's idle hint turns on all at once, after
+# the desktop's own delay): read every poll_interval_s, since waiting for "warn_at - idle" assumes growth.
+_JUMPING_CLOCKS = frozenset({"logind-idlehint"})
+
 def _nothing() -> None:
     return None
 
@@ -242,7 +246,7 @@ class LockController:
         if next_check is None:
             return self._poll_interval_s
         longest = self._poll_interval_s
-        if self._policy.state is State.ACTIVE:
+        if self._policy.state is State.ACTIVE and source.name not in _JUMPING_CLOCKS:
             longest = min(self._active_poll_s, max(0.0, self._next_inhibitors_at - now))
         return max(_MIN_SLEEP_S, min(longest, next_check))
 

@@ -146,8 +146,10 @@ def _signed64_array(values: Iterable[int]) -> array[int]:
 
     Values already in [0, 2**64) (all the classifier makes) are distinct when ``values`` is a set, and
     are converted by reinterpreting their bytes, without a Python-level loop."""
+    if not isinstance(values, (set, frozenset)):
+        values = set(values)  # once: a generator would be empty for the fallback below
     try:
-        unsigned = array("Q", values if isinstance(values, (set, frozenset)) else set(values))
+        unsigned = array("Q", values)
     except OverflowError:  # negative or wider than 64 bits: reduce them one by one
         return array("q", {_signed64(value) for value in values})
     if unsigned.itemsize != 8:

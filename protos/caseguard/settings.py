@@ -179,7 +179,10 @@ def _path_text(value: Any) -> Any:
         return value
     if not isinstance(value, str) or not value:
         raise refuse("a path (a non-empty string)")
-    return Path(value).expanduser()
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # "~name/..." for a name this machine does not know
+        raise refuse("a path whose ~user is a known account") from None
 
 
 def _resolve(value: Path, context: Mapping[str, Any]) -> Path:

@@ -5,7 +5,7 @@ sync folder and sends ``case_file_egress`` to the real collector; the real sessi
 running in an Xvfb desktop session with its own D-Bus session bus, shows the notice through
 notify-send, and dunst (a real notification daemon) displays it; what dunst displayed is what
 the test reads. The notice never names the file, and copying several files in one burst shows
-one notice, not one per file; a file another person owns is told to that person's sessions only.
+one notice, not one per file; a file saved to another person's folder is told to that person's sessions only.
 """
 
 from __future__ import annotations
@@ -40,14 +40,17 @@ def test_a_case_file_saved_to_a_personal_folder_is_told_to_the_person_at_once(
     tmp_path: Path,
 ) -> None:
     personal = tmp_path / "home" / "Personal Sync"
+    theirs = tmp_path / "home-4242" / "Personal Sync"
     protected = tmp_path / "casestore"
     personal.mkdir(parents=True)
+    theirs.mkdir(parents=True)
+    os.chown(theirs, 4242, 4242)  # another person's folder
     protected.mkdir()
     (tmp_path / "org.key").write_bytes(os.urandom(32).hex().encode())
     record = make_docx(case_file_paragraphs(random.Random(13), paragraphs=14, reference="CS-104251"))
     (protected / "Testcase-Oliver-CP-plan.docx").write_bytes(record)
     settings = (
-        f'[egress]\npersonal_dirs = ["{personal}"]\nsettle_s = 0.5\nburst_gap_s = 3.0\n'
+        f'[egress]\npersonal_dirs = ["{personal}", "{theirs}"]\nsettle_s = 0.5\nburst_gap_s = 3.0\n'
         f'[case_files]\nroots = ["{protected}"]\n'
         f'[privacy]\norg_key_file = "{tmp_path / "org.key"}"\n'
         "[lock]\nidle_timeout_s = 600\nwarn_s = 30\n"
@@ -80,12 +83,10 @@ def test_a_case_file_saved_to_a_personal_folder_is_told_to_the_person_at_once(
     time.sleep(3)  # a second or third notice would show within the session's 1 s poll
     assert len(_notices(notification_daemon)) == 2
 
-    # Another person's file (here: nobody's, uid 65534) is told to that person's sessions, not this one.
+    # A file saved to another person's personal folder (uid 4242's) is told to that person's sessions,
+    # not to this one; root's folder above was told to every session.
     time.sleep(4)  # a new burst
-    theirs = tmp_path / "theirs.docx"
-    theirs.write_bytes(record)
-    os.chown(theirs, 65534, 65534)
-    theirs.rename(personal / "theirs.docx")  # arrives whole, already theirs
+    (theirs / "for-home.docx").write_bytes(record)
     wait_for(lambda: len(_events(collector, "laptop-n", "case_file_egress")) >= 5, 30, "their file's event")
     time.sleep(3)
     assert len(_notices(notification_daemon)) == 2, "another person's notice was shown in this session"

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agent.classify import fingerprint
 from agent.classify.extract import extract
 from agent.classify.fingerprint import (
     DEFAULT_SCHEME,
@@ -130,6 +131,17 @@ def test_long_texts_and_the_word_limit_give_the_word_at_a_time_sets() -> None:
     for text in TEXTS.values():
         for scheme in (DEFAULT_SCHEME, FingerprintScheme(max_words=1000), FingerprintScheme(k=3, w=7)):
             assert fingerprints(text, scheme) == word_at_a_time(text, scheme)
+
+
+@settings(max_examples=200)
+@given(st.lists(_PIECES, max_size=120).map("".join), st.integers(1, 7), st.integers(1, 6), st.integers(1, 9))
+def test_blocks_of_the_fast_path_join_up_to_the_whole_documents_set(text: str, k: int, w: int, block: int) -> None:
+    # Long documents are fingerprinted in blocks (bounded memory); with tiny blocks every kind of
+    # boundary is crossed: a block of one window, a last block of exactly one window, w = 1.
+    scheme = FingerprintScheme(k=k, w=w)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fingerprint, "_BLOCK_WORDS", block)
+        assert fingerprints(text, scheme) == word_at_a_time(text, scheme)
 
 
 def test_lone_surrogates_are_not_words() -> None:

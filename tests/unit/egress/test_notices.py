@@ -167,3 +167,22 @@ def test_a_notice_for_another_person_is_not_shown_in_this_session(tmp_path: Path
     assert runtime.show_notices() == 2
     assert [t for _, t in notifier.shown] == ["mine", "everyone's"]
     assert [n.get("uid") for n in read_notices(tmp_path) or []] == [me, me + 1, None]
+
+
+def test_the_notice_is_for_the_destinations_owner_unless_that_is_no_one(tmp_path: Path) -> None:
+    from agent.egress.model import DESTINATION_CLASS_PERSONAL_FOLDER, Destination
+    from agent.egress_pipeline import _owner
+
+    def owner_of(uid: int | None) -> int | None:
+        folder = tmp_path / f"folder-{uid}"
+        if uid is not None:
+            folder.mkdir()
+            os.chown(folder, uid, uid)
+        return _owner(Destination(folder, DESTINATION_CLASS_PERSONAL_FOLDER, "folder"))
+
+    if os.geteuid() != 0:
+        pytest.fail("needs root to give folders to other uids (CI runs as root)", pytrace=False)
+    assert owner_of(4242) == 4242
+    assert owner_of(0) is None  # root's: everyone
+    assert owner_of(65534) is None and owner_of(99) is None  # nobody's (NFS unmapped, macOS unknown)
+    assert owner_of(None) is None  # gone

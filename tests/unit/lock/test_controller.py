@@ -318,3 +318,15 @@ def test_a_lockdown_wakes_a_controller_that_is_waiting_out_an_active_interval():
         assert time.monotonic() - asked < 1.0
     finally:
         controller.stop()
+
+
+def test_a_clock_that_jumps_is_still_read_every_poll_while_the_person_is_active():
+    clock = FakeClock()
+    source = FakeIdleSource("logind-idlehint", clock)  # turns idle all at once, after the desktop's delay
+    controller, _, _, _ = make(clock, [source], poll_interval_s=0.25, active_poll_s=2.0)
+    controller.step()
+    assert controller.step() <= 0.25
+    x11 = FakeIdleSource("x11-screensaver", clock)
+    other, _, _, _ = make(clock, [x11], poll_interval_s=0.25, active_poll_s=2.0)
+    other.step()
+    assert other.step() == pytest.approx(2.0)

@@ -310,3 +310,10 @@ def test_watch_hooks_racing_a_reconcile_stay_consistent(tmp_path, analyse):
         assert index.reconcile().unchanged == 300
         match = index.best_fingerprint_match(fingerprints_of(b"document 42 words w42"))
         assert match is not None and match.ref == index.ref_for(root / "d0" / "f42.txt")
+
+
+def test_fingerprints_given_as_a_generator_are_all_looked_up_even_off_the_fast_path():
+    from agent.protected.index import _signed64_array
+
+    assert sorted(_signed64_array(iter([1, -2, 3]))) == [-2, 1, 3]  # -2 forces the one-by-one reduction
+    assert sorted(_signed64_array(v for v in (5, 2**64 + 5, 7))) == [5, 7]

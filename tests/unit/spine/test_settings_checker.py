@@ -98,3 +98,11 @@ def test_scalars_are_strict():
 def test_an_annotation_the_checker_does_not_know_is_a_programming_error_not_a_pass():
     with pytest.raises(TypeError):
         check_value(Annotated[int, object()], 1)
+
+
+def test_a_home_folder_of_an_unknown_account_is_a_clear_refusal_not_a_traceback():
+    with pytest.raises(Invalid) as caught:
+        check_value(Outer, {"home": "~no-such-account-here/x"})
+    assert explain(caught.value, Outer) == (
+        'home: expected a path whose ~user is a known account, got "~no-such-account-here/x"'
+    )
