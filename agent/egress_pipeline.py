@@ -366,7 +366,7 @@ class EgressPipeline:
             body["file"] = self._match(verdict, destination, path)
             self._sink.emit("case_file_egress", body)
             log.warning("case file arrived at a %s destination (%s)", destination.kind, ",".join(verdict.reasons))
-            self._tell_the_person(destination, burst_id, _owner(destination))
+            self._tell_the_person(destination, burst_id)
             return
         # Nothing is known of what is inside: IG hears that it went out (grouped per burst by the collector).
         body.update(verdict.to_uninspectable_body(self._keyed_hash(verdict)))
@@ -374,9 +374,9 @@ class EgressPipeline:
         self._sink.emit("uninspectable_file", body)
         log.info("a file that could not be judged (%s) arrived at a %s destination", verdict.error, destination.kind)
 
-    def _tell_the_person(self, destination: Destination, burst_id: str, owner: int | None) -> None:
+    def _tell_the_person(self, destination: Destination, burst_id: str) -> None:
         """Hand the session components the notice for this burst (once per burst; never names the file),
-        for the sessions of the destination's ``owner`` (None: every session)."""
+        for the sessions of the destination's owner."""
         text = notice_text(destination.destination_class, self._config.egress)
         if text is None:
             return
@@ -384,7 +384,7 @@ class EgressPipeline:
             if not self._bursts.first(burst_id):
                 return
             try:
-                post_notice(self._config.state_dir, NOTICE_TITLE, text, time.time(), owner)
+                post_notice(self._config.state_dir, NOTICE_TITLE, text, time.time(), _owner(destination))
             except OSError as exc:
                 if not self._notice_failing:
                     self._notice_failing = reason_for_error(exc)

@@ -44,8 +44,7 @@ log = logging.getLogger(__name__)
 # locker's start-up); an X11 idle query is a cheap round trip.
 LOCK_POLL_S = 0.25
 # While the person is active the idle clock is read when the warning could first be due, at least
-# this often (a clock that jumps, such as logind's idle hint, is caught within it): 2 s, not 0.25 s,
-# is most of the session component's idle CPU.
+# this often: 2 s, not 0.25 s, is most of the session component's idle CPU.
 LOCK_ACTIVE_POLL_S = 2.0
 # How often the policy, the lockdown and the notices are re-read (small local files).
 POLICY_POLL_S = 1.0
@@ -70,8 +69,8 @@ class SessionRuntime:
         self._env = dict(os.environ if env is None else env)
         self.notifier = notifier if notifier is not None else Notifier()
         self._wall = wall_clock
+        self._uid = os.getuid() if hasattr(os, "getuid") else None  # this session's person (None: Windows)
         # Notices already there when the session starts were for earlier: start after them.
-        self._uid = os.getuid() if hasattr(os, "getuid") else None  # whose notices this session shows
         self._notices_seen = max((int(n["id"]) for n in read_notices(config.state_dir) or []), default=0)
         self._notice_failing = ""
         self._handoff_problem = ""
@@ -120,7 +119,7 @@ class SessionRuntime:
             policy,
             env=self._env,
             lock_command=lk.command,
-            uid=os.getuid() if hasattr(os, "getuid") else None,
+            uid=self._uid,
             on_change=self._posture_changed,
             stop_event=threading.Event(),  # its own: a policy change replaces the controller alone
             poll_interval_s=LOCK_POLL_S,

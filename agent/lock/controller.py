@@ -63,6 +63,7 @@ class WarningNotifier(Protocol):
 # the desktop's own delay): read every poll_interval_s, since waiting for "warn_at - idle" assumes growth.
 _JUMPING_CLOCKS = frozenset({"logind-idlehint"})
 
+
 def _nothing() -> None:
     return None
 

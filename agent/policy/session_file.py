@@ -140,8 +140,8 @@ def read_lockdown(state_dir: Path) -> bool:
 def post_notice(state_dir: Path, title: str, text: str, at: float, for_uid: int | None = None) -> int:
     """Add a notice for session components to show (``at``: wall-clock seconds); its number.
 
-    ``for_uid``: only that person's sessions show it (the owner of the file that arrived); None:
-    every session (Windows, where files carry no uid, or a file written by root).
+    ``for_uid``: only that person's sessions show it (the owner of the destination); None: every
+    session (Windows, where files carry no uid, or a destination root or no one owns).
     """
     with _notices_lock:
         notices = read_notices(state_dir) or []  # an unreadable file is replaced

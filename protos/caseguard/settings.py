@@ -220,15 +220,19 @@ class Invalid(Exception):
         self.problems = problems
 
 
+def _entry(kind: str, loc: tuple[Any, ...], value: Any, **ctx: Any) -> dict[str, Any]:
+    return {"type": kind, "loc": loc, "input": value, "ctx": ctx}
+
+
 def _problem(kind: str, loc: tuple[Any, ...], value: Any, **ctx: Any) -> Invalid:
-    return Invalid([{"type": kind, "loc": loc, "input": value, "ctx": ctx}])
+    return Invalid([_entry(kind, loc, value, **ctx)])
 
 
 def _hook(fn: Callable[..., Any], value: Any, given: Any, loc: tuple[Any, ...], *context: Any) -> Any:
     try:
         return fn(value, *context)
     except Refused as exc:
-        raise Invalid([{"type": _RULE, "loc": loc, "input": given, "ctx": exc.ctx}]) from None
+        raise _problem(_RULE, loc, given, **exc.ctx) from None
     except (ValueError, TypeError) as exc:
         raise _problem("value_error", loc, given, expected=str(exc)) from None
 
@@ -379,13 +383,9 @@ def _check_section(tp: type, value: Any, loc: tuple[Any, ...], context: Mapping[
             except Invalid as exc:
                 problems.extend(exc.problems)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            problems.append({"type": "missing", "loc": (*loc, key), "input": value, "ctx": {}})
+            problems.append(_entry("missing", (*loc, key), value))
     if getattr(tp, _FORBID, False):
-        problems.extend(
-            {"type": "extra_forbidden", "loc": (*loc, key), "input": value[key], "ctx": {}}
-            for key in value
-            if key not in fields
-        )
+        problems.extend(_entry("extra_forbidden", (*loc, key), value[key]) for key in value if key not in fields)
     if problems:
         raise Invalid(problems)
     return tp(**kwargs)
@@ -414,12 +414,7 @@ def validate(
 def as_input(value: Any) -> Any:
     """Settings objects back into validator input (dataclasses as mappings), to validate them again."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        hints = typing.get_type_hints(type(value), include_extras=True)
-        return {
-            (_alias(hints[f.name]) or f.name): as_input(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.init
-        }
+        return {key: as_input(getattr(value, f.name)) for key, (_, f) in settings_fields(type(value)).items()}
     return value
 
 
