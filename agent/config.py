@@ -184,7 +184,7 @@ class CaseFilesSettings:
     known_identifier_hashes: tuple[IdentifierHash, ...] = ()  # the same, as keyed hashes (from the central policy)
     known_identifier_key_check: Text = ""  # which key made them (from the central policy)
     ocr: Flag = True  # read scans and photos with Tesseract; off: they are reported unjudged (ocr-off)
-    extraction_workers: Workers = 1  # sandboxed PDF/OCR worker processes, started on first need
+    extraction_workers: Workers = 2  # sandboxed PDF/OCR worker processes, started on first need, ended when idle
     extraction_worker_jobs: Count = 500  # files one worker reads before a fresh one replaces it
 
 

@@ -20,6 +20,10 @@ files) in a temp dir, then measures, in one run:
   PDFs are what staff have (compressed content streams, embedded fonts); the generated ones above
   are pypdf-written with uncompressed text, the worst case for MB/s of file. ``real_writer_*``:
   classify MB/s over them, per format, the long PDF's seconds and recall/false alarms on them.
+- a burst, as the agent judges one: the corpus and LibreOffice's documents handed to the agent's
+  ``[egress] classifier_threads`` threads over its default ``[case_files] extraction_workers`` pool,
+  against the same files one at a time in this run (``burst_mb_per_s``, ``burst_pdf_mb_per_s`` for
+  the PDFs alone, ``burst_vs_one_at_a_time`` and ``burst_pdf_vs_one_at_a_time``).
 - public PDFs (tests/fixtures/pdf/py-pdf-sample-files: pdfTeX, LibreOffice, Google Docs, reportlab,
   ImageMagick...): ``public_pdf_mb_per_s`` as the agent judges them (image-only pages read by
   Tesseract), ``public_pdf_mb_per_s_no_ocr`` with OCR off (the "excluding OCR" figure), false
@@ -30,7 +34,8 @@ Prints a final JSON line: {"classify_mb_per_s", "text_scan_mb_per_s", "sha256_ra
 "scan_false_alarms", "scan_p50_s", "pdf_text_mb_per_s_pypdf", "pdf_text_mb_per_s_pdfium",
 "classifier_peak_rss_mb", "worker_peak_rss_mb", "real_writer_mb_per_s", "real_writer_mb_per_s_by_format",
 "real_writer_recall", "real_writer_false_alarms", "long_pdf_pages", "long_pdf_s", "public_pdf_mb_per_s",
-"public_pdf_mb_per_s_no_ocr", "public_pdf_false_alarms", "public_pdf_pdfium_vs_pypdf"}.
+"public_pdf_mb_per_s_no_ocr", "public_pdf_false_alarms", "public_pdf_pdfium_vs_pypdf", "burst_mb_per_s",
+"burst_pdf_mb_per_s", "burst_vs_one_at_a_time", "burst_pdf_vs_one_at_a_time"}.
 
 The two peak RSS figures: this process (the classifier as the agent runs it) measured before the
 in-process pypdf/pypdfium2 comparison, and the largest sandboxed extraction worker (or the Tesseract
@@ -54,8 +59,10 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +72,8 @@ from agent.classify import ClassifierPolicy, InMemoryLookup, analyse_protected, 
 from agent.classify.content import content_rules, scan_content  # noqa: E402
 from agent.classify.filereader import read_and_hash  # noqa: E402
 from agent.classify.limits import Budget  # noqa: E402
-from agent.sandbox import default_sandbox  # noqa: E402
+from agent.config import CaseFilesSettings, EgressSettings  # noqa: E402
+from agent.sandbox import configure_default_sandbox, default_sandbox  # noqa: E402
 from tests.unit.classify import documents, synthetic  # noqa: E402
 
 POLICY = ClassifierPolicy(reference_patterns=(r"\bCS-\d{6}\b",))
@@ -271,6 +279,28 @@ def pdf_parsers(paths: list[Path]) -> tuple[float, float]:
     return total / best_of(2, with_pypdf) / 1e6, total / best_of(2, with_pdfium) / 1e6
 
 
+def burst(paths: list[Path], lookup: InMemoryLookup) -> dict[str, object]:
+    """MB/s of ``paths`` (and of their PDFs alone) judged as the agent judges a burst: its classifier
+    threads over its default pool of extraction workers; and each against one file at a time."""
+    threads = EgressSettings().classifier_threads
+    case_files = CaseFilesSettings()
+    configure_default_sandbox(workers=case_files.extraction_workers,
+                              recycle_after_jobs=case_files.extraction_worker_jobs)
+    out: dict[str, object] = {}
+
+    def judge_all(mapper: Callable[..., Iterator[bool]], files: list[Path]) -> list[bool]:
+        return list(mapper(lambda path: classify_file(path, POLICY, lookup).case_file, files))
+
+    for name, files in (("burst", paths), ("burst_pdf", [p for p in paths if p.suffix == ".pdf"])):
+        total = sum(p.stat().st_size for p in files)
+        with ThreadPoolExecutor(threads) as pool:
+            together = best_of(2, partial(judge_all, pool.map, files))
+        one = best_of(2, partial(judge_all, map, files))
+        out[f"{name}_mb_per_s"] = round(total / together / 1e6, 2)
+        out[f"{name}_vs_one_at_a_time"] = round(one / together, 2)
+    return out
+
+
 def best_of(runs: int, fn: Callable[[], object]) -> float:
     """Shortest wall time of ``runs`` calls."""
     best = float("inf")
@@ -392,6 +422,8 @@ def main() -> None:
         converted, long_pdf = libreoffice(paths, root, args.long_paragraphs, args.seed)
         real = real_writers(converted, long_pdf, lookup)
         print(f"real writers: {real}", flush=True)
+        bursts = burst(paths + converted, lookup)
+        print(f"burst: {bursts}", flush=True)
         public = public_pdfs(lookup)
         print(f"public PDFs: {public}", flush=True)
 
@@ -407,6 +439,7 @@ def main() -> None:
         "worker_peak_rss_mb": round(worker_rss, 1),
         **real,
         **public,
+        **bursts,
     }))
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from multiprocessing.connection import Connection
 
 
-def worker_main(conn: Connection, memory_bytes: int, tesseract_command: str | None) -> None:
+def worker_main(conn: Connection, memory_bytes: int, tesseract_command: str | None, idle_exit_s: float) -> None:
     """Run the extraction worker (``agent.sandbox.worker.serve``) on ``conn``."""
     from agent.sandbox.worker import serve
 
-    serve(conn, memory_bytes, tesseract_command)
+    serve(conn, memory_bytes, tesseract_command, idle_exit_s)

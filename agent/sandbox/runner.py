@@ -1,15 +1,16 @@
 """Run ``HeavyJob``s in a small pool of confined, long-lived worker processes, with a wall-clock
 deadline per job enforced by killing the worker.
 
-A worker is started on first need (an idle agent carries none), confines itself once (its own
-session, an address-space limit, no network) and then serves job after job, its CPU limit reset for
-each. Starting one costs about 0.3 s; reusing it costs a pipe round trip. A worker is replaced when it
-overran a deadline (killed), died, ran out of memory, grew past ``recycle_rss_bytes`` or served
-``recycle_after_jobs`` jobs. Linux starts workers from a fork server that has already imported the
-parsers (no agent thread is ever forked, and the agent never imports pdfium or Pillow); macOS and
-Windows spawn a fresh interpreter. Whatever happens in a worker (a hang, a crash, an allocation past
-its limit) comes back as a ``HeavyResult`` with an error reason and the text read until then; nothing
-raises into the agent.
+A worker is started on first need (an idle agent carries none), confines itself once (its own session,
+an address-space limit, no network) and then serves job after job, its CPU limit reset for each.
+Starting one costs about 0.3 s; reusing it costs a pipe round trip. A worker left idle for
+``idle_exit_s`` ends itself, so the memory a burst of PDFs took is given back when the burst is over
+(the agent keeps no thread for it). A worker is replaced when it overran a deadline (killed), died, ran
+out of memory, grew past ``recycle_rss_bytes`` or served ``recycle_after_jobs`` jobs. Linux starts
+workers from a fork server that has already imported the parsers (no agent thread is ever forked, and
+the agent never imports pdfium or Pillow); macOS and Windows spawn a fresh interpreter. Whatever happens
+in a worker (a hang, a crash, an allocation past its limit) comes back as a ``HeavyResult`` with an
+error reason and the text read until then; nothing raises into the agent.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ log = logging.getLogger(__name__)
 
 # Starting a worker, on top of the job's own deadline.
 START_GRACE_S = 2.0
-WORKERS = 1
+WORKERS = 2
 RECYCLE_AFTER_JOBS = 500
+IDLE_EXIT_S = 60.0
+_IDLE_MARGIN = 0.25  # a worker within this share of idle_exit_s (at most 1 s) of ending itself gets no job
+_ENDED_IDLE = "ended-idle"  # internal: never returned to the classifier
 RECYCLE_RSS_BYTES = 200 * 1024 * 1024
 _JOIN_S = 5.0
 _RETIRE_S = 1.0
@@ -53,13 +57,14 @@ def _default_context() -> BaseContext:
 class _Worker:
     """One started worker process and the parent's end of its pipe."""
 
-    def __init__(self, ctx: BaseContext, memory_bytes: int, tesseract: str | None) -> None:
+    def __init__(self, ctx: BaseContext, memory_bytes: int, tesseract: str | None, idle_exit_s: float) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
         self.process: Any = ctx.Process(  # type: ignore[attr-defined]
-            target=worker_main, args=(child, memory_bytes, tesseract), daemon=True
+            target=worker_main, args=(child, memory_bytes, tesseract, idle_exit_s), daemon=True
         )
         self.memory_bytes = memory_bytes
         self.jobs = 0
+        self.idle_since = 0.0
         self.isolation = ""
         self.peak_rss = 0
         self.ended = False
@@ -85,6 +90,10 @@ class _Worker:
         """Ask it to exit (killed if it does not at once)."""
         if self.ended:
             return
+        if self.process.exitcode == 0:  # it ended itself, idle: its pid may belong to another process by now
+            self.ended = True
+            self.conn.close()
+            return
         with contextlib.suppress(OSError, ValueError):
             self.conn.send(None)
         self.process.join(_RETIRE_S)
@@ -96,7 +105,8 @@ class Sandbox:
 
     ``tesseract_command`` is the Tesseract program (PATH when None); ``start_grace_s`` the time a worker
     may take to start on top of a job's deadline; a worker is replaced after ``recycle_after_jobs``
-    jobs, or once its peak memory passed ``recycle_rss_bytes``. ``close`` ends the workers.
+    jobs, or once its peak memory passed ``recycle_rss_bytes``; a worker ends itself after ``idle_exit_s``
+    without a job. ``close`` ends the workers.
     """
 
     def __init__(
@@ -108,6 +118,7 @@ class Sandbox:
         workers: int = WORKERS,
         recycle_after_jobs: int = RECYCLE_AFTER_JOBS,
         recycle_rss_bytes: int = RECYCLE_RSS_BYTES,
+        idle_exit_s: float = IDLE_EXIT_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._tesseract = tesseract_command
@@ -117,6 +128,7 @@ class Sandbox:
         self.workers = workers
         self.recycle_after_jobs = recycle_after_jobs
         self.recycle_rss_bytes = recycle_rss_bytes
+        self.idle_exit_s = idle_exit_s
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._busy = 0
@@ -136,9 +148,9 @@ class Sandbox:
             worker.retire()
 
     def worker_pids(self) -> list[int]:
-        """Process ids of the idle workers (for tests and diagnostics)."""
+        """Process ids of the idle workers still running (for tests and diagnostics)."""
         with self._cond:
-            return [w.process.pid for w in self._idle]
+            return [w.process.pid for w in self._idle if w.alive()]
 
     def close(self) -> None:
         """End the idle workers; busy ones end when their job does not come back to the pool."""
@@ -149,16 +161,21 @@ class Sandbox:
 
     def __call__(self, job: HeavyJob) -> HeavyResult:
         """Read ``job`` in a worker; never raises for anything about the document."""
-        worker = self._acquire(job.memory_bytes)
-        keep = False
-        try:
-            if worker is None:
-                return HeavyResult(error="extract-failed")
-            result, keep = self._run(worker, job)
-            self._report(job, result.error, worker.isolation)
-            return result
-        finally:
-            self._release(worker, keep)
+        # A worker that ended itself, idle, just as the job was sent leaves the pool and the job goes to
+        # another: each time one fewer idle worker is left, and a new worker never ends that way.
+        while True:
+            worker = self._acquire(job.memory_bytes)
+            keep = False
+            try:
+                if worker is None:
+                    return HeavyResult(error="extract-failed")
+                result, keep = self._run(worker, job)
+                if result.error == _ENDED_IDLE:
+                    continue
+                self._report(job, result.error, worker.isolation)
+                return result
+            finally:
+                self._release(worker, keep)
 
     def _acquire(self, memory_bytes: int) -> _Worker | None:
         """An idle worker with ``memory_bytes`` of address space, or a new one (None if none starts)."""
@@ -168,7 +185,9 @@ class Sandbox:
                 while True:
                     while self._idle:
                         worker = self._idle.pop()
-                        if worker.memory_bytes == memory_bytes and worker.alive():
+                        idle_s = self._clock() - worker.idle_since
+                        fresh = idle_s < self.idle_exit_s - min(1.0, self.idle_exit_s * _IDLE_MARGIN)
+                        if worker.memory_bytes == memory_bytes and fresh and worker.alive():
                             self._busy += 1
                             return worker
                         stale.append(worker)
@@ -178,11 +197,11 @@ class Sandbox:
                     self._cond.wait()
         finally:
             for worker in stale:
-                if not worker.alive():
+                if not worker.alive() and worker.process.exitcode != 0:  # 0: it ended itself, idle
                     self._died(worker.process.exitcode, "while idle")
                 worker.retire()
         try:
-            worker = _Worker(self._ctx, memory_bytes, self._tesseract)
+            worker = _Worker(self._ctx, memory_bytes, self._tesseract, self.idle_exit_s)
         except OSError as exc:
             log.warning("extraction worker could not be started (%s); PDFs and images are reported unjudged",
                         type(exc).__name__)
@@ -199,6 +218,7 @@ class Sandbox:
         with self._cond:
             self._busy -= 1
             if worker is not None and keep:
+                worker.idle_since = self._clock()
                 self._idle.append(worker)
             self._cond.notify()
 
@@ -239,7 +259,9 @@ class Sandbox:
             self.peak_rss_bytes = max(self.peak_rss_bytes, worker.peak_rss)
         if not done:
             worker.kill()
-            if error is None:
+            if error is None and worker.process.exitcode == 0 and worker.jobs > 1:
+                error = _ENDED_IDLE  # not a crash: it had waited idle and ended as the job was sent
+            elif error is None:
                 error = "over-budget" if confine.over_limit(worker.process.exitcode) else "extract-failed"
                 if error == "extract-failed":
                     self._died(worker.process.exitcode, f"reading a {job.kind} file")

@@ -47,9 +47,10 @@ def read_job(job: HeavyJob, tesseract_command: str | None = None) -> Iterator[Pi
         yield ("stop", "extract-failed")
 
 
-def serve(conn: Connection, memory_bytes: int, tesseract_command: str | None) -> None:
+def serve(conn: Connection, memory_bytes: int, tesseract_command: str | None, idle_exit_s: float) -> None:
     """Confine this process for good, then read each ``(job, cpu_s)`` sent through ``conn`` until it
-    closes (or sends None): every piece of the job, then ``("done", peak RSS bytes)``.
+    closes (or sends None), or none comes for ``idle_exit_s``: every piece of the job, then
+    ``("done", peak RSS bytes)``. Ending idle exits with status 0, which the pool knows from a crash.
 
     ``cpu_s`` is each job's CPU backstop: the parent's wall-clock kill normally comes first.
     """
@@ -58,6 +59,8 @@ def serve(conn: Connection, memory_bytes: int, tesseract_command: str | None) ->
     conn.send(("isolation", confine.confine_self(memory_bytes)))
     while True:
         try:
+            if not conn.poll(idle_exit_s):
+                break  # idle: give the memory back; the pool starts a fresh worker for the next file
             request = conn.recv()
         except (EOFError, OSError):  # the agent has gone
             break

@@ -3,6 +3,7 @@ at its deadline (issue 13: "Scans and photos are missed", "Extraction in a sandb
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -207,6 +209,83 @@ def test_a_worker_is_replaced_after_its_quota_of_jobs() -> None:
     try:
         pids = _pdf_job_pids(sandbox, 1) + _pdf_job_pids(sandbox, 1) + _pdf_job_pids(sandbox, 1)
         assert len(pids) == 2 and pids[0] != pids[1], pids  # the second job retired the first worker
+    finally:
+        sandbox.close()
+
+
+def _direct_workers() -> set[int]:
+    """Worker processes alive now (the fork server's own children, not the programs they run)."""
+    servers = [p for p in psutil.Process().children() if "forkserver" in " ".join(p.cmdline())]
+    return {w.pid for server in servers for w in server.children() if w.status() != psutil.STATUS_ZOMBIE}
+
+
+def test_two_pdfs_arriving_together_are_read_at_the_same_time(tmp_path: Path) -> None:
+    # The agent's two classifier threads each judge a slow PDF: with the default pool both are read at
+    # once (two workers alive together), so the pair takes about one file's time, not two.
+    limits = Limits(time_budget_s=1.5, ocr_time_budget_s=1.5)
+    sandbox = Sandbox(start_grace_s=1.0)
+    paths = [tmp_path / f"crafted{i}.pdf" for i in range(2)]
+    for path in paths:
+        path.write_bytes(_slow_pdf())
+    before = _direct_workers()
+    seen: set[int] = set()
+    together = 0
+    with ThreadPoolExecutor(2) as pool:
+        started = time.monotonic()
+        futures = [pool.submit(classify_file, p, ClassifierPolicy(limits=limits), reader=sandbox) for p in paths]
+        while not all(f.done() for f in futures):
+            alive = _direct_workers() - before
+            seen |= alive
+            together = max(together, len(alive))
+            time.sleep(0.05)
+        took = time.monotonic() - started
+    assert [f.result().error for f in futures] == ["timeout", "timeout"]
+    assert together == 2, seen
+    assert took < 3.0 + 1.0 + 2.0  # one deadline (3 s) and grace, not two of them back to back
+    sandbox.close()
+
+
+def _wait_gone(pid: int, sandbox: Sandbox) -> None:
+    """Until the worker ``pid`` has exited and the pool knows it (the fork server reports it a moment later)."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(pid).wait(10)
+    deadline = time.monotonic() + 10
+    while pid in sandbox.worker_pids() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_a_worker_left_idle_ends_itself_and_a_fresh_one_serves_the_next_file(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sandbox = Sandbox(idle_exit_s=0.5)
+    try:
+        [pid] = _pdf_job_pids(sandbox, 1)
+        _wait_gone(pid, sandbox)  # the memory a burst took is given back
+        assert not psutil.pid_exists(pid) and sandbox.worker_pids() == []
+        with caplog.at_level(logging.WARNING):
+            [again] = _pdf_job_pids(sandbox, 1)
+        assert again != pid
+        assert not [r.getMessage() for r in caplog.records]  # ending idle is not a crash
+    finally:
+        sandbox.close()
+
+
+def test_a_worker_that_ends_itself_just_as_a_file_is_sent_is_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The pool saw the worker alive and fresh a moment before it timed out idle; the file must still be
+    # read (by a new worker), not reported unjudged with a crash warning.
+    from agent.sandbox import runner
+
+    sandbox = Sandbox(idle_exit_s=0.3, clock=lambda: 0.0)  # a frozen clock: every idle worker looks fresh
+    try:
+        [pid] = _pdf_job_pids(sandbox, 1)
+        _wait_gone(pid, sandbox)
+        monkeypatch.setattr(runner._Worker, "alive", lambda self: True)
+        with caplog.at_level(logging.WARNING):
+            verdict = classify_bytes(documents.make_pdf(CASE_PAGE), "pdf", reader=sandbox)
+        assert verdict.case_file and verdict.error is None, verdict
+        assert not [r.getMessage() for r in caplog.records]
     finally:
         sandbox.close()
 
